@@ -1,0 +1,46 @@
+"""Fokus domain model: SQLAlchemy tables, no Qt and no business rules beyond invariants."""
+
+from models.audit import AuditEvent
+from models.base import Base, UTCDateTime, utcnow
+from models.case import (
+    CASE_PREFIX,
+    Case,
+    CaseNumberCounter,
+    Consent,
+    HouseholdMember,
+    PersonOutcome,
+    PlanGoal,
+    SupportMonth,
+    SupportReason,
+)
+from models.contact import ContactEntry, contact_entry_member
+from models.org import DEFAULT_CAP_FOCUS, DEFAULT_CAP_OTHER, Unit, User
+from models.person import Person, PersonIdentifier
+from models.reference import Agency, ContactMethod, SupportReasonKind
+
+__all__ = [
+    "CASE_PREFIX",
+    "DEFAULT_CAP_FOCUS",
+    "DEFAULT_CAP_OTHER",
+    "Agency",
+    "AuditEvent",
+    "Base",
+    "Case",
+    "CaseNumberCounter",
+    "Consent",
+    "ContactEntry",
+    "ContactMethod",
+    "HouseholdMember",
+    "Person",
+    "PersonIdentifier",
+    "PersonOutcome",
+    "PlanGoal",
+    "SupportMonth",
+    "SupportReason",
+    "SupportReasonKind",
+    "UTCDateTime",
+    "Unit",
+    "User",
+    "contact_entry_member",
+    "utcnow",
+]

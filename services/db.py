@@ -1,0 +1,265 @@
+"""Opening the database: URL precedence, engine set-up, schema checks, migration.
+
+SQLite (the embedded default) is migrated automatically when opened, after a
+backup copy, and only when a migration is actually applied. A PostgreSQL
+database is never migrated by a client: ``python main.py db upgrade`` does it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from alembic import command
+from services.errors import DatabaseUnavailableError, FokusError, SchemaMismatchError
+from services.settings import Settings, data_dir, load_settings
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = ROOT / "alembic.ini"
+
+
+@dataclass(frozen=True)
+class ResolvedUrl:
+    url: str
+    source: str  # "--url", "FOKUS_DATABASE_URL", "inställningsfilen" or "standard"
+
+
+def default_sqlite_url() -> str:
+    return f"sqlite:///{data_dir() / 'fokus.db'}"
+
+
+def resolve_url(cli_url: str | None, settings: Settings | None = None) -> ResolvedUrl:
+    """``--url``, then ``FOKUS_DATABASE_URL``, then the settings file, then the default file."""
+    if cli_url:
+        return ResolvedUrl(cli_url, "--url")
+    env = os.environ.get("FOKUS_DATABASE_URL")
+    if env:
+        return ResolvedUrl(env, "FOKUS_DATABASE_URL")
+    settings = settings if settings is not None else load_settings()
+    if settings.database_url:
+        return ResolvedUrl(settings.database_url, "inställningsfilen")
+    return ResolvedUrl(default_sqlite_url(), "standard")
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, safe for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<ogiltig adress>"
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailableError(f"ogiltig databasadress: {url!r}") from exc
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseUnavailableError(
+            f"databastypen {parsed.get_backend_name()!r} stöds inte (sqlite eller postgresql)"
+        )
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine with Fokus's connection settings (no schema checks)."""
+    parsed = _parse(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            path = parsed.database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed)
+            event.listen(engine, "connect", _sqlite_on_connect)
+            return engine
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 5, "application_name": "fokus"},
+        )
+    except NoSuchModuleError as exc:
+        raise DatabaseUnavailableError(f"databasdrivrutinen saknas: {exc}") from exc
+
+
+def explain_db_error(exc: BaseException, url: str) -> str:
+    """One Swedish line for a connection problem."""
+    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else ""
+    where = describe_url(url)
+    lowered = text.lower()
+    if "file is not a database" in lowered or "malformed" in lowered:
+        return f"databasfilen är skadad eller krypterad ({where})"
+    if "database is locked" in lowered:
+        return f"databasfilen är låst av ett annat program ({where})"
+    if "unable to open database" in lowered:
+        return f"databasfilen kan inte öppnas ({where})"
+    if "password authentication failed" in lowered or "authentication" in lowered:
+        return f"inloggningen till databasen misslyckades ({where})"
+    if "does not exist" in lowered and "database" in lowered:
+        return f"databasen finns inte ({where})"
+    return f"databasen kan inte nås ({where}): {text}"
+
+
+def alembic_config(connection: Any | None = None) -> Config:
+    cfg = Config(str(ALEMBIC_INI))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"expected one migration head, found {heads}")
+    return heads[0]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision (None for an empty database)."""
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except (OperationalError, DBAPIError, sqlite3.DatabaseError) as exc:
+        raise DatabaseUnavailableError(explain_db_error(exc, str(engine.url))) from exc
+
+
+def _known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
+
+
+def backup_sqlite_file(engine: Engine) -> Path | None:
+    """Copy the SQLite file (consistently, through the backup API) before migrating."""
+    path = engine.url.database
+    if not path or path == ":memory:" or not Path(path).exists():
+        return None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = Path(f"{path}.backup-{stamp}")
+    src = sqlite3.connect(path)
+    try:
+        dst = sqlite3.connect(target)
+        with dst:
+            src.backup(dst)
+        dst.close()
+    finally:
+        src.close()
+    return target
+
+
+@dataclass
+class Database:
+    """An open, schema-checked database and its session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def check_schema(engine: Engine, *, auto_migrate_sqlite: bool) -> Path | None:
+    """Raise :class:`SchemaMismatchError` unless the schema is at head.
+
+    An SQLite file behind head (or empty) is migrated when ``auto_migrate_sqlite``
+    is set, after a backup when it already holds data; returns the backup path.
+    """
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return None
+    if current is not None and current not in _known_revisions():
+        raise SchemaMismatchError(
+            f"databasen har schemaversion {current}, som är nyare än den här versionen av "
+            "Fokus; uppdatera programmet"
+        )
+    if engine.dialect.name == "sqlite" and auto_migrate_sqlite:
+        backup = None
+        if current is not None or inspect(engine).get_table_names():
+            backup = backup_sqlite_file(engine)
+            log.info("backup before migration: %s", backup)
+        upgrade(engine)
+        return backup
+    if current is None:
+        raise SchemaMismatchError(
+            "databasen saknar Fokus-schema; kör: python main.py db upgrade --url ..."
+        )
+    raise SchemaMismatchError(
+        f"databasen har en äldre schemaversion ({current}, aktuell {head}); "
+        "kör: python main.py db upgrade"
+    )
+
+
+def open_database(url: str, *, auto_migrate_sqlite: bool = True, check: bool = True) -> Database:
+    """Connect, check the schema (migrating SQLite files), return a :class:`Database`."""
+    engine = create_db_engine(url)
+    try:
+        with engine.connect():
+            pass
+        if check:
+            check_schema(engine, auto_migrate_sqlite=auto_migrate_sqlite)
+    except FokusError:
+        engine.dispose()
+        raise
+    except (OperationalError, DBAPIError, sqlite3.DatabaseError) as exc:
+        engine.dispose()
+        raise DatabaseUnavailableError(explain_db_error(exc, url)) from exc
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    return Database(engine=engine, sessions=sessions, url=url)
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
+
+
