@@ -1,1 +1,296 @@
-print("placeholder")
+"""Fokus: start the desktop app (no arguments) or run an admin command.
+
+Order: parse arguments → logging → database → command (or the GUI). Qt is
+imported only when the GUI starts, so commands start fast.
+
+Exit codes: 0 done; 1 invalid input; 2 not found; 3 database unreachable,
+wrong credentials, locked or corrupt; 4 schema too old or too new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+from services.errors import EXIT_INVALID, FokusError, ValidationError
+
+log = logging.getLogger("fokus")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are invalid input (exit 1), said in Swedish, without a traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: fel: {message}", file=sys.stderr)
+        sys.exit(EXIT_INVALID)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ogiltigt datum {text!r}, ange ÅÅÅÅ-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ogiltigt heltal {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("får inte vara negativt")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    url_help = "databasens adress (annars FOKUS_DATABASE_URL, inställningsfilen, standardfilen)"
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help=url_help)
+
+    p = _Parser(prog="fokus", description="Fokus – ärendeklient för försörjningsstöd.")
+    sub = p.add_subparsers(dest="command", metavar="KOMMANDO", parser_class=_Parser)
+
+    run = sub.add_parser(
+        "gui", parents=[common], help="starta programmet (samma som utan kommando)"
+    )
+    run.set_defaults(func=cmd_gui)
+
+    db = sub.add_parser("db", help="databasens schema")
+    dbsub = db.add_subparsers(
+        dest="db_command", metavar="ÅTGÄRD", required=True, parser_class=_Parser
+    )
+    up = dbsub.add_parser("upgrade", parents=[common], help="migrera databasen till senaste schema")
+    up.set_defaults(func=cmd_db_upgrade)
+    cur = dbsub.add_parser("current", parents=[common], help="visa databasens schemaversion")
+    cur.set_defaults(func=cmd_db_current)
+
+    user = sub.add_parser("user", help="användare")
+    usub = user.add_subparsers(
+        dest="user_command", metavar="ÅTGÄRD", required=True, parser_class=_Parser
+    )
+    add = usub.add_parser("add", parents=[common], help="lägg till en användare")
+    add.add_argument("username", metavar="ANVÄNDARNAMN")
+    add.add_argument("--name", required=True, help="fullständigt namn")
+    add.add_argument("--role", required=True, help="handläggare, arbetsledare eller administratör")
+    add.add_argument("--unit", required=True, help="enhet (skapas om den saknas)")
+    add.add_argument("--focus", action="store_true", help="fokushandläggare")
+    add.add_argument("--cap", type=_positive, help="ärendetak (standard 30 för fokus, annars 75)")
+    add.set_defaults(func=cmd_user_add)
+
+    case = sub.add_parser("case", help="ärenden")
+    csub = case.add_subparsers(
+        dest="case_command", metavar="ÅTGÄRD", required=True, parser_class=_Parser
+    )
+    lst = csub.add_parser(
+        "list", parents=[common], help="lista ärenden: ärendenummer, sökande, status, handläggare"
+    )
+    lst.add_argument("--search", default="", help="namn, personnummer eller ärendenummer")
+    lst.add_argument("--limit", type=_positive)
+    lst.set_defaults(func=cmd_case_list)
+
+    imp = sub.add_parser("import-cases", parents=[common], help="importera ärenden från CSV")
+    imp.add_argument("file", metavar="FIL", type=Path)
+    imp.add_argument("--months", type=Path, metavar="FIL", help="månader med utbetalt stöd")
+    imp.add_argument("--dry-run", action="store_true", help="kontrollera bara, spara inget")
+    imp.set_defaults(func=cmd_import_cases)
+
+    imm = sub.add_parser("import-months", parents=[common], help="importera fler månader")
+    imm.add_argument("file", metavar="FIL", type=Path)
+    imm.set_defaults(func=cmd_import_months)
+
+    seed = sub.add_parser("seed-demo", parents=[common], help="skapa påhittade demoärenden")
+    seed.add_argument("--cases", type=_positive, required=True)
+    seed.add_argument("--seed", type=int, default=1)
+    seed.add_argument("--as-of", type=_date, default=None, help="ÅÅÅÅ-MM-DD (standard i dag)")
+    seed.set_defaults(func=cmd_seed_demo)
+    return p
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from services.db import open_database, resolve_url
+
+    return open_database(resolve_url(args.url).url)
+
+
+def _actor():  # type: ignore[no-untyped-def]
+    from services.audit import Actor
+
+    return Actor.cli()
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from ui.app import run_gui
+
+    return run_gui(url=args.url)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from services.db import create_db_engine, describe_url, migrate, resolve_url
+
+    url = resolve_url(args.url).url
+    engine = create_db_engine(url)
+    try:
+        before, after, backup = migrate(engine)
+    finally:
+        engine.dispose()
+    where = describe_url(url)
+    if before == after:
+        print(f"databasen är redan på senaste schemaversion ({after}): {where}")
+    else:
+        print(f"databasen uppgraderad från {before or 'tom'} till {after}: {where}")
+        if backup is not None:
+            print(f"säkerhetskopia: {backup}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from services.db import create_db_engine, current_revision, head_revision, resolve_url
+
+    engine = create_db_engine(resolve_url(args.url).url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if current is None:
+        print(f"ingen (tom databas); senaste är {head}")
+    elif current == head:
+        print(f"{current} (senaste)")
+    else:
+        print(f"{current} (senaste är {head}; kör: python main.py db upgrade)")
+    return 0
+
+
+def _read_password(prompt: str = "Lösenord: ") -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        second = getpass.getpass("Upprepa lösenordet: ")
+        if first != second:
+            raise ValidationError.single("lösenord", "de två lösenorden skiljer sig åt")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from services.users import UserInput, create_user_in, role_from_label
+
+    role = role_from_label(args.role)
+    password = _read_password()
+    db = _open(args)
+    try:
+        with db.begin() as s:
+            create_user_in(
+                s,
+                _actor(),
+                UserInput(
+                    username=args.username,
+                    full_name=args.name,
+                    role=role,
+                    unit_name=args.unit,
+                    is_focus=args.focus,
+                    caseload_cap=args.cap,
+                    password=password,
+                ),
+            )
+    finally:
+        db.dispose()
+    print(f"användaren {args.username} är skapad", file=sys.stderr)
+    return 0
+
+
+def cmd_case_list(args: argparse.Namespace) -> int:
+    from services.audit import record
+    from services.search import RegisterFilter, iter_cases
+
+    db = _open(args)
+    count = 0
+    try:
+        with db.begin() as s:
+            out = sys.stdout
+            for row in iter_cases(s, RegisterFilter(text=args.search), limit=args.limit):
+                out.write(
+                    f"{row.case_number}\t{row.applicant_name}\t{row.status_label}\t"
+                    f"{row.caseworker_username or ''}\n"
+                )
+                count += 1
+            record(s, _actor(), "case_list", rows=count, searched=bool(args.search.strip()))
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_import_cases(args: argparse.Namespace) -> int:
+    from services.importer import import_cases
+
+    db = _open(args)
+    try:
+        result = import_cases(
+            db, _actor(), args.file, months_path=args.months, dry_run=args.dry_run
+        )
+    finally:
+        db.dispose()
+    print(result.summary())
+    return 0
+
+
+def cmd_import_months(args: argparse.Namespace) -> int:
+    from services.importer import import_months
+
+    db = _open(args)
+    try:
+        result = import_months(db, _actor(), args.file)
+    finally:
+        db.dispose()
+    print(result.summary())
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from services.demo import seed_demo
+
+    db = _open(args)
+    try:
+        result = seed_demo(
+            db,
+            _actor(),
+            cases=args.cases,
+            seed=args.seed,
+            as_of=args.as_of or date.today(),
+            progress=lambda done, total: print(
+                f"\r{done}/{total} ärenden", end="", file=sys.stderr, flush=True
+            ),
+        )
+    finally:
+        db.dispose()
+    print(file=sys.stderr)
+    print(result.summary())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        args.url = None
+        args.func = cmd_gui
+    try:
+        return int(args.func(args))
+    except FokusError as exc:
+        print(f"fokus: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fokus: avbrutet", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

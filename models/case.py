@@ -136,9 +136,7 @@ class SupportReason(UUIDPk, Base):
     """A försörjningshinder for one adult in a case, for a period."""
 
     __tablename__ = "support_reason"
-    __table_args__ = (
-        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
-    )
+    __table_args__ = (CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),)
 
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("fs_case.id"), index=True)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("person.id"), index=True)

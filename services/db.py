@@ -206,6 +206,33 @@ class Database:
         self.engine.dispose()
 
 
+def _refuse_unknown(current: str | None) -> None:
+    if current is not None and current not in _known_revisions():
+        raise SchemaMismatchError(
+            f"databasen har schemaversion {current}, som är nyare än den här versionen av "
+            "Fokus; uppdatera programmet"
+        )
+
+
+def migrate(engine: Engine) -> tuple[str | None, str, Path | None]:
+    """Upgrade to head; returns (revision before, revision after, backup file or None).
+
+    An SQLite file that already holds tables is copied first, and only when a
+    migration is actually applied.
+    """
+    current = current_revision(engine)
+    head = head_revision()
+    _refuse_unknown(current)
+    if current == head:
+        return current, head, None
+    backup = None
+    if engine.dialect.name == "sqlite" and inspect(engine).get_table_names():
+        backup = backup_sqlite_file(engine)
+        log.info("backup before migration: %s", backup)
+    upgrade(engine)
+    return current, head, backup
+
+
 def check_schema(engine: Engine, *, auto_migrate_sqlite: bool) -> Path | None:
     """Raise :class:`SchemaMismatchError` unless the schema is at head.
 
@@ -216,22 +243,11 @@ def check_schema(engine: Engine, *, auto_migrate_sqlite: bool) -> Path | None:
     head = head_revision()
     if current == head:
         return None
-    if current is not None and current not in _known_revisions():
-        raise SchemaMismatchError(
-            f"databasen har schemaversion {current}, som är nyare än den här versionen av "
-            "Fokus; uppdatera programmet"
-        )
+    _refuse_unknown(current)
     if engine.dialect.name == "sqlite" and auto_migrate_sqlite:
-        backup = None
-        if current is not None or inspect(engine).get_table_names():
-            backup = backup_sqlite_file(engine)
-            log.info("backup before migration: %s", backup)
-        upgrade(engine)
-        return backup
+        return migrate(engine)[2]
     if current is None:
-        raise SchemaMismatchError(
-            "databasen saknar Fokus-schema; kör: python main.py db upgrade --url ..."
-        )
+        raise SchemaMismatchError("databasen saknar Fokus-schema; kör: python main.py db upgrade")
     raise SchemaMismatchError(
         f"databasen har en äldre schemaversion ({current}, aktuell {head}); "
         "kör: python main.py db upgrade"
@@ -261,5 +277,3 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return None
     return Path(parsed.database)
-
-

@@ -1,0 +1,111 @@
+"""Household rules: who may be a member, in which role, at the same time.
+
+Exactly one sökande and at most one medsökande at a time; a barn is under 18,
+or 18–20 and studying; a person is a current member of at most one open case.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from models import Case, HouseholdMember, Person
+from models.codes import CaseStatus, MemberRole
+from services.errors import FieldError
+from services.validation import age_on
+
+SINGLE_ROLES = {MemberRole.APPLICANT: "sökande", MemberRole.CO_APPLICANT: "medsökande"}
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The facts the rules need about one membership (stored or proposed)."""
+
+    role: MemberRole
+    birth_date: date
+    valid_from: date
+    valid_to: date | None
+    studying: bool
+
+
+def _overlaps(a: Membership, b: Membership) -> bool:
+    a_end = a.valid_to or date.max
+    b_end = b.valid_to or date.max
+    return a.valid_from <= b_end and b.valid_from <= a_end
+
+
+def child_error(m: Membership) -> FieldError | None:
+    """A barn must be under 18, or 18–20 and studying, when the membership starts."""
+    if m.role is not MemberRole.CHILD:
+        return None
+    age = age_on(m.birth_date, m.valid_from)
+    if age < 18:
+        return None
+    if age <= 20 and m.studying:
+        return None
+    if age <= 20:
+        return FieldError(
+            "studerar", f"ett barn som är {age} år ingår bara i hushållet vid studier"
+        )
+    return FieldError("roll", f"ett barn måste vara under 21 år (är {age})")
+
+
+def role_conflict(new: Membership, existing: list[Membership]) -> FieldError | None:
+    """A second sökande or medsökande overlapping in time."""
+    label = SINGLE_ROLES.get(new.role)
+    if label is None:
+        return None
+    for other in existing:
+        if other.role is new.role and _overlaps(new, other):
+            return FieldError("roll", f"hushållet har redan en {label} under samma period")
+    return None
+
+
+def open_case_elsewhere(
+    session: Session, person_id: uuid.UUID, *, on: date, exclude_case: uuid.UUID | None
+) -> str | None:
+    """Case number of another open case the person is a current member of, if any."""
+    stmt = (
+        select(Case.case_number)
+        .join(HouseholdMember, HouseholdMember.case_id == Case.id)
+        .where(
+            HouseholdMember.person_id == person_id,
+            Case.status != CaseStatus.CLOSED.value,
+            or_(HouseholdMember.valid_to.is_(None), HouseholdMember.valid_to >= on),
+        )
+    )
+    if exclude_case is not None:
+        stmt = stmt.where(Case.id != exclude_case)
+    return session.scalars(stmt.limit(1)).first()
+
+
+def stored_memberships(session: Session, case_id: uuid.UUID) -> list[Membership]:
+    rows = session.execute(
+        select(HouseholdMember, Person.birth_date)
+        .join(Person, Person.id == HouseholdMember.person_id)
+        .where(HouseholdMember.case_id == case_id)
+    ).all()
+    return [
+        Membership(
+            role=MemberRole(m.role),
+            birth_date=birth,
+            valid_from=m.valid_from,
+            valid_to=m.valid_to,
+            studying=m.studying,
+        )
+        for m, birth in rows
+    ]
+
+
+def is_child_family(memberships: list[Membership], on: date) -> bool:
+    """Barnfamilj: a current member under 18 on ``on`` (derived, never typed in)."""
+    return any(
+        m.valid_from <= on
+        and (m.valid_to is None or m.valid_to >= on)
+        and age_on(m.birth_date, on) < 18
+        for m in memberships
+    )
