@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
-from services.errors import EXIT_INVALID, FokusError, ValidationError
+from services.errors import EXIT_INVALID, FokusError, RowErrors, ValidationError
 
 log = logging.getLogger("fokus")
 
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", metavar="FIL", type=Path)
     imp.add_argument("--months", type=Path, metavar="FIL", help="månader med utbetalt stöd")
     imp.add_argument("--dry-run", action="store_true", help="kontrollera bara, spara inget")
+    imp.add_argument("--unit", help="enhet för ärenden utan handläggare (standard: den enda)")
     imp.set_defaults(func=cmd_import_cases)
 
     imm = sub.add_parser("import-months", parents=[common], help="importera fler månader")
@@ -282,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         args.func = cmd_gui
     try:
         return int(args.func(args))
+    except RowErrors as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return exc.exit_code
     except FokusError as exc:
         print(f"fokus: {exc.message}", file=sys.stderr)
         return exc.exit_code

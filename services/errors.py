@@ -83,3 +83,13 @@ class SchemaMismatchError(FokusError):
     """The database schema is older or newer than this version of Fokus."""
 
     exit_code = EXIT_SCHEMA
+
+
+class RowErrors(FokusError):
+    """An input file was rejected; ``lines`` holds one ``rad N: fält: orsak`` per problem."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
