@@ -178,6 +178,8 @@ def backup_sqlite_file(engine: Engine) -> Path | None:
         dst = sqlite3.connect(target)
         with dst:
             src.backup(dst)
+        # A single self-contained file, whatever the source's journal mode was.
+        dst.execute("PRAGMA journal_mode=DELETE")
         dst.close()
     finally:
         src.close()
