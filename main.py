@@ -295,6 +295,29 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception:
+        return _report_bug()
+
+
+def _report_bug() -> int:
+    """A bug, not an expected error: full details to the log file, a reference on screen."""
+    import traceback
+    import uuid
+
+    from services.settings import data_dir
+
+    ref = uuid.uuid4().hex[:8]
+    log_dir = data_dir() / "logs"
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with (log_dir / "fokus-errors.log").open("a", encoding="utf-8") as fh:
+            fh.write(f"--- referens {ref}\n{traceback.format_exc()}\n")
+        where = f", detaljer i {log_dir / 'fokus-errors.log'}"
+    except OSError:
+        where = ""
+        traceback.print_exc()
+    print(f"fokus: internt fel (referens {ref}){where}", file=sys.stderr)
+    return 70
 
 
 if __name__ == "__main__":
