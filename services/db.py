@@ -97,12 +97,13 @@ def create_db_engine(url: str) -> Engine:
             path = parsed.database
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(parsed)
+            engine = create_engine(parsed, hide_parameters=True)
             event.listen(engine, "connect", _sqlite_on_connect)
             return engine
         return create_engine(
             parsed,
             pool_pre_ping=True,
+            hide_parameters=True,
             connect_args={"connect_timeout": 5, "application_name": "fokus"},
         )
     except NoSuchModuleError as exc:
