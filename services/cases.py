@@ -152,11 +152,15 @@ def allocate_case_numbers(session: Session, year: int, count: int = 1) -> list[i
     """Reserve ``count`` consecutive sequence numbers for ``year`` (row-locked upsert)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(CaseNumberCounter).values(year=year, last_seq=count)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[CaseNumberCounter.year],
-        set_={"last_seq": CaseNumberCounter.last_seq + count},
-    ).returning(CaseNumberCounter.last_seq)
+    stmt = (
+        insert(CaseNumberCounter)
+        .values(year=year, last_seq=count)
+        .on_conflict_do_update(
+            index_elements=[CaseNumberCounter.year],
+            set_={"last_seq": CaseNumberCounter.last_seq + count},
+        )
+        .returning(CaseNumberCounter.last_seq)
+    )
     last = session.execute(stmt).scalar_one()
     return list(range(last - count + 1, last + 1))
 

@@ -12,9 +12,10 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from models import Case, HouseholdMember, Person, PersonIdentifier, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole
@@ -24,7 +25,7 @@ _CASE_NUMBER = re.compile(r"^([A-Za-z]{2})-?(\d{4})-?(\d{1,5})$")
 _ID_CHARS = re.compile(r"[\s\-+]")
 
 
-def _prefix(col: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+def _prefix(col: InstrumentedAttribute[Any], prefix: str) -> ColumnElement[bool]:
     return and_(col >= prefix, col < prefix + PREFIX_END)
 
 
@@ -105,7 +106,7 @@ class CaseRow:
         return STATUS_LABELS[CaseStatus(self.status)]
 
 
-def register_query(flt: RegisterFilter) -> Select[tuple[object, ...]]:
+def register_query(flt: RegisterFilter) -> Select[Any]:
     """SELECT for the register, ordered by case number (a stable key for windows)."""
     applicant_m = aliased(HouseholdMember)
     applicant = aliased(Person)
