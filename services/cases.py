@@ -62,6 +62,7 @@ from services.persons import (
     PersonInput,
     find_by_personal_id,
     new_person,
+    update_person_in,
     validate_person,
 )
 from services.validation import Checker
@@ -561,6 +562,15 @@ class CaseService:
             member = add_member_in(s, self._actor, case, m)
             s.flush()
             return member.id
+
+    def update_person(self, person_id: uuid.UUID, expected_version: int, data: PersonInput) -> int:
+        """Edit a person; returns the new version."""
+        with self._unit_of_work() as s:
+            person = load_checked(s, Person, person_id, expected_version, "personen")
+            changed = update_person_in(s, self._actor, person, data)
+            record(s, self._actor, "person_updated", person_id=person.id, fields=sorted(changed))
+            s.flush()
+            return person.version
 
     def end_member(self, member_id: uuid.UUID, expected_version: int, valid_to: date) -> None:
         with self._unit_of_work() as s:

@@ -189,3 +189,49 @@ def change_personal_id(session: Session, actor: Actor, person: Person, new: Pers
         old_kind=old_kind,
         new_kind=new.kind.value,
     )
+
+
+def update_person_in(
+    session: Session,
+    actor: Actor,
+    person: Person,
+    data: PersonInput,
+    *,
+    today: date | None = None,
+) -> list[str]:
+    """Apply a validated edit to a person already loaded (and version-checked) by the caller.
+
+    A new identity number goes through :func:`change_personal_id`, so the old one
+    stays in the history. Returns the names of the changed fields (for the audit).
+    """
+    clean = validate_person(data, today=today)
+    with session.no_autoflush:  # one UPDATE, one version step, per user action
+        changed: list[str] = []
+        if (clean.first_name, clean.last_name) != (person.first_name, person.last_name):
+            set_names(person, clean.first_name, clean.last_name)
+            changed.append("namn")
+        if clean.pid is not None and clean.pid.digits != person.personal_id:
+            change_personal_id(session, actor, person, clean.pid)
+            changed.append("personnummer")
+        elif clean.pid is None and person.personal_id is not None:
+            raise ValidationError.single(
+                "personnummer", "ett registrerat nummer kan bara bytas, inte tas bort"
+            )
+        elif clean.pid is None and clean.birth_date != person.birth_date:
+            person.birth_date = clean.birth_date
+            changed.append("födelsedatum")
+        simple = {
+            "reserve_number": clean.reserve_number,
+            "phone": clean.phone,
+            "email": clean.email,
+            "language": clean.language,
+            "needs_interpreter": clean.needs_interpreter,
+            "protection": clean.protection.value if clean.protection else None,
+            "mental_ill_health": clean.mental_ill_health,
+        }
+        for key, value in simple.items():
+            if getattr(person, key) != value:
+                setattr(person, key, value)
+                changed.append(key)
+        person.updated_by = actor.username
+        return changed

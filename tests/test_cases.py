@@ -17,8 +17,8 @@ from services.cases import CaseChanges, CaseService, MemberInput, OutcomeInput
 from services.db import Database
 from services.errors import ConflictError, PermissionDeniedError, ValidationError
 from services.journal import ConsentInput, JournalService, NoteInput
-from services.persons import PersonInput, change_personal_id
 from services.personal_id import parse_personal_id
+from services.persons import PersonInput, change_personal_id
 from services.search import RegisterFilter, search_cases
 from services.support import SupportService, format_amount, parse_amount_ore
 from tests.factories import ALI, BENGT, KARIN, MARIE, OSKAR, SAMORD, make_case
@@ -302,3 +302,28 @@ def test_members_have_household_dates(db: Database, cases: CaseService, unit_id)
     # Marie may now apply on her own.
     assert make_case(cases, unit_id, (A, MARIE), opened_on=date(2025, 2, 1)).case_number
     assert ref.case_number == "FS-2024-00001"
+
+
+def test_update_person_keeps_history_and_checks_version(db: Database, cases: CaseService, unit_id):
+    make_case(cases, unit_id, (A, SAMORD))
+    with db.begin() as s:
+        person = s.scalars(select(Person)).one()
+    edited = PersonInput(
+        first_name="Göran", last_name="Öberg", personal_id="19920214-3211", phone="070-301 07 26"
+    )
+    new_version = cases.update_person(person.id, person.version, edited)
+    assert new_version == person.version + 1
+    with pytest.raises(ConflictError):
+        cases.update_person(person.id, person.version, edited)
+    with pytest.raises(ValidationError, match="kontrollsiffran"):
+        cases.update_person(person.id, new_version, PersonInput("G", "Ö", "19920214-3212"))
+    with db.begin() as s:
+        fresh = s.get(Person, person.id)
+        assert (fresh.first_name, fresh.search_first, fresh.personal_id, fresh.id_kind) == (
+            "Göran",
+            "göran",
+            "199202143211",
+            "personnummer",
+        )
+        assert [i.personal_id for i in fresh.identifiers] == ["199202743218", "199202143211"]
+        assert fresh.identifiers[0].replaced_at is not None
