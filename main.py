@@ -232,7 +232,12 @@ def cmd_import_cases(args: argparse.Namespace) -> int:
     db = _open(args)
     try:
         result = import_cases(
-            db, _actor(), args.file, months_path=args.months, dry_run=args.dry_run
+            db,
+            _actor(),
+            args.file,
+            months_path=args.months,
+            dry_run=args.dry_run,
+            unit_name=args.unit,
         )
     finally:
         db.dispose()

@@ -239,3 +239,35 @@ def test_postgres_behind_exits_4_until_db_upgrade(pg_empty_url: str) -> None:
     assert "db upgrade" in result.stderr
     assert fokus("db", "upgrade", "--url", pg_empty_url).returncode == 0
     assert fokus("case", "list", "--url", pg_empty_url).returncode == 0
+
+
+def test_import_cases_with_unit_option(sqlite_url: str) -> None:
+    for name, unit in (("a1", "Enhet Norr"), ("a2", "Enhet Söder")):
+        added = fokus(
+            "user",
+            "add",
+            name,
+            "--name",
+            name,
+            "--role",
+            "handläggare",
+            "--unit",
+            unit,
+            "--url",
+            sqlite_url,
+            stdin="lösenord123\n",
+        )
+        assert added.returncode == 0, added.stderr
+    sample = str(ROOT / "tests" / "data" / "import" / "import-exempel.csv")
+    ambiguous = fokus("import-cases", sample, "--url", sqlite_url)
+    assert ambiguous.returncode == 1 and ambiguous.stderr.startswith("rad 1: enhet:")
+    ok = fokus("import-cases", sample, "--unit", "Enhet Söder", "--url", sqlite_url)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("3 nya, 0 fanns redan")
+    db = open_database(sqlite_url)
+    with db.begin() as s:
+        from models import Case, Unit
+
+        units = set(s.scalars(select(Unit.name).join(Case, Case.unit_id == Unit.id)))
+    db.dispose()
+    assert units == {"Enhet Söder"}
