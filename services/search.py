@@ -12,12 +12,13 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from models import Case, HouseholdMember, Person, PersonIdentifier, User
+from models import Case, HouseholdMember, Person, PersonIdentifier, SupportMonth, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole
 from services.text import PREFIX_END, search_fold
 
@@ -87,6 +88,9 @@ class RegisterFilter:
     focus_only: bool = False
     status: CaseStatus | None = None
     unit_id: uuid.UUID | None = None
+    # Added with the desktop register: a current member under 18; long-term support.
+    child_family: bool = False
+    long_term: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,18 +137,80 @@ def register_query(flt: RegisterFilter) -> Select[Any]:
         .outerjoin(applicant, applicant.id == applicant_m.person_id)
         .outerjoin(worker, worker.id == Case.caseworker_id)
     )
+    stmt = stmt.where(*register_conditions(flt))
+    return stmt.order_by(Case.number_year, Case.number_seq)
+
+
+# Socialstyrelsen: långvarigt ekonomiskt bistånd is support in 10–12 months of a calendar year.
+LONG_TERM_MONTHS_PER_YEAR = 10
+
+
+def _eighteen_years_before(day: date) -> date:
+    if day.month == 2 and day.day == 29:
+        day = day.replace(day=28)
+    return day.replace(year=day.year - 18)
+
+
+def child_family_predicate(today: date) -> ColumnElement[bool]:
+    """Barnfamilj: a current household member under 18 on ``today``."""
+    members = (
+        select(HouseholdMember.case_id)
+        .join(Person, Person.id == HouseholdMember.person_id)
+        .where(
+            HouseholdMember.valid_from <= today,
+            or_(HouseholdMember.valid_to.is_(None), HouseholdMember.valid_to >= today),
+            Person.birth_date > _eighteen_years_before(today),
+        )
+    )
+    return Case.id.in_(members)
+
+
+def reference_month(today: date) -> date:
+    """The last complete calendar month before ``today`` (its first day)."""
+    return date(today.year - 1, 12, 1) if today.month == 1 else date(today.year, today.month - 1, 1)
+
+
+def long_term_predicate(today: date) -> ColumnElement[bool]:
+    """Långvarig: 10+ months last calendar year, or already 10+ this year.
+
+    Months count up to the reference month (the last complete one), as in
+    the statistics, so the flag does not change with a month not yet over.
+    """
+    this_year = date(today.year, 1, 1)
+    sm = SupportMonth
+    previous = func.sum(case((sm.month < this_year, 1), else_=0))
+    current = func.sum(case((sm.month >= this_year, 1), else_=0))
+    ids = (
+        select(sm.case_id)
+        .where(sm.month >= date(today.year - 1, 1, 1), sm.month <= reference_month(today))
+        .group_by(sm.case_id)
+        .having(or_(previous >= LONG_TERM_MONTHS_PER_YEAR, current >= LONG_TERM_MONTHS_PER_YEAR))
+    )
+    return Case.id.in_(ids)
+
+
+def register_conditions(
+    flt: RegisterFilter, *, today: date | None = None
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a filter, on ``Case`` only (no joins), for lists and counts."""
+    today = today or date.today()
+    conds: list[ColumnElement[bool]] = []
     pred = search_predicate(flt.text)
     if pred is not None:
-        stmt = stmt.where(pred)
+        conds.append(pred)
     if flt.caseworker_id is not None:
-        stmt = stmt.where(Case.caseworker_id == flt.caseworker_id)
+        conds.append(Case.caseworker_id == flt.caseworker_id)
     if flt.focus_only:
-        stmt = stmt.where(Case.is_focus.is_(True))
+        conds.append(Case.is_focus.is_(True))
     if flt.status is not None:
-        stmt = stmt.where(Case.status == flt.status.value)
+        conds.append(Case.status == flt.status.value)
     if flt.unit_id is not None:
-        stmt = stmt.where(Case.unit_id == flt.unit_id)
-    return stmt.order_by(Case.number_year, Case.number_seq)
+        conds.append(Case.unit_id == flt.unit_id)
+    if flt.child_family:
+        conds.append(child_family_predicate(today))
+    if flt.long_term:
+        conds.append(long_term_predicate(today))
+    return conds
 
 
 def _row(r: tuple[object, ...]) -> CaseRow:
