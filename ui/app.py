@@ -1,9 +1,15 @@
-"""Start of the desktop application (the case register arrives with the desktop issue)."""
+"""Start of the desktop application: check for a display, then hand over to Qt.
+
+Qt is imported only past the display check, so a missing display gives one
+Swedish line instead of Qt's misleading abort about ``xcb-cursor0``.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+
+NO_DISPLAY = "fokus: ingen skärm hittades (DISPLAY saknas); sätt QT_QPA_PLATFORM=offscreen för test"
 
 
 def _display_available() -> bool:
@@ -17,11 +23,18 @@ def _display_available() -> bool:
 def run_gui(*, url: str | None) -> int:
     """Open the database and show the main window; returns the exit code."""
     if not _display_available():
-        print(
-            "fokus: ingen skärm hittades (DISPLAY saknas); sätt QT_QPA_PLATFORM=offscreen för test",
-            file=sys.stderr,
-        )
+        print(NO_DISPLAY, file=sys.stderr)
         return 3
     from ui.main_window import run
 
     return run(url=url)
+
+
+def run_demo() -> int:
+    """Open (and on first use create) the demo database, logged in as a demo caseworker."""
+    if not _display_available():
+        print(NO_DISPLAY, file=sys.stderr)
+        return 3
+    from ui.startup import run_demo_app
+
+    return run_demo_app()

@@ -1,0 +1,444 @@
+"""The register window with real widgets over real databases (offscreen Qt).
+
+One SQLite file with 1,000 demo cases is made per module and only read by
+these tests; the PostgreSQL test seeds its own database.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+
+from models.codes import CaseStatus, Role
+from services.audit import Actor
+from services.auth import SessionUser, demo_login
+from services.db import Database, open_database
+from services.demo import seed_demo
+from services.register import RegisterRow, RegisterService
+from services.search import RegisterFilter, search_cases
+from ui.i18n import format_count
+from ui.register_model import COL_FLAGS, COL_NUMBER, ROW_ROLE, RegisterModel
+from ui.startup import MainParts, build_main_window
+from ui.view_state import ViewState
+from ui.worker import BackgroundRunner
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("propagateSizeHints"),
+]
+
+AS_OF = date(2026, 6, 30)
+CASES = 1000
+WAIT = 10_000
+
+
+@pytest.fixture(scope="module")
+def seeded_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("register") / "seeded.db"
+    db = open_database(f"sqlite:///{path}")
+    try:
+        seed_demo(db, Actor.cli(), cases=CASES, seed=7, as_of=AS_OF)
+    finally:
+        db.dispose()
+    return path
+
+
+@pytest.fixture
+def seeded(seeded_file: Path, tmp_path: Path) -> Iterator[Database]:
+    """A private copy of the seeded file (tests log in, which writes audit events)."""
+    path = tmp_path / "register.db"
+    shutil.copy(seeded_file, path)
+    db = open_database(f"sqlite:///{path}")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> ViewState:
+    return ViewState(QSettings(str(tmp_path / "ui-state.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
+    r = BackgroundRunner()
+    yield r
+    r.wait()
+
+
+def _service(db: Database) -> RegisterService:
+    return RegisterService(db=db, today=lambda: AS_OF)
+
+
+def _open(
+    qtbot,  # type: ignore[no-untyped-def]
+    db: Database,
+    state: ViewState,
+    runner: BackgroundRunner,
+    user: SessionUser | None = None,
+) -> MainParts:
+    parts = build_main_window(
+        service=_service(db),
+        user=user or demo_login(db, "test"),
+        state=state,
+        db_label="SQLite – test",
+        runner=runner,
+    )
+    qtbot.addWidget(parts.window)
+    _wait_loaded(qtbot, parts)
+    return parts
+
+
+def _wait_loaded(qtbot, parts: MainParts) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(
+        lambda: not parts.model.loading and parts.register.last_count is not None, timeout=WAIT
+    )
+
+
+def _rows(model: RegisterModel) -> list[RegisterRow]:
+    return [model.row_at(i) for i in range(model.rowCount())]
+
+
+def _fetch_all(qtbot, model: RegisterModel) -> list[RegisterRow]:  # type: ignore[no-untyped-def]
+    while not model.exhausted:
+        qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+        if model.canFetchMore():
+            model.fetchMore()
+        qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    return _rows(model)
+
+
+def test_model_passes_the_model_testers(qtbot, qtmodeltester, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    model = RegisterModel(source=_service(seeded), runner=runner)
+    model.set_filter(RegisterFilter())
+    qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=WAIT)
+    qtmodeltester.check(model)  # Qt's own QAbstractItemModelTester; warnings fail the test
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    python_model = RegisterModel(source=_service(seeded), runner=runner)
+    python_model.set_filter(RegisterFilter(status=CaseStatus.ONGOING))
+    qtbot.waitUntil(lambda: python_model.rowCount() > 0, timeout=WAIT)
+    qtmodeltester.check(python_model, force_py=True)
+    qtbot.waitUntil(lambda: not python_model.loading, timeout=WAIT)
+    for m in (model, python_model):
+        keys = [m.row_at(i).key for i in range(m.rowCount())]
+        assert len(keys) == len(set(keys))  # the testers' own fetchMore calls duplicated nothing
+
+
+def test_model_holds_one_window_and_fetches_more(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    model = RegisterModel(source=_service(seeded), runner=runner)
+    # A view may ask for more from inside the insert signals; that must not fetch twice.
+    model.rowsAboutToBeInserted.connect(lambda *_: model.fetchMore())
+    model.rowsInserted.connect(lambda *_: model.canFetchMore() and model.fetchMore())
+    model.set_filter(RegisterFilter())
+    qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=WAIT)
+    assert model.rowCount() == 200 < CASES
+    assert model.canFetchMore()
+    with qtbot.waitSignal(model.rowsInserted, timeout=WAIT):
+        model.fetchMore()
+    assert model.rowCount() == 400
+    rows = _fetch_all(qtbot, model)
+    assert len(rows) == CASES
+    assert not model.canFetchMore()
+    keys = [r.key for r in rows]
+    assert keys == sorted(keys, reverse=True)  # newest first, no duplicates, nothing skipped
+    assert len(set(keys)) == CASES
+
+
+def test_register_shows_count_columns_and_database(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    parts = _open(qtbot, seeded, state, runner)
+    w = parts.window
+    assert w.windowTitle().startswith("Fokus – DEMO")
+    assert w.count_label.text() == f"{format_count(CASES)} ärenden"
+    assert format_count(CASES) == "1\u00a0000"  # Swedish digit grouping
+    assert "SQLite" in w.database_label.text()
+    model = parts.model
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert headers[:3] == ["Ärendenummer", "Sökande", "Personnummer"]
+    row = model.row_at(0)
+    assert model.index(0, COL_NUMBER).data() == row.case_number
+    assert model.index(0, COL_NUMBER).data(ROW_ROLE) == row
+    assert len(row.personal_id) in (0, 13) and (not row.personal_id or row.personal_id[8] == "-")
+
+
+def test_protected_persons_are_marked_and_no_address_is_held(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    model = RegisterModel(source=_service(seeded), runner=runner)
+    model.set_filter(RegisterFilter())
+    rows = _fetch_all(qtbot, model)
+    protected = [i for i, r in enumerate(rows) if r.protected]
+    assert protected, "the demo data has households with skyddade personuppgifter"
+    i = protected[0]
+    assert "skyddad" in model.index(i, COL_FLAGS).data()
+    assert "Skyddade personuppgifter" in model.index(i, 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert not any("address" in f or "postcode" in f for f in RegisterRow.__dataclass_fields__)
+    with seeded.begin() as s:
+        from models import Case
+
+        case = s.get(Case, rows[i].id)
+        assert case is not None
+        texts = [model.index(i, c).data() or "" for c in range(model.columnCount())]
+        for part in (case.address, case.postcode, case.town):
+            if part:
+                assert all(part not in t for t in texts)
+
+
+def test_search_filters_after_the_debounce(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    parts = _open(qtbot, seeded, state, runner)
+    search = parts.window.register.search
+    target = parts.model.row_at(5)
+    # Typing (ASCII only: keyClicks with å/ä/ö crashes the process).
+    QTest.keyClicks(search, target.case_number.replace("-", ""))
+    assert parts.model.rowCount() > 1  # nothing happens before the debounce
+    qtbot.waitUntil(lambda: parts.model.current_filter.text != "", timeout=WAIT)
+    _wait_loaded(qtbot, parts)
+    assert [r.case_number for r in _rows(parts.model)] == [target.case_number]
+    qtbot.waitUntil(lambda: parts.window.count_label.text() == "1 ärende", timeout=WAIT)
+
+    # A lower-case name with å/ä/ö, set directly, finds what the search rules find.
+    with seeded.begin() as s:
+        everyone = search_cases(s, RegisterFilter())
+    name = next(r.applicant_name for r in everyone if any(c in r.applicant_name for c in "ÅÄÖ"))
+    name = name.split()[-1].lower()
+    search.setText(name)
+    qtbot.waitUntil(lambda: parts.model.current_filter.text == name, timeout=WAIT)
+    _wait_loaded(qtbot, parts)
+    rows = _fetch_all(qtbot, parts.model)
+    with seeded.begin() as s:
+        expected = {r.id for r in search_cases(s, RegisterFilter(text=name))}
+    assert {r.id for r in rows} == expected
+    assert len(expected) >= 1
+    assert parts.register.last_count == len(expected)
+
+    search.clear()
+    qtbot.waitUntil(lambda: parts.model.current_filter.text == "", timeout=WAIT)
+    _wait_loaded(qtbot, parts)
+    assert parts.register.last_count == CASES
+
+
+def test_quick_filters_mine_focus_and_status(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    user = demo_login(seeded, "test")
+    parts = _open(qtbot, seeded, state, runner, user)
+    everything = _fetch_all(qtbot, parts.model)
+    view = parts.window.register
+    view.mine.setChecked(True)
+    _wait_loaded(qtbot, parts)
+    mine = _fetch_all(qtbot, parts.model)
+    assert mine and all(r.caseworker_name == user.full_name for r in mine)
+    assert parts.register.last_count == len(mine) < CASES
+
+    view.mine.setChecked(False)
+    view.focus.setChecked(True)
+    _wait_loaded(qtbot, parts)
+    focus = _fetch_all(qtbot, parts.model)
+    assert focus and all(r.is_focus and "fokus" in r.flags for r in focus)
+    assert {r.id for r in focus} == {r.id for r in everything if r.is_focus}
+
+    view.focus.setChecked(False)
+    view.status.setCurrentIndex(view.status.findData(CaseStatus.CLOSED.value))
+    _wait_loaded(qtbot, parts)
+    closed = _fetch_all(qtbot, parts.model)
+    assert closed and all(r.status_label == "avslutad" for r in closed)
+
+    view.status.setCurrentIndex(0)
+    view.child_family.setChecked(True)
+    _wait_loaded(qtbot, parts)
+    families = _fetch_all(qtbot, parts.model)
+    assert {r.id for r in families} == {r.id for r in everything if r.child_family}
+    assert families and "barnfamilj" in families[0].flags
+    view.child_family.setChecked(False)
+    view.long_term.setChecked(True)
+    _wait_loaded(qtbot, parts)
+    long_term = _fetch_all(qtbot, parts.model)
+    # The filter (in SQL) and the flag (per window) follow the same rule.
+    assert {r.id for r in long_term} == {r.id for r in everything if r.long_term}
+    assert long_term and "långvarig" in long_term[0].flags
+    assert len(long_term) == parts.register.last_count
+
+
+def test_sorting_by_case_number_runs_in_sql(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    parts = _open(qtbot, seeded, state, runner)
+    newest = parts.model.row_at(0).key
+    header = parts.window.register.table.horizontalHeader()
+    header.setSortIndicator(COL_NUMBER, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: not parts.model.descending and parts.model.rowCount() > 0, timeout=WAIT)
+    assert parts.model.row_at(0).key < newest
+    assert parts.model.rowCount() == 200
+    # Other columns do not sort (yet): the indicator stays on the case number.
+    header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
+    assert header.sortIndicatorSection() == COL_NUMBER
+
+
+def test_ctrl_f_focuses_the_search(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    parts = _open(qtbot, seeded, state, runner)
+    w = parts.window
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    w.register.table.setFocus()
+    qtbot.waitUntil(lambda: w.register.table.hasFocus(), timeout=WAIT)
+    QTest.keyClick(w, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: w.register.search.hasFocus(), timeout=WAIT)
+
+
+def test_geometry_columns_and_filter_are_remembered(qtbot, seeded, state, runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    parts = _open(qtbot, seeded, state, runner)
+    w = parts.window
+    view = w.register
+    w.resize(780, 450)
+    w.show()
+    qtbot.waitExposed(w)
+    view.table.horizontalHeader().resizeSection(1, 321)
+    view.mine.setChecked(True)
+    view.status.setCurrentIndex(view.status.findData(CaseStatus.ONGOING.value))
+    view.search.setText("andersson")
+    _wait_loaded(qtbot, parts)
+    w.close()  # saves on close
+    settings_file = tmp_path / "ui-state.ini"
+    assert settings_file.exists()
+    text = settings_file.read_text(encoding="utf-8")
+    assert "andersson" not in text  # the search text (names, personnummer) is never kept
+
+    again = _open(
+        qtbot, seeded, ViewState(QSettings(str(settings_file), QSettings.Format.IniFormat)), runner
+    )
+    v2 = again.window.register
+    assert v2.mine.isChecked()
+    assert v2.status.currentData() == CaseStatus.ONGOING.value
+    assert v2.search.text() == ""
+    assert v2.table.horizontalHeader().sectionSize(1) == 321
+    assert again.model.current_filter.status is CaseStatus.ONGOING
+    assert again.model.current_filter.caseworker_id is not None
+    again.window.show()
+    qtbot.waitExposed(again.window)
+    # The offscreen screen is 800×600 and clamps widths; the height shows the restore.
+    assert again.window.height() == 450
+    assert again.window.width() < 1200  # not the default size
+
+
+def test_an_expected_error_while_loading_is_shown_not_raised(qtbot, runner) -> None:  # type: ignore[no-untyped-def]
+    from services.errors import DatabaseUnavailableError
+
+    class Broken:
+        def window(self, *args: object, **kwargs: object) -> list[RegisterRow]:
+            raise DatabaseUnavailableError("databasen kan inte nås (test)")
+
+    model = RegisterModel(source=Broken(), runner=runner)
+    with qtbot.waitSignal(model.load_failed, timeout=WAIT) as blocker:
+        model.set_filter(RegisterFilter())
+    assert blocker.args == ["databasen kan inte nås (test)"]
+    assert model.rowCount() == 0 and not model.canFetchMore()
+
+
+@pytest.mark.postgres
+def test_register_on_postgresql(qtbot, pg_url, state, runner) -> None:  # type: ignore[no-untyped-def]
+    db = open_database(pg_url)
+    try:
+        seed_demo(db, Actor.cli(), cases=450, seed=11, as_of=AS_OF)
+        user = demo_login(db, "test")
+        assert user.role is Role.CASEWORKER
+        parts = _open(qtbot, db, state, runner, user)
+        assert parts.register.last_count == 450
+        assert parts.model.rowCount() == 200
+        rows = _fetch_all(qtbot, parts.model)
+        assert len({r.key for r in rows}) == 450
+        name = next(r for r in rows if any(c in r.applicant_name for c in "ÅÄÖ")).applicant_name
+        text = name.split()[-1].lower()
+        parts.window.register.search.setText(text)
+        qtbot.waitUntil(lambda: parts.model.current_filter.text == text, timeout=WAIT)
+        _wait_loaded(qtbot, parts)
+        found = _fetch_all(qtbot, parts.model)
+        with db.begin() as s:
+            expected = {r.id for r in search_cases(s, RegisterFilter(text=text))}
+        assert {r.id for r in found} == expected
+        parts.window.register.mine.setChecked(True)
+        _wait_loaded(qtbot, parts)
+        assert all(r.caseworker_name == user.full_name for r in _fetch_all(qtbot, parts.model))
+        parts.window.close()
+        runner.wait()
+    finally:
+        db.dispose()
+
+
+def test_register_service_rows_flags_and_keyset(db, actor, unit_id) -> None:  # type: ignore[no-untyped-def]
+    """The service on both backends: household counts, the långvarig and barnfamilj rules."""
+    from models.codes import MemberRole, Protection
+    from services.cases import CaseService
+    from services.persons import PersonInput
+    from services.support import SupportService
+    from tests.factories import ALI, BENGT, KARIN, MARIE, OSKAR, make_case
+
+    a, c, b = MemberRole.APPLICANT, MemberRole.CO_APPLICANT, MemberRole.CHILD
+    cases = CaseService(db=db, actor=actor)
+    family = make_case(cases, unit_id, (a, KARIN), (b, OSKAR), opened_on=date(2024, 1, 2))
+    couple = make_case(cases, unit_id, (a, BENGT), (c, MARIE), opened_on=date(2024, 1, 3))
+    single = make_case(cases, unit_id, (a, ALI), opened_on=date(2024, 1, 4))
+    hidden = PersonInput(
+        first_name="Sara",
+        last_name="Skyddad",
+        personal_id="19800101-0001",
+        protection=Protection.PROTECTED_REGISTRATION,
+    )
+    protected = make_case(cases, unit_id, (a, hidden), opened_on=date(2024, 1, 5))
+    support = SupportService(db=db, actor=actor)
+    today = date(2026, 6, 15)  # reference month: 2026-05
+    for m in range(1, 11):  # 10 months of 2025: långvarig
+        support.add_month(couple.id, date(2025, m, 1), 800_000)
+    for m in range(1, 10):  # 9 months of 2025 …
+        support.add_month(single.id, date(2025, m, 1), 500_000)
+    for m in range(1, 7):  # … and 6 of 2026 (June not complete): not långvarig
+        support.add_month(single.id, date(2026, m, 1), 500_000)
+    service = RegisterService(db=db, today=lambda: today)
+    rows = {r.case_number: r for r in service.window(RegisterFilter(), None, 10, descending=True)}
+    assert list(rows) == [
+        protected.case_number,
+        single.case_number,
+        couple.case_number,
+        family.case_number,
+    ]
+    fam, two, one, prot = (rows[x.case_number] for x in (family, couple, single, protected))
+    assert (fam.adults, fam.children, fam.child_family) == (1, 1, True)
+    assert (two.adults, two.children, two.child_family) == (2, 0, False)
+    assert two.long_term and not one.long_term and not fam.long_term
+    assert (one.months_this_year, two.months_this_year) == (6, 0)
+    assert one.personal_id == "20010417-8132"
+    assert prot.protected and prot.flags == ["skyddad"] and not fam.protected
+    assert fam.flags == ["barnfamilj"] and two.flags == ["långvarig"]
+    assert service.count(RegisterFilter(long_term=True)) == 1
+    assert service.count(RegisterFilter(child_family=True)) == 1
+    assert [r.key for r in service.window(RegisterFilter(long_term=True))] == [two.key]
+    # Keyset: windows of one, both directions, never repeating or skipping.
+    down, key = [], None
+    while batch := service.window(RegisterFilter(), key, 1, descending=True):
+        down.append(batch[0].case_number)
+        key = batch[0].key
+    up, key = [], None
+    while batch := service.window(RegisterFilter(), key, 1):
+        up.append(batch[0].case_number)
+        key = batch[0].key
+    assert down == list(rows) == up[::-1]
+    assert service.backend_label in ("SQLite", "PostgreSQL")
+
+
+def test_many_emits_do_not_wear_out_true(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """PySide6 6.12 on Python 3.11 drops a reference to True per emit (see ui/signals.py)."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from ui.signals import emit
+
+    class Source(QObject):
+        changed = Signal(int)
+
+    source = Source()
+    got: list[int] = []
+    source.changed.connect(got.append)
+    before = sys.getrefcount(True)
+    for i in range(5000):
+        emit(source.changed, i)
+    assert len(got) == 5000
+    assert abs(sys.getrefcount(True) - before) < 100

@@ -1,0 +1,59 @@
+"""Behaviour of the main window: remembered geometry, shortcuts and the status bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+
+from ui.i18n import format_count
+from ui.main_window import MainWindow
+from ui.register_controller import RegisterController
+from ui.view_state import ViewState
+
+GEOMETRY_KEY = "main_window"
+
+
+class MainWindowController(QObject):
+    """Wires the window's actions to the register and keeps view state between runs."""
+
+    def __init__(
+        self,
+        *,
+        window: MainWindow,
+        register: RegisterController,
+        state: ViewState,
+        database_label: str,
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._register = register
+        self._state = state
+        window.database_label.setText(database_label)
+        window.count_label.setText(self.tr("Räknar …"))
+        geometry = state.geometry(GEOMETRY_KEY)
+        if geometry is not None:
+            window.restoreGeometry(geometry)
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        w = self._window
+        w.search_action.triggered.connect(self._register.focus_search)
+        w.refresh_action.triggered.connect(self._register.refresh)
+        w.quit_action.triggered.connect(w.close)
+        w.closing.connect(self._on_closing)
+        self._register.count_changed.connect(self._on_count_changed)
+        self._register.count_failed.connect(self._on_count_failed)
+
+    def save_state(self) -> None:
+        self._state.set_geometry(GEOMETRY_KEY, self._window.saveGeometry())
+        self._register.save_state()
+        self._state.sync()
+
+    def _on_closing(self) -> None:
+        self.save_state()
+
+    def _on_count_changed(self, n: int) -> None:
+        text = self.tr("1 ärende") if n == 1 else self.tr("%s ärenden") % format_count(n)
+        self._window.count_label.setText(text)
+
+    def _on_count_failed(self, message: str) -> None:
+        self._window.count_label.setText(self.tr("Antalet kunde inte räknas: %s") % message)

@@ -1,0 +1,85 @@
+"""The main window (the register, a status bar, the DEMO marker) and the GUI entry point.
+
+:class:`MainWindow` lays out; :class:`MainWindowController` keeps geometry
+and the status bar. :func:`run` is what ``python main.py`` starts.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
+
+from ui.register_view import RegisterView
+from ui.signals import emit
+
+DEMO_STYLE = (
+    "QLabel#demoBanner { background: #f2c230; color: #1a1a1a; font-weight: bold;"
+    " padding: 6px 10px; border-bottom: 1px solid #b38f1f; }"
+)
+
+
+class MainWindow(QMainWindow):
+    """The caseworker's window: register in the middle, counts at the bottom."""
+
+    closing = Signal()  # emitted before the window closes, e.g. to save its geometry
+
+    def __init__(self, *, user_label: str, demo: bool = False) -> None:
+        super().__init__()
+        title = self.tr("Fokus – DEMO") if demo else self.tr("Fokus")
+        self.setWindowTitle(f"{title} – {user_label}")
+        self.setObjectName("fokusMainWindow")
+
+        self.register = RegisterView()
+        self.demo_banner: QLabel | None = None
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        if demo:
+            self.demo_banner = QLabel(
+                self.tr(
+                    "DEMO – påhittade ärenden i en separat demodatabas. "
+                    "Inget här rör riktiga personer."
+                )
+            )
+            self.demo_banner.setObjectName("demoBanner")
+            self.demo_banner.setAccessibleName(self.tr("Demoläge"))
+            self.demo_banner.setStyleSheet(DEMO_STYLE)
+            layout.addWidget(self.demo_banner)
+        layout.addWidget(self.register, 1)
+        self.setCentralWidget(central)
+
+        self.count_label = QLabel()
+        self.database_label = QLabel()
+        self.user_label = QLabel(user_label)
+        bar = self.statusBar()
+        bar.addWidget(self.count_label, 1)
+        bar.addPermanentWidget(self.user_label)
+        bar.addPermanentWidget(self.database_label)
+
+        file_menu = self.menuBar().addMenu(self.tr("&Arkiv"))
+        self.quit_action = QAction(self.tr("&Avsluta"), self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        file_menu.addAction(self.quit_action)
+        view_menu = self.menuBar().addMenu(self.tr("&Visa"))
+        self.search_action = QAction(self.tr("&Sök i registret"), self)
+        self.search_action.setShortcut(QKeySequence(self.tr("Ctrl+F")))
+        self.refresh_action = QAction(self.tr("&Uppdatera"), self)
+        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        view_menu.addAction(self.search_action)
+        view_menu.addAction(self.refresh_action)
+        self.addAction(self.search_action)
+
+        self.resize(1200, 720)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        emit(self.closing)
+        super().closeEvent(event)
+
+
+def run(*, url: str | None) -> int:
+    """Start the desktop app on ``url`` (or the configured database); returns the exit code."""
+    from ui.startup import run_app
+
+    return run_app(url=url)

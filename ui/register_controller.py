@@ -1,0 +1,216 @@
+"""Behaviour of the register: debounced search, quick filters, counts, remembered state.
+
+Typing restarts a 250 ms single-shot timer; when it fires, the model is given
+the new filter (its first window loads in the background) and the number of
+matching cases is counted in the background too. Results for an older filter
+are dropped when they arrive late.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
+
+from models.codes import CaseStatus
+from services.errors import FokusError
+from services.search import RegisterFilter
+from ui.register_model import COL_NUMBER, ROW_ROLE, RegisterModel
+from ui.register_view import RegisterView
+from ui.signals import emit
+from ui.view_state import SavedFilter, ViewState
+
+DEBOUNCE_MS = 250
+DEFAULT_WIDTHS = (120, 200, 120, 70, 100, 160, 80)
+HEADER_KEY = "register"
+
+
+class CountSource(Protocol):
+    def count(self, flt: RegisterFilter) -> int: ...
+
+
+class Runner(Protocol):
+    def run(
+        self,
+        fn: Callable[[], Any],
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> int: ...
+
+
+class RegisterController(QObject):
+    """Turns the view's inputs into a :class:`RegisterFilter` for the model and the count."""
+
+    count_changed = Signal(int)  # matching cases for the current filter
+    count_failed = Signal(str)
+    case_activated = Signal(uuid.UUID)  # the case view (a later step) opens from here
+
+    def __init__(
+        self,
+        *,
+        view: RegisterView,
+        model: RegisterModel,
+        counter: CountSource,
+        runner: Runner,
+        state: ViewState,
+        user_id: uuid.UUID,
+        debounce_ms: int = DEBOUNCE_MS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._view = view
+        self._model = model
+        self._counter = counter
+        self._runner = runner
+        self._state = state
+        self._user_id = user_id
+        self._count_generation = 0
+        self.last_count: int | None = None
+        self._descending: bool | None = None  # the restored order, applied with the first filter
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(debounce_ms)
+        view.table.setModel(model)
+        self._restore()
+        self._connect_signals()
+        self._apply_filter()
+
+    def _connect_signals(self) -> None:
+        v = self._view
+        v.search.textChanged.connect(self._on_text_changed)
+        v.search.returnPressed.connect(self._on_debounce_elapsed)
+        self._debounce.timeout.connect(self._on_debounce_elapsed)
+        for box in (v.mine, v.focus, v.long_term, v.child_family):
+            box.toggled.connect(self._on_quick_filter_changed)
+        v.status.currentIndexChanged.connect(self._on_quick_filter_changed)
+        v.table.activated.connect(self._on_row_activated)
+        v.table.horizontalHeader().sortIndicatorChanged.connect(self._on_sort_indicator_changed)
+        self._model.window_loaded.connect(self._on_loading_changed)
+        self._model.modelReset.connect(self._on_loading_changed)
+        self._model.load_failed.connect(self._on_load_failed)
+
+    # --- public
+    def current_filter(self) -> RegisterFilter:
+        v = self._view
+        status_value = v.status.currentData()
+        return RegisterFilter(
+            text=v.search.text(),
+            caseworker_id=self._user_id if v.mine.isChecked() else None,
+            focus_only=v.focus.isChecked(),
+            status=CaseStatus(status_value) if status_value else None,
+            long_term=v.long_term.isChecked(),
+            child_family=v.child_family.isChecked(),
+        )
+
+    def focus_search(self) -> None:
+        self._view.search.setFocus()
+        self._view.search.selectAll()
+
+    def refresh(self) -> None:
+        self._apply_filter()
+
+    def save_state(self) -> None:
+        v = self._view
+        self._state.set_register_filter(
+            SavedFilter(
+                mine=v.mine.isChecked(),
+                focus=v.focus.isChecked(),
+                long_term=v.long_term.isChecked(),
+                child_family=v.child_family.isChecked(),
+                status=str(v.status.currentData() or ""),
+            )
+        )
+        self._state.set_header_state(HEADER_KEY, v.table.horizontalHeader().saveState())
+
+    # --- handlers
+    def _on_text_changed(self, _text: str) -> None:
+        self._debounce.start()
+
+    def _on_debounce_elapsed(self) -> None:
+        self._debounce.stop()
+        if self._model.current_filter != self.current_filter():
+            self._apply_filter()
+
+    def _on_quick_filter_changed(self, *_args: object) -> None:
+        self._debounce.stop()
+        self._apply_filter()
+
+    def _on_sort_indicator_changed(self, section: int, order: Qt.SortOrder) -> None:
+        """Only the case number sorts (in SQL, by keyset); other columns keep its indicator."""
+        header = self._view.table.horizontalHeader()
+        if section != COL_NUMBER:
+            header.blockSignals(True)
+            header.setSortIndicator(COL_NUMBER, self._sort_order())
+            header.blockSignals(False)
+            return
+        descending = order == Qt.SortOrder.DescendingOrder
+        if descending != self._model.descending:
+            self._model.set_filter(self.current_filter(), descending=descending)
+
+    def _sort_order(self) -> Qt.SortOrder:
+        return (
+            Qt.SortOrder.DescendingOrder if self._model.descending else Qt.SortOrder.AscendingOrder
+        )
+
+    def _on_row_activated(self, index: QModelIndex) -> None:
+        row = self._model.data(index, ROW_ROLE)
+        if row is not None:
+            emit(self.case_activated, row.id)
+
+    def _on_loading_changed(self, *_args: object) -> None:
+        self._view.loading.setText(self.tr("Hämtar …") if self._model.loading else "")
+
+    def _on_load_failed(self, message: str) -> None:
+        self._view.loading.setText(self.tr("Fel: %s") % message)
+
+    def _on_count(self, generation: int, n: int) -> None:
+        if generation == self._count_generation:
+            self.last_count = n
+            emit(self.count_changed, n)
+
+    def _on_count_error(self, generation: int, exc: BaseException) -> None:
+        if not isinstance(exc, FokusError):
+            raise exc  # a bug: to the crash handler (or the failing test)
+        if generation == self._count_generation:
+            emit(self.count_failed, exc.message)
+
+    # --- internals
+    def _apply_filter(self) -> None:
+        flt = self.current_filter()
+        self._model.set_filter(flt, descending=self._descending)
+        self._descending = None
+        self._on_loading_changed()
+        self._count_generation += 1
+        generation = self._count_generation
+        self._runner.run(
+            lambda: self._counter.count(flt),
+            on_done=lambda n: self._on_count(generation, n),
+            on_error=lambda exc: self._on_count_error(generation, exc),
+        )
+
+    def _restore(self) -> None:
+        v = self._view
+        saved = self._state.register_filter()
+        for box, value in (
+            (v.mine, saved.mine),
+            (v.focus, saved.focus),
+            (v.long_term, saved.long_term),
+            (v.child_family, saved.child_family),
+        ):
+            box.setChecked(value)
+        index = v.status.findData(saved.status)
+        v.status.setCurrentIndex(max(index, 0))
+        header = v.table.horizontalHeader()
+        state = self._state.header_state(HEADER_KEY)
+        if state is None or not header.restoreState(state):
+            for col, width in enumerate(DEFAULT_WIDTHS):
+                header.resizeSection(col, width)
+            header.setSortIndicator(COL_NUMBER, Qt.SortOrder.DescendingOrder)
+        if header.sortIndicatorSection() != COL_NUMBER:
+            header.setSortIndicator(COL_NUMBER, Qt.SortOrder.DescendingOrder)
+        header.setSortIndicatorShown(True)
+        header.setSectionsClickable(True)
+        self._descending = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder

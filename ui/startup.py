@@ -1,0 +1,256 @@
+"""From start to main window: application, Swedish, database, first run or login, window.
+
+Two ways in: :func:`run_app` (the configured database, with a login) and
+:func:`run_demo_app` (a separate demo file in the data directory, made on
+first use, logged in as a demo caseworker). Everything the windows need is
+built here and handed to them; nothing reaches for a global.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from dataclasses import dataclass
+from datetime import date
+
+from PySide6.QtCore import QEventLoop, Qt
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialog
+
+from models.codes import Role
+from services.audit import Actor
+from services.auth import SessionUser, authenticate, demo_login, first_run, needs_first_run
+from services.db import Database, describe_url, open_database, resolve_url
+from services.errors import FokusError
+from services.register import RegisterService
+from services.search import RegisterFilter
+from services.settings import data_dir
+from ui.first_run_dialog import FirstRunController, FirstRunDialog
+from ui.i18n import install_swedish
+from ui.login_dialog import LoginController, LoginDialog
+from ui.main_controller import MainWindowController
+from ui.main_window import MainWindow
+from ui.register_controller import RegisterController
+from ui.register_model import RegisterModel
+from ui.view_state import ViewState
+from ui.worker import BackgroundRunner
+
+log = logging.getLogger(__name__)
+
+DEMO_CASES = 2000
+DEMO_SEED = 1
+
+
+def create_application() -> QApplication:
+    """The one QApplication, Swedish (locale and Qt's own strings)."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("Fokus")
+    app.setApplicationDisplayName("Fokus")
+    app.setOrganizationName("Fokus")
+    install_swedish(app)  # the translator is a child of the application: it lives as long
+    return app
+
+
+def show_fatal(message: str) -> None:
+    """One Swedish line in a message box (expected errors before the main window)."""
+    QMessageBox.critical(None, "Fokus", message)
+
+
+def workstation() -> str:
+    return socket.gethostname()
+
+
+def database_label(db: Database) -> str:
+    """What the status bar says about the database: its kind, and the file for SQLite."""
+    kind = "SQLite" if db.is_sqlite else "PostgreSQL"
+    return f"{kind} – {describe_url(db.url)}"
+
+
+def sign_in(db: Database, state: ViewState, *, station: str) -> SessionUser | None:
+    """First-run dialog on an empty database, otherwise the login dialog; None if cancelled."""
+    if needs_first_run(db):
+
+        def create(username: str, full_name: str, password: str, unit: str) -> SessionUser:
+            first_run(db, username, full_name, password, unit, workstation=station)
+            return authenticate(db, username, password, station)
+
+        fr_dialog = FirstRunDialog()
+        fr = FirstRunController(dialog=fr_dialog, create=create)
+        if fr_dialog.exec() != QDialog.DialogCode.Accepted or fr.user is None:
+            return None
+        state.last_username = fr.user.username
+        state.sync()
+        return fr.user
+    dialog = LoginDialog(database_label=database_label(db))
+    login = LoginController(
+        dialog=dialog,
+        authenticate=lambda u, p: authenticate(db, u, p, station),
+        state=state,
+    )
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return login.user
+
+
+@dataclass
+class MainParts:
+    """The main window and what keeps it working (held so nothing is collected early)."""
+
+    window: MainWindow
+    controller: MainWindowController
+    register: RegisterController
+    model: RegisterModel
+    runner: BackgroundRunner
+
+
+def build_main_window(
+    *,
+    service: RegisterService,
+    user: SessionUser,
+    state: ViewState,
+    db_label: str,
+    runner: BackgroundRunner,
+) -> MainParts:
+    """Wire the main window for ``user``: view, model, controllers."""
+    who = f"{user.full_name} ({user.role_label})"
+    window = MainWindow(user_label=who, demo=user.is_demo)
+    model = RegisterModel(source=service, runner=runner, parent=window)
+    register = RegisterController(
+        view=window.register,
+        model=model,
+        counter=service,
+        runner=runner,
+        state=state,
+        user_id=user.user_id,
+        parent=window,
+    )
+    controller = MainWindowController(
+        window=window, register=register, state=state, database_label=db_label
+    )
+    return MainParts(window, controller, register, model, runner)
+
+
+def _main_loop(
+    app: QApplication, db: Database, user: SessionUser, state: ViewState, runner: BackgroundRunner
+) -> int:
+    parts = build_main_window(
+        service=RegisterService(db=db),
+        user=user,
+        state=state,
+        db_label=database_label(db),
+        runner=runner,
+    )
+    parts.window.show()
+    parts.window.register.search.setFocus()
+    return app.exec()
+
+
+def run_app(*, url: str | None) -> int:
+    """Open the configured database, sign in, show the register; returns the exit code."""
+    from ui.crash import install_crash_handler
+
+    app = create_application()
+    install_crash_handler()
+    try:
+        db = open_database(resolve_url(url).url)
+    except FokusError as exc:
+        show_fatal(exc.message)
+        return exc.exit_code
+    try:
+        state = ViewState.open()
+        try:
+            user = sign_in(db, state, station=workstation())
+        except FokusError as exc:
+            show_fatal(exc.message)
+            return exc.exit_code
+        if user is None:
+            return 0
+        log.info("login user_id=%s", user.user_id)
+        runner = BackgroundRunner()
+        try:
+            return _main_loop(app, db, user, state, runner)
+        finally:
+            runner.wait()
+    finally:
+        db.dispose()
+
+
+def demo_url() -> str:
+    return f"sqlite:///{data_dir() / 'demo.db'}"
+
+
+def seed_with_progress(db: Database, runner: BackgroundRunner, *, cases: int = DEMO_CASES) -> None:
+    """Make the demo cases in a worker while a progress dialog shows how far it has come."""
+    from services.demo import seed_demo
+
+    dialog = QProgressDialog("Skapar demoärenden …", "", 0, cases)
+    dialog.setWindowTitle("Fokus – DEMO")
+    dialog.setCancelButton(None)  # one transaction: stopping halfway would undo it all anyway
+    dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
+    dialog.setMinimumDuration(0)
+    dialog.setAutoClose(False)
+    dialog.setValue(0)
+    dialog.show()
+    loop = QEventLoop()
+    outcome: list[BaseException | None] = []
+    actor = Actor(username="demo-setup", role=Role.ADMIN, workstation=workstation())
+
+    def done(_result: object) -> None:
+        outcome.append(None)
+        loop.quit()
+
+    def failed(exc: BaseException) -> None:
+        outcome.append(exc)
+        loop.quit()
+
+    runner.run_with_progress(
+        lambda progress: seed_demo(
+            db, actor, cases=cases, seed=DEMO_SEED, as_of=date.today(), progress=progress
+        ),
+        on_done=done,
+        on_error=failed,
+        on_progress=lambda n, total: dialog.setValue(n),
+    )
+    if not outcome:
+        loop.exec()
+    dialog.close()
+    if outcome and outcome[0] is not None:
+        raise outcome[0]
+
+
+def open_demo(runner: BackgroundRunner, *, cases: int = DEMO_CASES) -> Database:
+    """Open (and on first use fill) the demo database."""
+    db = open_database(demo_url())
+    try:
+        if RegisterService(db=db).count(RegisterFilter()) == 0:
+            seed_with_progress(db, runner, cases=cases)
+    except BaseException:
+        db.dispose()
+        raise
+    return db
+
+
+def run_demo_app() -> int:
+    """``python main.py demo``: the demo database, logged in as a demo caseworker."""
+    from ui.crash import install_crash_handler
+
+    app = create_application()
+    install_crash_handler()
+    runner = BackgroundRunner()
+    try:
+        db = open_demo(runner, cases=DEMO_CASES)
+    except FokusError as exc:
+        show_fatal(exc.message)
+        return exc.exit_code
+    try:
+        user = demo_login(db, workstation())
+        state = ViewState.open("ui-state-demo")
+        return _main_loop(app, db, user, state, runner)
+    except FokusError as exc:
+        show_fatal(exc.message)
+        return exc.exit_code
+    finally:
+        runner.wait()
+        db.dispose()
