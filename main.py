@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_gui)
 
+    demo = sub.add_parser("demo", help="prova Fokus med påhittade ärenden i en separat demodatabas")
+    demo.set_defaults(func=cmd_demo)
+
     db = sub.add_parser("db", help="databasens schema")
     dbsub = db.add_subparsers(
         dest="db_command", metavar="ÅTGÄRD", required=True, parser_class=_Parser
@@ -129,6 +132,12 @@ def cmd_gui(args: argparse.Namespace) -> int:
     from ui.app import run_gui
 
     return run_gui(url=args.url)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ui.app import run_demo
+
+    return run_demo()
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
