@@ -16,6 +16,7 @@ from models.case import (
 from models.contact import ContactEntry, contact_entry_member
 from models.org import DEFAULT_CAP_FOCUS, DEFAULT_CAP_OTHER, Unit, User
 from models.person import Person, PersonIdentifier
+from models.plan import PersonDirection, Target, TargetGroup, TargetRule
 from models.reference import Agency, ContactMethod, SupportReasonKind
 
 __all__ = [
@@ -32,12 +33,16 @@ __all__ = [
     "ContactMethod",
     "HouseholdMember",
     "Person",
+    "PersonDirection",
     "PersonIdentifier",
     "PersonOutcome",
     "PlanGoal",
     "SupportMonth",
     "SupportReason",
     "SupportReasonKind",
+    "Target",
+    "TargetGroup",
+    "TargetRule",
     "UTCDateTime",
     "Unit",
     "User",

@@ -218,3 +218,16 @@ class PersonOutcome(UUIDPk, _OutcomeColumns, Base):
     recorded_on: Mapped[date] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(80))
+
+
+# Covering indexes for the time-on-support queries (services/longterm.py, revision 0002):
+# a range of months read without touching the table, and each person's memberships in
+# person order, so a person's months are found without sorting the joined rows.
+Index("ix_support_month_month_case", SupportMonth.month, SupportMonth.case_id)
+Index(
+    "ix_household_member_person_period",
+    HouseholdMember.person_id,
+    HouseholdMember.case_id,
+    HouseholdMember.valid_from,
+    HouseholdMember.valid_to,
+)

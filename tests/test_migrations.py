@@ -120,6 +120,10 @@ def test_postgres_is_never_migrated_by_a_client(pg_empty_url: str) -> None:
     try:
         assert current_revision(engine) is None
         upgrade(engine, "0001")
+        with pytest.raises(SchemaMismatchError, match="äldre schemaversion"):
+            open_database(pg_empty_url)
+        assert current_revision(engine) == "0001"
+        upgrade(engine)
     finally:
         engine.dispose()
     open_database(pg_empty_url).dispose()

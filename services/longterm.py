@@ -1,0 +1,837 @@
+"""Time on support: the clocks per person and household, the Långvariga view and statistics.
+
+Why this module exists: the units Fokus serves are measured by how many
+long-term clients leave försörjningsstöd, and the rules that follow from time
+on support (jobbstimulans, the aktivitetskrav) apply to *individuals*, who
+move between households. Every figure here is therefore computed the same
+way for a person and for a household, in SQL, identically on SQLite and
+PostgreSQL (window functions; SQLite ≥ 3.25), and never by looping over
+months in Python.
+
+Definitions (the single place they are written down):
+
+* **Reference dates.** ``as_of`` defaults to today. The *reference month* is
+  the last complete calendar month before ``as_of`` (for 2026-11-20 it is
+  2026-10). A *year* is a calendar year, by default the last complete one
+  (``as_of.year - 1``); the *current year* is ``as_of.year``. Nothing after
+  the reference month is counted, so every figure is "as of" one month end,
+  also when a month later in the year is already recorded.
+* **A household's months** are its case's ``support_month`` rows.
+* **A person's months** are the distinct months for which some household the
+  person belonged to received support. A person belongs to a household in a
+  month when a ``household_member`` period of that case is active on at
+  least one day of the month (``valid_from`` on or before the month's last
+  day, ``valid_to`` empty or on or after its first day). A person who moves
+  mid-month between two supported households counts that month once; both
+  households count it. Closing a case does not end memberships, so a person
+  whose closed case is followed by a new one simply has months in both.
+* **Långvarig for a year**: at least 10 months with support in that calendar
+  year (Socialstyrelsen's definition, also used by Kolada).
+* **The register's Långvarig flag**: långvarig in the last complete year, or
+  already 10 months in the current year up to the reference month.
+* **The current run**: the consecutive months with support ending at the
+  reference month (0 when the reference month has none). Its first month is
+  ``run_started``.
+* **Jobbstimulans** (prop. 2012/13:94) is reached in the 6th consecutive month
+  of the run: ``run_started + 5 months``.
+* **Aktivitetskrav** applies to anyone with 3 consecutive months or more,
+  from 2026-07-01. Months before that date count toward the three (the
+  requirement is about the time on support, not about when it began), but
+  the requirement cannot be reached before it applies: the month reached is
+  ``max(run_started + 2 months, 2026-07)``. A run that ended before 2026-07
+  never reaches it.
+* **Mycket långvarig** (a comparison measure whose official definition was
+  not confirmed): at least ``Settings.long_term_threshold_months`` (27) of the
+  ``Settings.long_term_window_months`` (36) months ending at the reference
+  month, labelled as a setting wherever it is shown.
+* **Barn** in a household: a member under 18 on ``as_of``. In the Långvariga
+  view the member must belong to the household on ``as_of``; in the yearly
+  statistics the member must belong to it in one of the year's supported
+  months (the household as it was that year, the age as of now).
+* **A person's outcome**: their ``person_outcome`` row where one exists (an
+  empty outcome there means "none for this person"); otherwise, for a closed
+  case with an outcome, every adult member (not ``barn``) belonging to the
+  household on the closing day gets the case's outcome, dated the closing
+  day.
+
+No aggregate table is kept: the indexes of the second migration make the
+raw-month queries fast enough (see the measurements in the commit that added
+this module), and a derived table would go stale whenever months arrive
+through a bulk path that bypasses the services.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    extract,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select, Subquery
+
+from models import Case, HouseholdMember, Person, PersonOutcome, SupportMonth, User
+from models.codes import OUTCOME_LABELS, CaseStatus, MemberRole, Outcome, Role
+from services.caseload import OPEN_STATUSES
+from services.settings import Settings
+
+LONG_TERM_MONTHS = 10
+JOBBSTIMULANS_MONTHS = 6
+AKTIVITETSKRAV_MONTHS = 3
+AKTIVITETSKRAV_FROM = date(2026, 7, 1)
+ADULT_AGE = 18
+
+
+# ---------------------------------------------------------------------------
+# Reference dates and month arithmetic
+
+
+def month_index(d: date) -> int:
+    """Months since year 0: consecutive months have consecutive indexes."""
+    return d.year * 12 + d.month - 1
+
+
+def month_from_index(i: int) -> date:
+    return date(i // 12, i % 12 + 1, 1)
+
+
+def add_months(month: date, n: int) -> date:
+    return month_from_index(month_index(month) + n)
+
+
+def _sql_month_index(col: Any) -> ColumnElement[int]:
+    """The same index in SQL (``extract`` compiles to strftime on SQLite)."""
+    year = cast(extract("year", col), Integer)
+    month = cast(extract("month", col), Integer)
+    return year * literal_column("12") + month - literal_column("1")
+
+
+def _years_before(d: date, years: int) -> date:
+    """``d`` moved back ``years`` years (29 February becomes 28 February)."""
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:
+        return d.replace(year=d.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class ReferenceDates:
+    """The dates every figure is computed as of (see the module docstring)."""
+
+    as_of: date
+    reference_month: date
+    year: int
+
+    @property
+    def current_year(self) -> int:
+        return self.as_of.year
+
+    @property
+    def last_complete_year(self) -> int:
+        return self.as_of.year - 1
+
+    @property
+    def reference_index(self) -> int:
+        return month_index(self.reference_month)
+
+    @property
+    def adult_born_on_or_before(self) -> date:
+        """Born on or before this day ⇔ 18 or older on ``as_of``."""
+        return _years_before(self.as_of, ADULT_AGE)
+
+    def window_start(self, settings: Settings) -> date:
+        """First month of the mycket-långvarig window ending at the reference month."""
+        return add_months(self.reference_month, 1 - settings.long_term_window_months)
+
+
+def reference_dates(as_of: date | None = None, year: int | None = None) -> ReferenceDates:
+    """``as_of`` defaults to today, ``year`` to the last complete calendar year."""
+    as_of = as_of or date.today()
+    ref = add_months(as_of.replace(day=1), -1)
+    return ReferenceDates(as_of=as_of, reference_month=ref, year=year or as_of.year - 1)
+
+
+def very_long_term_label(settings: Settings) -> str:
+    return (
+        f"mycket långvarig (inställning: minst {settings.long_term_threshold_months} "
+        f"av {settings.long_term_window_months} månader)"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Months per subject (person or household), as SQL
+
+
+def _member_in_month(hm: type[HouseholdMember], month_col: Any) -> ColumnElement[bool]:
+    """Membership active on at least one day of the month starting at ``month_col``.
+
+    ``valid_from <= month`` settles almost every row without the month
+    arithmetic, which is only needed for a membership starting mid-month.
+    """
+    return and_(
+        or_(hm.valid_to.is_(None), hm.valid_to >= month_col),
+        or_(
+            hm.valid_from <= month_col,
+            _sql_month_index(hm.valid_from) <= _sql_month_index(month_col),
+        ),
+    )
+
+
+def _month_range(col: Any, since: date | None, until: date) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [col <= until]
+    if since is not None:
+        conds.append(col >= since)
+    return conds
+
+
+def person_months(
+    *,
+    until: date,
+    since: date | None = None,
+    person_ids: list[uuid.UUID] | None = None,
+    case_ids: list[uuid.UUID] | None = None,
+) -> Select[Any]:
+    """Distinct (subject_id = person, month) pairs with support, ``since``–``until``."""
+    hm, sm = HouseholdMember, SupportMonth
+    stmt = (
+        select(hm.person_id.label("subject_id"), sm.month.label("month"))
+        .join(sm, sm.case_id == hm.case_id)
+        .where(_member_in_month(hm, sm.month), *_month_range(sm.month, since, until))
+        .distinct()
+    )
+    if person_ids is not None:
+        stmt = stmt.where(hm.person_id.in_(person_ids))
+    if case_ids is not None:
+        stmt = stmt.where(hm.case_id.in_(case_ids))
+    return stmt
+
+
+def case_months(
+    *, until: date, since: date | None = None, case_ids: list[uuid.UUID] | None = None
+) -> Select[Any]:
+    """(subject_id = case, month) pairs with support, ``since``–``until``."""
+    sm = SupportMonth
+    stmt = select(sm.case_id.label("subject_id"), sm.month.label("month")).where(
+        *_month_range(sm.month, since, until)
+    )
+    if case_ids is not None:
+        stmt = stmt.where(sm.case_id.in_(case_ids))
+    return stmt
+
+
+def case_month_counts(since: date, until: date) -> Select[Any]:
+    """(case_id, months): each household's months with support in ``since``–``until``.
+
+    A range scan of the covering index ``ix_support_month_month_case``.
+    """
+    sm = SupportMonth
+    return (
+        select(sm.case_id.label("case_id"), func.count().label("months"))
+        .where(sm.month >= since, sm.month <= until)
+        .group_by(sm.case_id)
+    )
+
+
+def person_month_counts(since: date, until: date) -> Select[Any]:
+    """(person_id, months): each person's distinct months with support, ``since``–``until``.
+
+    The same figure as counting :func:`person_months` per person, written so
+    that SQLite walks ``household_member`` in person order through the
+    covering index ``ix_household_member_person_period`` and looks each
+    household's months up in ``support_month``'s (case_id, month) key: no
+    sort of the joined rows, one small ``COUNT(DISTINCT)`` per person.
+    """
+    hm, sm = HouseholdMember, SupportMonth
+    return (
+        select(hm.person_id.label("person_id"), func.count(distinct(sm.month)).label("months"))
+        .join(sm, sm.case_id == hm.case_id)
+        .where(sm.month >= since, sm.month <= until, _member_in_month(hm, sm.month))
+        .group_by(hm.person_id)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Clocks
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Time on support for one person or household, as of the reference month."""
+
+    subject_id: uuid.UUID
+    months_by_year: dict[int, int]
+    months_last_year: int
+    months_current_year: int
+    long_term_last_year: bool
+    long_term_flag: bool
+    run_months: int
+    run_started: date | None
+    jobbstimulans_reached: date | None
+    aktivitetskrav_reached: date | None
+    window_months: int
+    very_long_term: bool
+
+    @staticmethod
+    def empty(subject_id: uuid.UUID) -> Clock:
+        return Clock(subject_id, {}, 0, 0, False, False, 0, None, None, None, 0, False)
+
+
+def _clock_query(months: Subquery, dates: ReferenceDates, settings: Settings) -> Select[Any]:
+    """One row per subject with every clock figure, from (subject_id, month) rows.
+
+    Gaps and islands: within a subject, ``index - row_number`` is constant
+    along a run of consecutive months, so grouping by it yields the runs.
+    """
+    ref = dates.reference_index
+    idx = _sql_month_index(months.c.month)
+    indexed = select(months.c.subject_id, months.c.month, idx.label("idx")).subquery("indexed")
+    islands = select(
+        indexed.c.subject_id,
+        indexed.c.idx,
+        (
+            indexed.c.idx
+            - func.row_number().over(partition_by=indexed.c.subject_id, order_by=indexed.c.idx)
+        ).label("grp"),
+    ).subquery("islands")
+    runs = (
+        select(
+            islands.c.subject_id,
+            func.min(islands.c.idx).label("start_idx"),
+            func.max(islands.c.idx).label("end_idx"),
+        )
+        .group_by(islands.c.subject_id, islands.c.grp)
+        .subquery("runs")
+    )
+    current = (
+        select(runs.c.subject_id, runs.c.start_idx)
+        .where(runs.c.end_idx == ref)
+        .subquery("current_run")
+    )
+    last_y0 = date(dates.last_complete_year, 1, 1)
+    cur_y0 = date(dates.current_year, 1, 1)
+    window0 = dates.window_start(settings)
+
+    def count_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    agg = (
+        select(
+            indexed.c.subject_id,
+            count_if(and_(indexed.c.month >= last_y0, indexed.c.month < cur_y0)).label("last_y"),
+            count_if(indexed.c.month >= cur_y0).label("cur_y"),
+            count_if(indexed.c.month >= window0).label("window"),
+        )
+        .group_by(indexed.c.subject_id)
+        .subquery("agg")
+    )
+    start = current.c.start_idx
+    ak_from = month_index(AKTIVITETSKRAV_FROM)
+    ak_month = case(
+        (start + (AKTIVITETSKRAV_MONTHS - 1) >= ak_from, start + (AKTIVITETSKRAV_MONTHS - 1)),
+        else_=ak_from,
+    )
+    threshold = settings.long_term_threshold_months
+    return select(
+        agg.c.subject_id,
+        agg.c.last_y,
+        agg.c.cur_y,
+        agg.c.window,
+        (agg.c.last_y >= LONG_TERM_MONTHS).label("lt_last"),
+        or_(agg.c.last_y >= LONG_TERM_MONTHS, agg.c.cur_y >= LONG_TERM_MONTHS).label("lt_flag"),
+        (agg.c.window >= threshold).label("very_long"),
+        start.label("run_start"),
+        case((start.is_(None), 0), else_=ref - start + 1).label("run_months"),
+        case(
+            (ref - start + 1 >= JOBBSTIMULANS_MONTHS, start + (JOBBSTIMULANS_MONTHS - 1)),
+            else_=None,
+        ).label("jobb_idx"),
+        case((and_(start.is_not(None), ak_month <= ref), ak_month), else_=None).label("ak_idx"),
+    ).outerjoin(current, current.c.subject_id == agg.c.subject_id)
+
+
+def _years_query(months: Subquery) -> Select[Any]:
+    year = cast(extract("year", months.c.month), Integer)
+    return (
+        select(months.c.subject_id, year.label("year"), func.count().label("n"))
+        .group_by(months.c.subject_id, year)
+        .order_by(months.c.subject_id, year)
+    )
+
+
+def _opt_month(i: int | None) -> date | None:
+    return None if i is None else month_from_index(int(i))
+
+
+def _clocks(
+    session: Session,
+    months: Select[Any],
+    ids: list[uuid.UUID],
+    dates: ReferenceDates,
+    settings: Settings,
+) -> dict[uuid.UUID, Clock]:
+    sub = months.subquery("months")
+    by_year: dict[uuid.UUID, dict[int, int]] = defaultdict(dict)
+    for sid, year, n in session.execute(_years_query(sub)):
+        by_year[sid][int(year)] = int(n)
+    result = {i: Clock.empty(i) for i in ids}
+    for r in session.execute(_clock_query(sub, dates, settings)).mappings():
+        sid = r["subject_id"]
+        result[sid] = Clock(
+            subject_id=sid,
+            months_by_year=by_year.get(sid, {}),
+            months_last_year=int(r["last_y"]),
+            months_current_year=int(r["cur_y"]),
+            long_term_last_year=bool(r["lt_last"]),
+            long_term_flag=bool(r["lt_flag"]),
+            run_months=int(r["run_months"]),
+            run_started=_opt_month(r["run_start"]),
+            jobbstimulans_reached=_opt_month(r["jobb_idx"]),
+            aktivitetskrav_reached=_opt_month(r["ak_idx"]),
+            window_months=int(r["window"]),
+            very_long_term=bool(r["very_long"]),
+        )
+    return result
+
+
+def person_clocks(
+    session: Session,
+    person_ids: list[uuid.UUID],
+    dates: ReferenceDates,
+    settings: Settings | None = None,
+) -> dict[uuid.UUID, Clock]:
+    """Each person's clock, over every household they have belonged to."""
+    months = person_months(until=dates.reference_month, person_ids=list(person_ids))
+    return _clocks(session, months, list(person_ids), dates, settings or Settings())
+
+
+def case_clocks(
+    session: Session,
+    case_ids: list[uuid.UUID],
+    dates: ReferenceDates,
+    settings: Settings | None = None,
+) -> dict[uuid.UUID, Clock]:
+    """Each household's clock, from its case's support months."""
+    months = case_months(until=dates.reference_month, case_ids=list(case_ids))
+    return _clocks(session, months, list(case_ids), dates, settings or Settings())
+
+
+@dataclass(frozen=True)
+class CaseClocks:
+    """What the case view shows: the household's clock and each member's own."""
+
+    household: Clock
+    members: dict[uuid.UUID, Clock]
+
+
+def clocks_for_case(
+    session: Session, case_id: uuid.UUID, dates: ReferenceDates, settings: Settings | None = None
+) -> CaseClocks:
+    """The household's clock and a clock per person who has been a member of the case."""
+    settings = settings or Settings()
+    person_ids = list(
+        session.scalars(
+            select(HouseholdMember.person_id).where(HouseholdMember.case_id == case_id).distinct()
+        )
+    )
+    return CaseClocks(
+        household=case_clocks(session, [case_id], dates, settings)[case_id],
+        members=person_clocks(session, person_ids, dates, settings),
+    )
+
+
+def long_term_case_ids(dates: ReferenceDates) -> Select[Any]:
+    """Case ids carrying the register's Långvarig flag, for ``Case.id.in_(...)``.
+
+    Both years are read in one range scan of ``support_month`` by month.
+    """
+    sm = SupportMonth
+    last_y0 = date(dates.last_complete_year, 1, 1)
+    cur_y0 = date(dates.current_year, 1, 1)
+    last_n = func.sum(case((sm.month < cur_y0, 1), else_=0))
+    cur_n = func.sum(case((sm.month >= cur_y0, 1), else_=0))
+    return (
+        select(sm.case_id)
+        .where(sm.month >= last_y0, sm.month <= dates.reference_month)
+        .group_by(sm.case_id)
+        .having(or_(last_n >= LONG_TERM_MONTHS, cur_n >= LONG_TERM_MONTHS))
+    )
+
+
+# ---------------------------------------------------------------------------
+# The Långvariga view
+
+
+@dataclass(frozen=True)
+class LongTermRow:
+    """One household in the Långvariga view.
+
+    ``mental_ill_health`` is health data (GDPR art. 9): the ordering uses it,
+    but a view shows it only to those who may see the case.
+    """
+
+    case_id: uuid.UUID
+    case_number: str
+    status: str
+    caseworker_id: uuid.UUID | None
+    is_focus: bool
+    months_last_year: int
+    months_current_year: int
+    window_months: int
+    very_long_term: bool
+    has_children: bool
+    mental_ill_health: bool
+    priority: int
+
+
+def _active_on(hm: type[HouseholdMember], day: date) -> ColumnElement[bool]:
+    return and_(hm.valid_from <= day, or_(hm.valid_to.is_(None), hm.valid_to >= day))
+
+
+def long_term_view(
+    session: Session,
+    as_of: date | None = None,
+    unit_id: uuid.UUID | None = None,
+    *,
+    settings: Settings | None = None,
+    caseworker_id: uuid.UUID | None = None,
+    open_only: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[LongTermRow]:
+    """Households with the Långvarig flag, prioritised.
+
+    Order: households with a child under 18 *and* a member flagged for mental
+    ill-health (priority 1), with children (2), with mental ill-health (3),
+    the rest (4); within a priority the most months in the mycket-långvarig
+    window first, then case number. Sorting and paging happen in SQL.
+    """
+    settings = settings or Settings()
+    dates = reference_dates(as_of)
+    sm = SupportMonth
+    last_y0 = date(dates.last_complete_year, 1, 1)
+    cur_y0 = date(dates.current_year, 1, 1)
+    window0 = dates.window_start(settings)
+    since = min(last_y0, window0)
+
+    def count_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.sum(case((cond, 1), else_=0))
+
+    last_n = count_if(and_(sm.month >= last_y0, sm.month < cur_y0))
+    cur_n = count_if(sm.month >= cur_y0)
+    win_n = count_if(sm.month >= window0)
+    agg = (
+        select(
+            sm.case_id,
+            last_n.label("last_y"),
+            cur_n.label("cur_y"),
+            win_n.label("window"),
+        )
+        .where(sm.month >= since, sm.month <= dates.reference_month)
+        .group_by(sm.case_id)
+        .having(or_(last_n >= LONG_TERM_MONTHS, cur_n >= LONG_TERM_MONTHS))
+        .subquery("agg")
+    )
+    hm = HouseholdMember
+    children = exists(
+        select(hm.id)
+        .join(Person, Person.id == hm.person_id)
+        .where(
+            hm.case_id == Case.id,
+            _active_on(hm, dates.as_of),
+            Person.birth_date > dates.adult_born_on_or_before,
+        )
+    )
+    mental = exists(
+        select(hm.id)
+        .join(Person, Person.id == hm.person_id)
+        .where(hm.case_id == Case.id, _active_on(hm, dates.as_of), Person.mental_ill_health)
+    )
+    has_children = case((children, 1), else_=0)
+    has_mental = case((mental, 1), else_=0)
+    priority: ColumnElement[int] = literal_column("4", Integer) - has_children * 2 - has_mental
+    stmt = (
+        select(
+            Case.id,
+            Case.case_number,
+            Case.status,
+            Case.caseworker_id,
+            Case.is_focus,
+            agg.c.last_y,
+            agg.c.cur_y,
+            agg.c.window,
+            has_children.label("children"),
+            has_mental.label("mental"),
+            priority.label("priority"),
+        )
+        .join(agg, agg.c.case_id == Case.id)
+        .order_by(priority, agg.c.window.desc(), Case.number_year, Case.number_seq)
+        .offset(offset)
+    )
+    if unit_id is not None:
+        stmt = stmt.where(Case.unit_id == unit_id)
+    if caseworker_id is not None:
+        stmt = stmt.where(Case.caseworker_id == caseworker_id)
+    if open_only:
+        stmt = stmt.where(Case.status != CaseStatus.CLOSED.value)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    threshold = settings.long_term_threshold_months
+    return [
+        LongTermRow(
+            case_id=r.id,
+            case_number=r.case_number,
+            status=r.status,
+            caseworker_id=r.caseworker_id,
+            is_focus=r.is_focus,
+            months_last_year=int(r.last_y),
+            months_current_year=int(r.cur_y),
+            window_months=int(r.window),
+            very_long_term=int(r.window) >= threshold,
+            has_children=bool(r.children),
+            mental_ill_health=bool(r.mental),
+            priority=int(r.priority),
+        )
+        for r in session.execute(stmt)
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Outcomes per person
+
+
+def person_outcomes(
+    since: date | None = None,
+    before: date | None = None,
+    *,
+    unit_id: uuid.UUID | None = None,
+    focus_only: bool = False,
+) -> Select[Any]:
+    """Persons' outcomes as rows (person_id, case_id, outcome_on, outcome, grade, permanent).
+
+    Optionally only those dated ``since`` ≤ outcome_on < ``before``, in cases
+    of ``unit_id``, in focus cases. A ``person_outcome`` row wins; otherwise
+    adult members of a closed case on its closing day inherit the case's
+    outcome (see the module docstring).
+    """
+    po, hm = PersonOutcome, HouseholdMember
+    explicit = select(
+        po.person_id.label("person_id"),
+        po.case_id.label("case_id"),
+        po.recorded_on.label("outcome_on"),
+        po.outcome.label("outcome"),
+        po.outcome_grade.label("grade"),
+        po.outcome_permanent.label("permanent"),
+    ).where(po.outcome.is_not(None))
+    inherited = (
+        select(
+            hm.person_id,
+            Case.id,
+            Case.closed_on,
+            Case.outcome,
+            Case.outcome_grade,
+            Case.outcome_permanent,
+        )
+        .join(hm, hm.case_id == Case.id)
+        .where(
+            Case.status == CaseStatus.CLOSED.value,
+            Case.outcome.is_not(None),
+            hm.role != MemberRole.CHILD.value,
+            hm.valid_from <= Case.closed_on,
+            or_(hm.valid_to.is_(None), hm.valid_to >= Case.closed_on),
+            ~exists(select(po.id).where(po.case_id == Case.id, po.person_id == hm.person_id)),
+        )
+    )
+    if since is not None:
+        explicit = explicit.where(po.recorded_on >= since)
+        inherited = inherited.where(Case.closed_on >= since)
+    if before is not None:
+        explicit = explicit.where(po.recorded_on < before)
+        inherited = inherited.where(Case.closed_on < before)
+    if unit_id is not None or focus_only:
+        cases = select(Case.id)
+        if unit_id is not None:
+            cases = cases.where(Case.unit_id == unit_id)
+        if focus_only:
+            cases = cases.where(Case.is_focus)
+        explicit = explicit.where(po.case_id.in_(cases))
+        inherited = inherited.where(Case.id.in_(cases))
+    u = union_all(explicit, inherited).subquery("person_outcomes")
+    return select(*u.c)
+
+
+# ---------------------------------------------------------------------------
+# Statistics
+
+
+def stats(
+    session: Session,
+    *,
+    year: int | None = None,
+    as_of: date | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """The figures of ``python main.py stats``, JSON-able, every one computed in SQL.
+
+    Keys: ``year``, ``as_of`` (ISO date) and ``reference_month`` (``YYYY-MM``),
+    ``cases_with_support``, ``long_term_cases``, ``long_term_with_children``,
+    ``long_term_persons``, ``long_term_adults``, ``very_long_term_cases``,
+    ``very_long_term_rule`` (threshold, window, label), ``caseload``
+    (username → open cases) and ``outcomes`` (outcome code → persons with
+    that outcome dated in the year). Months after the reference month are not
+    counted, also when ``year`` is the current year.
+    """
+    settings = settings or Settings()
+    dates = reference_dates(as_of, year)
+    y0 = date(dates.year, 1, 1)
+    y1 = date(dates.year + 1, 1, 1)
+    ref = dates.reference_month
+    until = min(ref, add_months(y1, -1))
+    window0 = dates.window_start(settings)
+    threshold = settings.long_term_threshold_months
+    adult_cutoff = dates.adult_born_on_or_before
+    sm, hm = SupportMonth, HouseholdMember
+
+    def count_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    # Households: the year's and the window's months, in one pass over support_month.
+    per_case = (
+        select(
+            sm.case_id.label("case_id"),
+            count_if(and_(sm.month >= y0, sm.month <= until)).label("year_n"),
+            count_if(sm.month >= window0).label("window_n"),
+        )
+        .where(sm.month >= min(y0, window0), sm.month <= ref)
+        .group_by(sm.case_id)
+        .subquery("per_case")
+    )
+    # A member in one of the year's supported months who is under 18 on as_of.
+    child = exists(
+        select(hm.id)
+        .join(Person, Person.id == hm.person_id)
+        .join(sm, sm.case_id == hm.case_id)
+        .where(
+            hm.case_id == per_case.c.case_id,
+            Person.birth_date > adult_cutoff,
+            sm.month >= y0,
+            sm.month <= until,
+            _member_in_month(hm, sm.month),
+        )
+    )
+    lt = per_case.c.year_n >= LONG_TERM_MONTHS
+    case_row = session.execute(
+        select(
+            count_if(per_case.c.year_n > 0),
+            count_if(lt),
+            func.coalesce(func.sum(case((lt, case((child, 1), else_=0)), else_=0)), 0),
+            count_if(per_case.c.window_n >= threshold),
+        ).select_from(per_case)
+    ).one()
+
+    per_person = person_month_counts(y0, until).subquery("per_person")
+    plt = per_person.c.months >= LONG_TERM_MONTHS
+    person_row = session.execute(
+        select(count_if(plt), count_if(and_(plt, Person.birth_date <= adult_cutoff)))
+        .select_from(per_person)
+        .join(Person, Person.id == per_person.c.person_id)
+    ).one()
+
+    outcomes = person_outcomes(y0, y1).subquery("po")
+    outcome_rows = session.execute(
+        select(outcomes.c.outcome, func.count(distinct(outcomes.c.person_id)))
+        .group_by(outcomes.c.outcome)
+        .order_by(outcomes.c.outcome)
+    ).all()
+
+    return {
+        "year": dates.year,
+        "as_of": dates.as_of.isoformat(),
+        "reference_month": f"{ref:%Y-%m}",
+        "cases_with_support": int(case_row[0]),
+        "long_term_cases": int(case_row[1]),
+        "long_term_with_children": int(case_row[2]),
+        "long_term_persons": int(person_row[0]),
+        "long_term_adults": int(person_row[1]),
+        "very_long_term_cases": int(case_row[3]),
+        "very_long_term_rule": {
+            "threshold_months": threshold,
+            "window_months": settings.long_term_window_months,
+            "label": very_long_term_label(settings),
+        },
+        "caseload": open_cases_per_user(session),
+        "outcomes": {str(code): int(n) for code, n in outcome_rows},
+    }
+
+
+def open_cases_per_user(session: Session) -> dict[str, int]:
+    """username → open (not closed) cases, for every active caseworker and anyone holding one."""
+    per_user = (
+        select(Case.caseworker_id, func.count().label("n"))
+        .where(Case.status.in_(OPEN_STATUSES))
+        .group_by(Case.caseworker_id)
+        .subquery("per_user")
+    )
+    n = func.coalesce(per_user.c.n, 0)
+    rows = session.execute(
+        select(User.username, n)
+        .outerjoin(per_user, per_user.c.caseworker_id == User.id)
+        .where(or_(n > 0, and_(User.active, User.role == Role.CASEWORKER.value)))
+        .order_by(User.username)
+    ).all()
+    return {username: int(count) for username, count in rows}
+
+
+def _num(n: int) -> str:
+    return f"{n:,}".replace(",", "\u00a0")
+
+
+def format_stats(d: dict[str, Any]) -> str:
+    """The plain-text report of ``python main.py stats`` (Swedish labels)."""
+    rule = d["very_long_term_rule"]
+    rows = [
+        ("Hushåll med försörjningsstöd under året", d["cases_with_support"]),
+        ("Långvariga hushåll (minst 10 månader)", d["long_term_cases"]),
+        ("  varav med barn under 18 år", d["long_term_with_children"]),
+        ("Långvariga personer (minst 10 månader)", d["long_term_persons"]),
+        ("  varav vuxna (18 år och äldre)", d["long_term_adults"]),
+        (f"Hushåll, {rule['label']}", d["very_long_term_cases"]),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [
+        f"Statistik för {d['year']} (per {d['as_of']}, referensmånad {d['reference_month']})",
+        "",
+        *(f"{label.ljust(width)}  {_num(value):>9}" for label, value in rows),
+        "",
+        "Öppna ärenden per handläggare:",
+    ]
+    caseload: dict[str, int] = d["caseload"]
+    if caseload:
+        uw = max(len(u) for u in caseload)
+        lines += [f"  {u.ljust(uw)}  {_num(n):>6}" for u, n in caseload.items()]
+    else:
+        lines.append("  (inga)")
+    lines += ["", "Utfall under året (personer):"]
+    outcomes: dict[str, int] = d["outcomes"]
+    if outcomes:
+        labels = {code: OUTCOME_LABELS.get(Outcome(code), code) for code in outcomes}
+        lw = max(len(label) for label in labels.values())
+        lines += [f"  {labels[c].ljust(lw)}  {_num(n):>6}" for c, n in outcomes.items()]
+    else:
+        lines.append("  (inga)")
+    return "\n".join(lines)
