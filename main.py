@@ -113,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=1)
     seed.add_argument("--as-of", type=_date, default=None, help="ÅÅÅÅ-MM-DD (standard i dag)")
     seed.set_defaults(func=cmd_seed_demo)
+
+    pdf = sub.add_parser(
+        "export-pdf", parents=[common], help="skriv en ärendesammanfattning som PDF"
+    )
+    pdf.add_argument("case_number", metavar="ÄRENDENUMMER")
+    pdf.add_argument("--out", required=True, type=Path, metavar="FIL")
+    pdf.add_argument(
+        "--mask-personnummer", action="store_true", help="visa personnummer som ÅÅÅÅMMDD-XXXX"
+    )
+    pdf.set_defaults(func=cmd_export_pdf)
     return p
 
 
@@ -285,6 +295,24 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
         db.dispose()
     print(file=sys.stderr)
     print(result.summary())
+    return 0
+
+
+def cmd_export_pdf(args: argparse.Namespace) -> int:
+    from services.summary import SummaryOptions, export_summary
+
+    db = _open(args)
+    try:
+        result = export_summary(
+            db,
+            _actor(),
+            args.case_number,
+            args.out,
+            SummaryOptions(mask_personnummer=args.mask_personnummer),
+        )
+    finally:
+        db.dispose()
+    print(f"{result.path} ({result.pages} sidor)")
     return 0
 
 

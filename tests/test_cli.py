@@ -271,3 +271,46 @@ def test_import_cases_with_unit_option(sqlite_url: str) -> None:
         units = set(s.scalars(select(Unit.name).join(Case, Case.unit_id == Unit.id)))
     db.dispose()
     assert units == {"Enhet Söder"}
+
+
+def test_export_pdf(sqlite_url: str, tmp_path: Path) -> None:
+    import re
+
+    from pypdf import PdfReader
+
+    db = open_database(sqlite_url)
+    with db.begin() as s:
+        from services.users import get_or_create_unit
+
+        unit = get_or_create_unit(s, Actor.cli(), "Enheten").id
+    service = CaseService(db=db, actor=Actor.cli())
+    ref = make_case(service, unit, (MemberRole.APPLICANT, KARIN), opened_on=date(2025, 1, 2))
+    db.dispose()
+
+    missing = fokus(
+        "export-pdf", "FS-2025-09999", "--out", str(tmp_path / "x.pdf"), "--url", sqlite_url
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "fokus: ärendet FS-2025-09999 finns inte"
+    assert not (tmp_path / "x.pdf").exists()
+
+    plain = tmp_path / "plain.pdf"
+    ok = fokus("export-pdf", ref.case_number, "--out", str(plain), "--url", sqlite_url)
+    assert ok.returncode == 0, ok.stderr
+    text = "\n".join(p.extract_text() for p in PdfReader(plain).pages)
+    assert "19780214-3524" in text and "Karin Nyström" in text and ref.case_number in text
+
+    masked = tmp_path / "masked.pdf"
+    ok = fokus(
+        "export-pdf",
+        ref.case_number,
+        "--out",
+        str(masked),
+        "--mask-personnummer",
+        "--url",
+        sqlite_url,
+    )
+    assert ok.returncode == 0, ok.stderr
+    text = "\n".join(p.extract_text() for p in PdfReader(masked).pages)
+    assert "19780214-XXXX" in text
+    assert not re.search(r"\d(?:\s*-?\s*\d){9,}", text)
