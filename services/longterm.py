@@ -54,10 +54,16 @@ Definitions (the single place they are written down):
   household on the closing day gets the case's outcome, dated the closing
   day.
 
-No aggregate table is kept: the indexes of the second migration make the
-raw-month queries fast enough (see the measurements in the commit that added
-this module), and a derived table would go stale whenever months arrive
-through a bulk path that bypasses the services.
+No aggregate table is kept. On a 100,000-case demo register (2.45 million
+support months, 234,000 persons, 2 cores) a person's or a household's clock
+takes a few milliseconds and :func:`stats` about 2 s on SQLite and on
+PostgreSQL alike, about half of it the persons' distinct months (1.3
+million person-months a year). A per-year table with a month bitmask per
+person and household, kept by triggers on ``support_month`` and
+``household_member``, would take :func:`stats` well under a second, but
+every bulk load of months (import, demo seeding) would pay for it row by
+row — an INSERT trigger on ``support_month`` alone made a 2-million-month
+load about 60 % slower in a trial — so it waits until a screen needs it.
 """
 
 from __future__ import annotations
@@ -82,9 +88,14 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Select, Subquery
+from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.types import TypeEngine
 
 from models import Case, HouseholdMember, Person, PersonOutcome, SupportMonth, User
 from models.codes import OUTCOME_LABELS, CaseStatus, MemberRole, Outcome, Role
@@ -120,6 +131,40 @@ def _sql_month_index(col: Any) -> ColumnElement[int]:
     year = cast(extract("year", col), Integer)
     month = cast(extract("month", col), Integer)
     return year * literal_column("12") + month - literal_column("1")
+
+
+class _mostly_true(FunctionElement[Any]):  # noqa: N801 - reads like the SQL function
+    """A condition SQLite's planner should treat as true for most rows.
+
+    Rendered as ``likelihood(condition, 0.9)`` on SQLite and as the bare
+    condition elsewhere. Without ANALYZE statistics SQLite guesses that a
+    month range selects few rows, and then reads ``support_month`` by month
+    and sorts the joined rows; told that the range is wide, it walks the
+    (case_id, month) or (person_id, …) key in order instead — two to three
+    times faster on a 100,000-case register, with the same result.
+    """
+
+    # Not Boolean: SQLAlchemy would render "likelihood(...) = 1" on SQLite, which no
+    # index can serve.
+    type: TypeEngine[Any] = NullType()
+    inherit_cache = True
+    name = "mostly_true"
+
+
+@compiles(_mostly_true)
+def _mostly_true_default(element: _mostly_true, compiler: SQLCompiler, **kw: Any) -> str:
+    (condition,) = element.clauses.clauses
+    return compiler.process(condition, **kw)
+
+
+@compiles(_mostly_true, "sqlite")
+def _mostly_true_sqlite(element: _mostly_true, compiler: SQLCompiler, **kw: Any) -> str:
+    (condition,) = element.clauses.clauses
+    return f"likelihood({compiler.process(condition, **kw)}, 0.9)"
+
+
+def _wide_month_range(col: Any, since: date, until: date) -> list[ColumnElement[Any]]:
+    return [_mostly_true(col >= since), _mostly_true(col <= until)]
 
 
 def _years_before(d: date, years: int) -> date:
@@ -261,7 +306,7 @@ def person_month_counts(since: date, until: date) -> Select[Any]:
     return (
         select(hm.person_id.label("person_id"), func.count(distinct(sm.month)).label("months"))
         .join(sm, sm.case_id == hm.case_id)
-        .where(sm.month >= since, sm.month <= until, _member_in_month(hm, sm.month))
+        .where(*_wide_month_range(sm.month, since, until), _member_in_month(hm, sm.month))
         .group_by(hm.person_id)
     )
 
@@ -542,7 +587,7 @@ def long_term_view(
             cur_n.label("cur_y"),
             win_n.label("window"),
         )
-        .where(sm.month >= since, sm.month <= dates.reference_month)
+        .where(*_wide_month_range(sm.month, since, dates.reference_month))
         .group_by(sm.case_id)
         .having(or_(last_n >= LONG_TERM_MONTHS, cur_n >= LONG_TERM_MONTHS))
         .subquery("agg")
@@ -562,9 +607,10 @@ def long_term_view(
         .join(Person, Person.id == hm.person_id)
         .where(hm.case_id == Case.id, _active_on(hm, dates.as_of), Person.mental_ill_health)
     )
-    has_children = case((children, 1), else_=0)
-    has_mental = case((mental, 1), else_=0)
-    priority: ColumnElement[int] = literal_column("4", Integer) - has_children * 2 - has_mental
+    # One expression, so each EXISTS runs once per row; the flags are read back from it.
+    priority = (
+        literal_column("4", Integer) - case((children, 2), else_=0) - case((mental, 1), else_=0)
+    ).label("priority")
     stmt = (
         select(
             Case.id,
@@ -575,9 +621,7 @@ def long_term_view(
             agg.c.last_y,
             agg.c.cur_y,
             agg.c.window,
-            has_children.label("children"),
-            has_mental.label("mental"),
-            priority.label("priority"),
+            priority,
         )
         .join(agg, agg.c.case_id == Case.id)
         .order_by(priority, agg.c.window.desc(), Case.number_year, Case.number_seq)
@@ -603,8 +647,8 @@ def long_term_view(
             months_current_year=int(r.cur_y),
             window_months=int(r.window),
             very_long_term=int(r.window) >= threshold,
-            has_children=bool(r.children),
-            mental_ill_health=bool(r.mental),
+            has_children=int(r.priority) in (1, 2),
+            mental_ill_health=int(r.priority) in (1, 3),
             priority=int(r.priority),
         )
         for r in session.execute(stmt)
@@ -717,7 +761,7 @@ def stats(
             count_if(and_(sm.month >= y0, sm.month <= until)).label("year_n"),
             count_if(sm.month >= window0).label("window_n"),
         )
-        .where(sm.month >= min(y0, window0), sm.month <= ref)
+        .where(*_wide_month_range(sm.month, min(y0, window0), ref))
         .group_by(sm.case_id)
         .subquery("per_case")
     )
@@ -798,7 +842,8 @@ def open_cases_per_user(session: Session) -> dict[str, int]:
 
 
 def _num(n: int) -> str:
-    return f"{n:,}".replace(",", "\u00a0")
+    """12345 → "12 345" (Swedish thousands separator)."""
+    return f"{n:,}".replace(",", " ")
 
 
 def format_stats(d: dict[str, Any]) -> str:
@@ -829,9 +874,11 @@ def format_stats(d: dict[str, Any]) -> str:
     lines += ["", "Utfall under året (personer):"]
     outcomes: dict[str, int] = d["outcomes"]
     if outcomes:
-        labels = {code: OUTCOME_LABELS.get(Outcome(code), code) for code in outcomes}
+        order = [o.value for o in Outcome]
+        codes = sorted(outcomes, key=lambda c: (order.index(c) if c in order else len(order), c))
+        labels = {c: OUTCOME_LABELS[Outcome(c)] if c in order else c for c in codes}
         lw = max(len(label) for label in labels.values())
-        lines += [f"  {labels[c].ljust(lw)}  {_num(n):>6}" for c, n in outcomes.items()]
+        lines += [f"  {labels[c].ljust(lw)}  {_num(outcomes[c]):>6}" for c in codes]
     else:
         lines.append("  (inga)")
     return "\n".join(lines)
