@@ -75,7 +75,7 @@ from models.reference import SUPPORT_REASONS
 from services.audit import Actor, record
 from services.cases import allocate_case_numbers, format_case_number
 from services.db import Database
-from services.errors import ValidationError
+from services.errors import DatabaseUnavailableError, ValidationError
 from services.text import search_fold, sort_key
 
 Row = tuple[Any, ...]
@@ -1742,6 +1742,14 @@ def seed_demo(
     Everything, the audit event included, is one transaction.
     """
     started = time.perf_counter()
+    dialect = db.engine.dialect
+    if dialect.name not in ("sqlite", "postgresql") or (
+        dialect.name == "postgresql" and dialect.driver != "psycopg"
+    ):
+        raise DatabaseUnavailableError(
+            "demodata kan bara skapas i SQLite eller i PostgreSQL via psycopg "
+            "(postgresql+psycopg://)"
+        )
     with db.begin() as session:
         if session.scalars(select(Case.id).limit(1)).first() is not None:
             raise ValidationError.single(
