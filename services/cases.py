@@ -455,11 +455,16 @@ def close_in(
     _apply_outcome(case, outcome)
     case.updated_by = actor.username
     for pid, po in (person_outcomes or {}).items():
-        row = PersonOutcome(
-            case_id=case.id, person_id=pid, recorded_on=closed_on, created_by=actor.username
-        )
+        row = session.scalars(
+            select(PersonOutcome).where(
+                PersonOutcome.case_id == case.id, PersonOutcome.person_id == pid
+            )
+        ).first()
+        if row is None:
+            row = PersonOutcome(case_id=case.id, person_id=pid, created_by=actor.username)
+            session.add(row)
+        row.recorded_on = closed_on
         _apply_outcome(row, po)
-        session.add(row)
     record(session, actor, "case_closed", case_id=case.id, outcome=outcome.outcome.value)
     return case
 
@@ -476,8 +481,7 @@ def reopen_in(session: Session, actor: Actor, case_id: uuid.UUID, expected_versi
                 raise ValidationError.single(
                     "hushåll", f"en medlem ingår nu i ett annat öppet ärende ({other})"
                 )
-    for row in session.scalars(select(PersonOutcome).where(PersonOutcome.case_id == case.id)):
-        session.delete(row)
+    # Person outcomes stay: what happened to a person remains true after a reopening.
     case.status = CaseStatus.ONGOING.value
     case.closed_on = None
     _apply_outcome(case, None)

@@ -327,3 +327,32 @@ def test_update_person_keeps_history_and_checks_version(db: Database, cases: Cas
         )
         assert [i.personal_id for i in fresh.identifiers] == ["199202743218", "199202143211"]
         assert fresh.identifiers[0].replaced_at is not None
+
+
+def test_reopen_then_close_again_updates_person_outcomes(db: Database, cases: CaseService, unit_id):
+    from models import PersonOutcome
+
+    ref = make_case(cases, unit_id, (A, BENGT))
+    with db.begin() as s:
+        bengt = s.scalars(select(Person.id)).one()
+    closed = cases.close(
+        ref.id,
+        ref.version,
+        date(2025, 1, 31),
+        OutcomeInput(Outcome.WORK),
+        {bengt: OutcomeInput(Outcome.WORK)},
+    )
+    reopened = cases.reopen(ref.id, closed.version)
+    with db.begin() as s:
+        assert s.get(Case, ref.id).status == "ongoing"
+        assert s.scalars(select(PersonOutcome.outcome)).all() == ["work"]
+    cases.close(
+        ref.id,
+        reopened.version,
+        date(2025, 3, 31),
+        OutcomeInput(Outcome.STUDIES),
+        {bengt: OutcomeInput(Outcome.STUDIES)},
+    )
+    with db.begin() as s:
+        rows = s.execute(select(PersonOutcome.outcome, PersonOutcome.recorded_on)).all()
+    assert rows == [("studies", date(2025, 3, 31))]
