@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--as-of", type=_date, default=None, help="ÅÅÅÅ-MM-DD (standard i dag)")
     seed.set_defaults(func=cmd_seed_demo)
 
+    st = sub.add_parser("stats", parents=[common], help="långvarighet, ärendemängd och utfall")
+    st.add_argument("--year", type=int, help="kalenderår (standard: senaste hela året)")
+    st.add_argument("--as-of", type=_date, default=None, help="ÅÅÅÅ-MM-DD (standard i dag)")
+    st.add_argument("--json", action="store_true", help="skriv exakt ett JSON-objekt")
+    st.set_defaults(func=cmd_stats)
+
     pdf = sub.add_parser(
         "export-pdf", parents=[common], help="skriv en ärendesammanfattning som PDF"
     )
@@ -295,6 +301,24 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
         db.dispose()
     print(file=sys.stderr)
     print(result.summary())
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    import json
+
+    from services.longterm import format_stats, stats
+    from services.settings import load_settings
+
+    if args.year is not None and not 1900 <= args.year <= 2100:
+        raise ValidationError.single("--year", f"orimligt år {args.year}")
+    db = _open(args)
+    try:
+        with db.begin() as s:
+            figures = stats(s, year=args.year, as_of=args.as_of, settings=load_settings())
+    finally:
+        db.dispose()
+    print(json.dumps(figures, ensure_ascii=False) if args.json else format_stats(figures))
     return 0
 
 

@@ -314,3 +314,40 @@ def test_export_pdf(sqlite_url: str, tmp_path: Path) -> None:
     text = "\n".join(p.extract_text() for p in PdfReader(masked).pages)
     assert "19780214-XXXX" in text
     assert not re.search(r"\d(?:\s*-\s*\d|\d){9,}", text)
+
+
+def test_stats_json_is_one_object_matching_the_service(sqlite_url: str) -> None:
+    import json
+
+    from services.longterm import stats
+
+    seeded = fokus(
+        "seed-demo", "--cases", "120", "--seed", "5", "--as-of", "2026-11-01", "--url", sqlite_url
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    result = fokus("stats", "--json", "--as-of", "2026-11-01", "--url", sqlite_url)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)  # exactly one JSON document, nothing else
+    for key in (
+        "year",
+        "as_of",
+        "cases_with_support",
+        "long_term_cases",
+        "long_term_with_children",
+        "long_term_adults",
+        "very_long_term_cases",
+        "caseload",
+        "outcomes",
+    ):
+        assert key in figures
+    assert (figures["year"], figures["as_of"]) == (2025, "2026-11-01")
+    assert 0 < figures["long_term_cases"] <= figures["cases_with_support"] <= 120
+    db = open_database(sqlite_url)
+    with db.begin() as s:
+        direct = stats(s, as_of=date(2026, 11, 1))
+    db.dispose()
+    assert figures == json.loads(json.dumps(direct))
+    text = fokus("stats", "--year", "2025", "--as-of", "2026-11-01", "--url", sqlite_url)
+    assert text.returncode == 0 and "Långvariga hushåll" in text.stdout
+    bad = fokus("stats", "--year", "99999", "--url", sqlite_url)
+    assert bad.returncode == 1 and "--year" in bad.stderr
