@@ -115,7 +115,8 @@ def _base_query(flt: RegisterFilter, today: date) -> Select[Any]:
         )
         .outerjoin(applicant, applicant.id == applicant_m.person_id)
         .outerjoin(worker, worker.id == Case.caseworker_id)
-        .where(*register_conditions(flt, today=today))
+        # Windows walk the case-number index: per-case (correlated) flag tests.
+        .where(*register_conditions(flt, today=today, correlated=True))
     )
 
 

@@ -151,16 +151,29 @@ def _eighteen_years_before(day: date) -> date:
     return day.replace(year=day.year - 18)
 
 
-def child_family_predicate(today: date) -> ColumnElement[bool]:
-    """Barnfamilj: a current household member under 18 on ``today``."""
+def child_family_predicate(today: date, *, correlated: bool = False) -> ColumnElement[bool]:
+    """Barnfamilj: a current household member under 18 on ``today``.
+
+    ``correlated`` gives an EXISTS per case, which is fast while walking the
+    case-number index for a window; the default IN list is faster for
+    counting (or listing) every matching case.
+    """
+    conds = (
+        HouseholdMember.valid_from <= today,
+        or_(HouseholdMember.valid_to.is_(None), HouseholdMember.valid_to >= today),
+        Person.birth_date > _eighteen_years_before(today),
+    )
+    if correlated:
+        return (
+            select(HouseholdMember.id)
+            .join(Person, Person.id == HouseholdMember.person_id)
+            .where(HouseholdMember.case_id == Case.id, *conds)
+            .exists()
+        )
     members = (
         select(HouseholdMember.case_id)
         .join(Person, Person.id == HouseholdMember.person_id)
-        .where(
-            HouseholdMember.valid_from <= today,
-            or_(HouseholdMember.valid_to.is_(None), HouseholdMember.valid_to >= today),
-            Person.birth_date > _eighteen_years_before(today),
-        )
+        .where(*conds)
     )
     return Case.id.in_(members)
 
@@ -170,19 +183,36 @@ def reference_month(today: date) -> date:
     return date(today.year - 1, 12, 1) if today.month == 1 else date(today.year, today.month - 1, 1)
 
 
-def long_term_predicate(today: date) -> ColumnElement[bool]:
+def long_term_predicate(today: date, *, correlated: bool = False) -> ColumnElement[bool]:
     """Långvarig: 10+ months last calendar year, or already 10+ this year.
 
     Months count up to the reference month (the last complete one), as in
     the statistics, so the flag does not change with a month not yet over.
+    ``correlated``: per-case counts (see :func:`child_family_predicate`).
     """
     this_year = date(today.year, 1, 1)
+    last_year = date(today.year - 1, 1, 1)
+    ref = reference_month(today)
     sm = SupportMonth
+    if correlated:
+
+        def months(start: date, end_pred: ColumnElement[bool]) -> Any:
+            return (
+                select(func.count())
+                .where(sm.case_id == Case.id, sm.month >= start, end_pred)
+                .correlate(Case)
+                .scalar_subquery()
+            )
+
+        return or_(
+            months(last_year, sm.month < this_year) >= LONG_TERM_MONTHS_PER_YEAR,
+            months(this_year, sm.month <= ref) >= LONG_TERM_MONTHS_PER_YEAR,
+        )
     previous = func.sum(case((sm.month < this_year, 1), else_=0))
     current = func.sum(case((sm.month >= this_year, 1), else_=0))
     ids = (
         select(sm.case_id)
-        .where(sm.month >= date(today.year - 1, 1, 1), sm.month <= reference_month(today))
+        .where(sm.month >= last_year, sm.month <= ref)
         .group_by(sm.case_id)
         .having(or_(previous >= LONG_TERM_MONTHS_PER_YEAR, current >= LONG_TERM_MONTHS_PER_YEAR))
     )
@@ -190,10 +220,17 @@ def long_term_predicate(today: date) -> ColumnElement[bool]:
 
 
 def register_conditions(
-    flt: RegisterFilter, *, today: date | None = None
+    flt: RegisterFilter, *, today: date | None = None, correlated: bool | None = None
 ) -> list[ColumnElement[bool]]:
-    """The WHERE conditions of a filter, on ``Case`` only (no joins), for lists and counts."""
+    """The WHERE conditions of a filter, on ``Case`` only (no joins), for lists and counts.
+
+    ``correlated`` chooses the form of the barnfamilj and långvarig tests
+    (see :func:`child_family_predicate`); None picks it: per case when
+    another condition already narrows the cases (caseworker, text, focus).
+    """
     today = today or date.today()
+    if correlated is None:
+        correlated = bool(flt.caseworker_id or flt.text.strip() or flt.focus_only)
     conds: list[ColumnElement[bool]] = []
     pred = search_predicate(flt.text)
     if pred is not None:
@@ -207,9 +244,9 @@ def register_conditions(
     if flt.unit_id is not None:
         conds.append(Case.unit_id == flt.unit_id)
     if flt.child_family:
-        conds.append(child_family_predicate(today))
+        conds.append(child_family_predicate(today, correlated=correlated))
     if flt.long_term:
-        conds.append(long_term_predicate(today))
+        conds.append(long_term_predicate(today, correlated=correlated))
     return conds
 
 

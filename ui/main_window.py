@@ -11,7 +11,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from ui.register_view import RegisterView
-from ui.signals import emit
 
 DEMO_STYLE = (
     "QLabel#demoBanner { background: #f2c230; color: #1a1a1a; font-weight: bold;"
@@ -74,7 +73,7 @@ class MainWindow(QMainWindow):
         self.resize(1200, 720)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        emit(self.closing)
+        self.closing.emit()
         super().closeEvent(event)
 
 

@@ -19,7 +19,6 @@ from services.errors import FokusError
 from services.search import RegisterFilter
 from ui.register_model import COL_NUMBER, ROW_ROLE, RegisterModel
 from ui.register_view import RegisterView
-from ui.signals import emit
 from ui.view_state import SavedFilter, ViewState
 
 DEBOUNCE_MS = 250
@@ -158,7 +157,7 @@ class RegisterController(QObject):
     def _on_row_activated(self, index: QModelIndex) -> None:
         row = self._model.data(index, ROW_ROLE)
         if row is not None:
-            emit(self.case_activated, row.id)
+            self.case_activated.emit(row.id)
 
     def _on_loading_changed(self, *_args: object) -> None:
         self._view.loading.setText(self.tr("Hämtar …") if self._model.loading else "")
@@ -169,13 +168,13 @@ class RegisterController(QObject):
     def _on_count(self, generation: int, n: int) -> None:
         if generation == self._count_generation:
             self.last_count = n
-            emit(self.count_changed, n)
+            self.count_changed.emit(n)
 
     def _on_count_error(self, generation: int, exc: BaseException) -> None:
         if not isinstance(exc, FokusError):
             raise exc  # a bug: to the crash handler (or the failing test)
         if generation == self._count_generation:
-            emit(self.count_failed, exc.message)
+            self.count_failed.emit(exc.message)
 
     # --- internals
     def _apply_filter(self) -> None:

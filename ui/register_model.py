@@ -27,7 +27,6 @@ from PySide6.QtGui import QBrush, QColor
 from services.errors import FokusError
 from services.register import WINDOW, RegisterKey, RegisterRow
 from services.search import RegisterFilter
-from ui.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +188,7 @@ class RegisterModel(QAbstractTableModel):
             self.endInsertRows()
         self._exhausted = len(rows) < self._window
         self._pending = False
-        emit(self.window_loaded, len(rows))
+        self.window_loaded.emit(len(rows))
 
     def _on_error(self, generation: int, exc: BaseException) -> None:
         if generation == self._generation:
@@ -198,7 +197,7 @@ class RegisterModel(QAbstractTableModel):
         if not isinstance(exc, FokusError):
             raise exc  # a bug: to the crash handler (or the failing test)
         if generation == self._generation:
-            emit(self.load_failed, exc.message)
+            self.load_failed.emit(exc.message)
 
     # --- QAbstractTableModel
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802

@@ -17,8 +17,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from ui.signals import emit
-
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
@@ -43,11 +41,11 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self._fn(lambda done, total: emit(self._relay.progress, self._id, done, total))
+            result = self._fn(lambda done, total: self._relay.progress.emit(self._id, done, total))
         except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, never lost
-            emit(self._relay.failed, self._id, exc)
+            self._relay.failed.emit(self._id, exc)
         else:
-            emit(self._relay.done, self._id, result)
+            self._relay.done.emit(self._id, result)
 
 
 @dataclass
