@@ -104,7 +104,7 @@ def test_demo_window_has_the_marker(qtbot, runner) -> None:  # type: ignore[no-u
         qtbot.waitExposed(w)
         assert w.demo_banner.isVisible()
         qtbot.waitUntil(lambda: parts.register.last_count == 40, timeout=10_000)
-        assert w.database_label.text().startswith("SQLite")
+        assert w.database_label.text() == f"SQLite: {data_dir() / 'demo.db'}"
         w.close()
         runner.wait()
     finally:

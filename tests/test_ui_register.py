@@ -342,6 +342,9 @@ def test_register_on_postgresql(qtbot, pg_url, state, runner) -> None:  # type: 
         assert user.role is Role.CASEWORKER
         parts = _open(qtbot, db, state, runner, user)
         assert parts.register.last_count == 450
+        from ui.startup import database_label
+
+        assert database_label(db).startswith("PostgreSQL: postgresql+psycopg://")
         assert parts.model.rowCount() == 200
         rows = _fetch_all(qtbot, parts.model)
         assert len({r.key for r in rows}) == 450

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialo
 from models.codes import Role
 from services.audit import Actor
 from services.auth import SessionUser, authenticate, demo_login, first_run, needs_first_run
-from services.db import Database, describe_url, open_database, resolve_url
+from services.db import Database, describe_url, open_database, resolve_url, sqlite_path
 from services.errors import FokusError
 from services.register import RegisterService
 from services.search import RegisterFilter
@@ -63,9 +63,11 @@ def workstation() -> str:
 
 
 def database_label(db: Database) -> str:
-    """What the status bar says about the database: its kind, and the file for SQLite."""
-    kind = "SQLite" if db.is_sqlite else "PostgreSQL"
-    return f"{kind} – {describe_url(db.url)}"
+    """What the status bar says about the database: its kind and where (no password)."""
+    path = sqlite_path(db.url)
+    if path is not None:
+        return f"SQLite: {path}"
+    return f"PostgreSQL: {describe_url(db.url)}"
 
 
 def sign_in(db: Database, state: ViewState, *, station: str) -> SessionUser | None:
