@@ -40,6 +40,7 @@ class MainWindowController(QObject):
         w.refresh_action.triggered.connect(self._register.refresh)
         w.quit_action.triggered.connect(w.close)
         w.closing.connect(self._on_closing)
+        self._register.count_started.connect(self._on_count_started)
         self._register.count_changed.connect(self._on_count_changed)
         self._register.count_failed.connect(self._on_count_failed)
 
@@ -50,6 +51,9 @@ class MainWindowController(QObject):
 
     def _on_closing(self) -> None:
         self.save_state()
+
+    def _on_count_started(self) -> None:
+        self._window.count_label.setText(self.tr("Räknar …"))
 
     def _on_count_changed(self, n: int) -> None:
         text = self.tr("1 ärende") if n == 1 else self.tr("%s ärenden") % format_count(n)

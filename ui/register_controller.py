@@ -43,6 +43,7 @@ class Runner(Protocol):
 class RegisterController(QObject):
     """Turns the view's inputs into a :class:`RegisterFilter` for the model and the count."""
 
+    count_started = Signal()  # a new filter is being counted
     count_changed = Signal(int)  # matching cases for the current filter
     count_failed = Signal(str)
     case_activated = Signal(uuid.UUID)  # the case view (a later step) opens from here
@@ -184,6 +185,8 @@ class RegisterController(QObject):
         self._on_loading_changed()
         self._count_generation += 1
         generation = self._count_generation
+        self.last_count = None
+        self.count_started.emit()
         self._runner.run(
             lambda: self._counter.count(flt),
             on_done=lambda n: self._on_count(generation, n),
