@@ -47,7 +47,6 @@ def create_application() -> QApplication:
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
     app.setApplicationName("Fokus")
-    app.setApplicationDisplayName("Fokus")
     app.setOrganizationName("Fokus")
     install_swedish(app)  # the translator is a child of the application: it lives as long
     return app
