@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QDeadlineTimer, QTimer
 from PySide6.QtWidgets import QApplication, QProgressDialog
 from sqlalchemy import select
 
@@ -34,10 +34,13 @@ def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def quiet_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No process-wide side effects from start-up in the test process."""
+def quiet_start(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """No process-wide side effects from start-up, and no modal message box to hang on."""
+    shown: list[str] = []
     monkeypatch.setattr(ui.startup, "install_swedish", lambda app: [])
+    monkeypatch.setattr(ui.startup, "show_fatal", shown.append)
     monkeypatch.setattr("ui.crash.install_crash_handler", lambda: None)
+    return shown
 
 
 class RecordingProgress(QProgressDialog):
@@ -115,6 +118,7 @@ def test_python_main_demo_end_to_end(qtbot, quiet_start, monkeypatch) -> None:  
     """``main.main(["demo"])`` up to the main window, which a timer then closes."""
     monkeypatch.setattr(ui.startup, "DEMO_CASES", 30)
     seen: dict[str, object] = {}
+    deadline = QDeadlineTimer(20_000)
 
     def close_when_shown() -> None:
         windows = [
@@ -125,7 +129,8 @@ def test_python_main_demo_end_to_end(qtbot, quiet_start, monkeypatch) -> None:  
             return
         w = windows[0]
         model = w.register.table.model()
-        if w.count_label.text() in ("", "Räknar …") or model.loading or model.rowCount() == 0:
+        busy = w.count_label.text() in ("", "Räknar …") or model.loading or model.rowCount() == 0
+        if busy and not deadline.hasExpired():
             QTimer.singleShot(50, close_when_shown)
             return
         seen["title"] = w.windowTitle()
@@ -135,6 +140,7 @@ def test_python_main_demo_end_to_end(qtbot, quiet_start, monkeypatch) -> None:  
 
     QTimer.singleShot(0, close_when_shown)
     assert main.main(["demo"]) == 0
+    assert quiet_start == []
     assert str(seen["title"]).startswith("Fokus – DEMO – ")
     assert seen["count"] == "30 ärenden"
     assert seen["rows"] == 30

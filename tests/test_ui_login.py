@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QLocale, QSettings, Qt, QTimer
+from PySide6.QtCore import QDeadlineTimer, QLocale, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox
 
 from models.codes import Role
@@ -176,17 +176,41 @@ def test_first_run_then_login_on_postgresql(qtbot, pg_url, state) -> None:  # ty
 
 
 def test_sign_in_runs_first_run_then_login(qtbot, sqlite_db, state) -> None:  # type: ignore[no-untyped-def]
-    """The real start-up sequence with modal dialogs, driven from a timer."""
+    """The real start-up sequence with modal dialogs, driven from a timer.
+
+    Whatever goes wrong inside a modal dialog closes it, so the test fails
+    instead of waiting forever in ``exec()``.
+    """
     from ui.startup import sign_in
 
     seen: list[str] = []
+    problems: list[str] = []
 
-    def fill_first_run() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, FirstRunDialog):
-            QTimer.singleShot(20, fill_first_run)
-            return
-        seen.append(dialog.windowTitle())
+    def drive(kind: type, fill) -> None:  # type: ignore[no-untyped-def]
+        deadline = QDeadlineTimer(10_000)
+
+        def step() -> None:
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, kind):
+                if deadline.hasExpired():
+                    problems.append(f"no {kind.__name__} appeared")
+                    if dialog is not None:
+                        dialog.close()
+                    return
+                QTimer.singleShot(20, step)
+                return
+            seen.append(dialog.windowTitle())
+            try:
+                fill(dialog)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertions below
+                problems.append(repr(exc))
+            if dialog.isVisible():
+                problems.append(f"still open: {dialog.error.text()!r}")
+                dialog.reject()
+
+        QTimer.singleShot(0, step)
+
+    def fill_first_run(dialog: FirstRunDialog) -> None:
         dialog.unit.setText("Försörjningsstöd Väst")
         dialog.full_name.setText("Åke Öst")
         dialog.username.setText("ake")
@@ -194,23 +218,20 @@ def test_sign_in_runs_first_run_then_login(qtbot, sqlite_db, state) -> None:  # 
         dialog.repeat.setText(PASSWORD)
         dialog.create_button.click()
 
-    QTimer.singleShot(0, fill_first_run)
+    drive(FirstRunDialog, fill_first_run)
     user = sign_in(sqlite_db, state, station="test")
+    assert problems == []
     assert user is not None and user.role is Role.ADMIN
     assert state.last_username == "ake"
 
-    def fill_login() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, LoginDialog):
-            QTimer.singleShot(20, fill_login)
-            return
-        seen.append(dialog.windowTitle())
+    def fill_login(dialog: LoginDialog) -> None:
         assert dialog.username.text() == "ake"
         dialog.password.setText(PASSWORD)
         dialog.login_button.click()
 
-    QTimer.singleShot(0, fill_login)
+    drive(LoginDialog, fill_login)
     again = sign_in(sqlite_db, state, station="test")
+    assert problems == []
     assert again is not None and again.user_id == user.user_id
     assert seen == ["Fokus – första start", "Fokus – logga in"]
 
