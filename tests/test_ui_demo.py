@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QDeadlineTimer, QTimer
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QTimer
 from PySide6.QtWidgets import QApplication, QProgressDialog
 from sqlalchemy import select
 
@@ -31,6 +31,7 @@ def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
     r = BackgroundRunner()
     yield r
     r.wait()
+    QCoreApplication.processEvents()  # deliver late results to this test's widgets
 
 
 @pytest.fixture

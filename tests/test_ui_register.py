@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtTest import QTest
 
 from models.codes import CaseStatus, Role
@@ -69,6 +69,7 @@ def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
     r = BackgroundRunner()
     yield r
     r.wait()
+    QCoreApplication.processEvents()  # deliver late results to this test's widgets
 
 
 def _service(db: Database) -> RegisterService:
@@ -451,3 +452,26 @@ def test_many_qt_calls_do_not_wear_out_none_and_true(qtbot) -> None:  # type: ig
     if ui.refcounts.needs_protection():
         assert sys.getrefcount(None) > ui.refcounts.PLENTY // 2
         assert sys.getrefcount(True) > ui.refcounts.PLENTY // 2
+
+
+def test_a_window_arriving_after_the_model_is_gone_is_dropped(qtbot, runner) -> None:  # type: ignore[no-untyped-def]
+    """Closing the window while a window of rows is on its way must not touch dead objects."""
+    import threading
+
+    import shiboken6
+
+    release = threading.Event()
+
+    class Slow:
+        def window(self, *args: object, **kwargs: object) -> list[RegisterRow]:
+            release.wait(10)
+            return []
+
+    model = RegisterModel(source=Slow(), runner=runner)
+    model.set_filter(RegisterFilter())
+    assert model.loading
+    shiboken6.delete(model)
+    release.set()
+    runner.wait()
+    QCoreApplication.processEvents()  # the late result is dropped, nothing raises
+    assert not runner.busy

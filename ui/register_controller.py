@@ -37,6 +37,7 @@ class Runner(Protocol):
         *,
         on_done: Callable[[Any], None],
         on_error: Callable[[BaseException], None] | None = None,
+        owner: Any = None,
     ) -> int: ...
 
 
@@ -191,6 +192,7 @@ class RegisterController(QObject):
             lambda: self._counter.count(flt),
             on_done=lambda n: self._on_count(generation, n),
             on_error=lambda exc: self._on_count_error(generation, exc),
+            owner=self,
         )
 
     def _restore(self) -> None:

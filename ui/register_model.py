@@ -90,6 +90,7 @@ class Runner(Protocol):
         *,
         on_done: Callable[[Any], None],
         on_error: Callable[[BaseException], None] | None = None,
+        owner: Any = None,
     ) -> int: ...
 
 
@@ -174,6 +175,7 @@ class RegisterModel(QAbstractTableModel):
             lambda: self._source.window(flt, after, limit, descending=descending),
             on_done=lambda rows: self._on_window(generation, rows),
             on_error=lambda exc: self._on_error(generation, exc),
+            owner=self,
         )
 
     def _on_window(self, generation: int, rows: list[RegisterRow]) -> None:

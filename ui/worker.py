@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ class _Callbacks:
     on_done: Callable[[Any], None]
     on_error: Callable[[BaseException], None] | None
     on_progress: Callable[[int, int], None] | None
+    owner: QObject | None = None
+
+    def owner_gone(self) -> bool:
+        """The object the callbacks belong to was deleted (e.g. its window closed)."""
+        return self.owner is not None and not shiboken6.isValid(self.owner)
 
 
 class BackgroundRunner(QObject):
@@ -80,9 +86,16 @@ class BackgroundRunner(QObject):
         *,
         on_done: Callable[[Any], None],
         on_error: Callable[[BaseException], None] | None = None,
+        owner: QObject | None = None,
     ) -> int:
-        """Run ``fn()`` in the pool; returns a task id."""
-        return self.run_with_progress(lambda _progress: fn(), on_done=on_done, on_error=on_error)
+        """Run ``fn()`` in the pool; returns a task id.
+
+        With ``owner``, the callbacks are dropped if the owner has been
+        deleted by the time the result arrives (a window closed mid-load).
+        """
+        return self.run_with_progress(
+            lambda _progress: fn(), on_done=on_done, on_error=on_error, owner=owner
+        )
 
     def run_with_progress(
         self,
@@ -91,10 +104,11 @@ class BackgroundRunner(QObject):
         on_done: Callable[[Any], None],
         on_error: Callable[[BaseException], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        owner: QObject | None = None,
     ) -> int:
         """Run ``fn(progress)``; ``progress(done, total)`` may be called from the worker."""
         task_id = next(self._ids)
-        self._pending[task_id] = _Callbacks(on_done, on_error, on_progress)
+        self._pending[task_id] = _Callbacks(on_done, on_error, on_progress, owner)
         self._pool.start(_Task(task_id, fn, self._relay))
         return task_id
 
@@ -109,12 +123,15 @@ class BackgroundRunner(QObject):
     @Slot(int, object)
     def _on_done(self, task_id: int, result: object) -> None:
         cb = self._pending.pop(task_id, None)
-        if cb is not None:
+        if cb is not None and not cb.owner_gone():
             cb.on_done(result)
 
     @Slot(int, object)
     def _on_failed(self, task_id: int, exc: BaseException) -> None:
         cb = self._pending.pop(task_id, None)
+        if cb is not None and cb.owner_gone():
+            log.info("background task %d failed after its owner was closed", task_id)
+            return
         if cb is not None and cb.on_error is not None:
             cb.on_error(exc)
             return
@@ -124,5 +141,5 @@ class BackgroundRunner(QObject):
     @Slot(int, int, int)
     def _on_progress(self, task_id: int, done: int, total: int) -> None:
         cb = self._pending.get(task_id)
-        if cb is not None and cb.on_progress is not None:
+        if cb is not None and cb.on_progress is not None and not cb.owner_gone():
             cb.on_progress(done, total)
