@@ -129,6 +129,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--mask-personnummer", action="store_true", help="visa personnummer som ÅÅÅÅMMDD-XXXX"
     )
     pdf.set_defaults(func=cmd_export_pdf)
+
+    audit = sub.add_parser("audit", help="granskningsloggen: kontroll, kedjehuvud och export")
+    asub = audit.add_subparsers(
+        dest="audit_command", metavar="ÅTGÄRD", required=True, parser_class=_Parser
+    )
+    ver = asub.add_parser(
+        "verify", parents=[common], help="kontrollera att ingen händelse ändrats eller tagits bort"
+    )
+    ver.add_argument(
+        "--head", metavar="HASH", help="ett tidigare utskrivet kedjehuvud som ska finnas kvar"
+    )
+    ver.set_defaults(func=cmd_audit_verify)
+    hd = asub.add_parser(
+        "head", parents=[common], help="skriv loggens kedjehuvud (spara det utanför databasen)"
+    )
+    hd.set_defaults(func=cmd_audit_head)
+    aex = asub.add_parser(
+        "export", parents=[common], help="exportera en periods logg som CSV (logguppföljning)"
+    )
+    aex.add_argument("--from", dest="start", required=True, type=_date, metavar="ÅÅÅÅ-MM-DD")
+    aex.add_argument("--to", dest="end", required=True, type=_date, metavar="ÅÅÅÅ-MM-DD")
+    aex.add_argument("--out", required=True, type=Path, metavar="FIL")
+    aex.set_defaults(func=cmd_audit_export)
     return p
 
 
@@ -337,6 +360,47 @@ def cmd_export_pdf(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     print(f"{result.path} ({result.pages} sidor)")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from services.audit import AuditChainBrokenError, verify_chain
+
+    db = _open(args)
+    try:
+        with db.begin() as s:
+            result = verify_chain(s, expected_head=args.head)
+    finally:
+        db.dispose()
+    if not result.ok:
+        raise AuditChainBrokenError(result.message)
+    print(f"{result.message}; kedjehuvud {result.head}")
+    return 0
+
+
+def cmd_audit_head(args: argparse.Namespace) -> int:
+    from services.audit import head
+
+    db = _open(args)
+    try:
+        with db.begin() as s:
+            current = head(s)
+    finally:
+        db.dispose()
+    print(current)
+    return 0
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from services.audit import export_period_csv
+
+    db = _open(args)
+    try:
+        with db.begin() as s:
+            count = export_period_csv(s, _actor(), args.start, args.end, args.out)
+    finally:
+        db.dispose()
+    print(f"{count} händelser skrivna till {args.out}")
     return 0
 
 
