@@ -428,15 +428,13 @@ def test_register_service_rows_flags_and_keyset(db, actor, unit_id) -> None:  # 
 
 
 def test_many_qt_calls_do_not_wear_out_none_and_true(qtbot) -> None:  # type: ignore[no-untyped-def]
-    """shiboken6 6.12 on Python 3.11 drops a reference per void/bool call (ui/refcounts.py).
-
-    Without the protection, this test aborts the whole test process.
+    """PySide6 6.12.0 on Python 3.11 dropped a reference to None/True per void/bool call
+    until the process aborted ("none_dealloc"); pyproject pins 6.11, which does not.
+    This guards against a PySide6 upgrade that brings the bug back.
     """
     import sys
 
     from PySide6.QtCore import QObject, Signal
-
-    import ui.refcounts
 
     class Source(QObject):
         changed = Signal(int)
@@ -444,14 +442,14 @@ def test_many_qt_calls_do_not_wear_out_none_and_true(qtbot) -> None:  # type: ig
     source = Source()
     got: list[int] = []
     source.changed.connect(got.append)
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
     for i in range(20_000):
         source.setObjectName("x")  # returns None
         source.blockSignals(False)  # returns a bool
         source.changed.emit(i)  # returns a bool
     assert len(got) == 20_000
-    if ui.refcounts.needs_protection():
-        assert sys.getrefcount(None) > ui.refcounts.PLENTY // 2
-        assert sys.getrefcount(True) > ui.refcounts.PLENTY // 2
+    assert sys.getrefcount(None) >= none_before - 1_000
+    assert sys.getrefcount(True) >= true_before - 1_000
 
 
 def test_a_window_arriving_after_the_model_is_gone_is_dropped(qtbot, runner) -> None:  # type: ignore[no-untyped-def]
