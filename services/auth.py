@@ -25,7 +25,7 @@ from services.db import Database
 from services.errors import EXIT_INVALID, FokusError, ValidationError
 from services.users import UserInput, create_user_in, hash_password, verify_password
 
-MAX_FAILED_LOGINS = 10
+MAX_FAILED_LOGINS = 5  # issue 6: lock after 5 failed attempts for 15 minutes
 LOCK_MINUTES = 15
 DEMO_USERNAME = "demo"
 DEMO_FULL_NAME = "Demo Handläggare"
