@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, TypeVar
@@ -20,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
     CASE_PREFIX,
@@ -534,29 +531,21 @@ class CaseService:
         self._db = db
         self._actor = actor
 
-    @contextmanager
-    def _unit_of_work(self) -> Iterator[Session]:
-        try:
-            with self._db.begin() as session:
-                yield session
-        except StaleDataError as exc:
-            raise ConflictError("posten", -1, -1) from exc
-
     def create_case(self, data: CaseInput) -> CaseRef:
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             case = create_case_in(s, self._actor, data)
             s.flush()
             return CaseRef(case.id, case.case_number, case.version)
 
     def update_case(self, case_id: uuid.UUID, expected_version: int, ch: CaseChanges) -> CaseRef:
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             case = update_case_in(s, self._actor, case_id, expected_version, ch)
             s.flush()
             return CaseRef(case.id, case.case_number, case.version)
 
     def add_member(self, case_id: uuid.UUID, expected_version: int, m: MemberInput) -> uuid.UUID:
         """Add a member; the case's version is checked (the household is part of the case)."""
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             case = load_checked(s, Case, case_id, expected_version, "ärendet")
             if m.person_id is None:
                 assert m.person is not None
@@ -569,7 +558,7 @@ class CaseService:
 
     def update_person(self, person_id: uuid.UUID, expected_version: int, data: PersonInput) -> int:
         """Edit a person; returns the new version."""
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             person = load_checked(s, Person, person_id, expected_version, "personen")
             changed = update_person_in(s, self._actor, person, data)
             record(s, self._actor, "person_updated", person_id=person.id, fields=sorted(changed))
@@ -577,13 +566,13 @@ class CaseService:
             return person.version
 
     def end_member(self, member_id: uuid.UUID, expected_version: int, valid_to: date) -> None:
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             end_member_in(s, self._actor, member_id, expected_version, valid_to)
 
     def assign(
         self, case_id: uuid.UUID, expected_version: int, caseworker_id: uuid.UUID | None
     ) -> CaseRef:
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             case = assign_in(s, self._actor, case_id, expected_version, caseworker_id)
             s.flush()
             return CaseRef(case.id, case.case_number, case.version)
@@ -596,7 +585,7 @@ class CaseService:
         outcome: OutcomeInput,
         person_outcomes: dict[uuid.UUID, OutcomeInput] | None = None,
     ) -> CaseRef:
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             case = close_in(
                 s, self._actor, case_id, expected_version, closed_on, outcome, person_outcomes
             )
@@ -604,7 +593,7 @@ class CaseService:
             return CaseRef(case.id, case.case_number, case.version)
 
     def reopen(self, case_id: uuid.UUID, expected_version: int) -> CaseRef:
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             case = reopen_in(s, self._actor, case_id, expected_version)
             s.flush()
             return CaseRef(case.id, case.case_number, case.version)
@@ -617,7 +606,7 @@ class CaseService:
         valid_from: date,
         valid_to: date | None = None,
     ) -> uuid.UUID:
-        with self._unit_of_work() as s:
+        with self._db.action("ärendet") as s:
             reason = add_support_reason_in(
                 s, self._actor, case_id, person_id, reason_code, valid_from, valid_to
             )

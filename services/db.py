@@ -24,9 +24,15 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from alembic import command
-from services.errors import DatabaseUnavailableError, FokusError, SchemaMismatchError
+from services.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    FokusError,
+    SchemaMismatchError,
+)
 from services.settings import Settings, data_dir, load_settings
 
 log = logging.getLogger(__name__)
@@ -204,6 +210,16 @@ class Database:
         """One unit of work: commits on success, rolls back on error."""
         with self.sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def action(self, what: str = "posten") -> Iterator[Session]:
+        """One user action: like :meth:`begin`, and a row that another user changed
+        between our version check and our write becomes a :class:`ConflictError`."""
+        try:
+            with self.sessions.begin() as session:
+                yield session
+        except StaleDataError as exc:
+            raise ConflictError(what, -1, -1) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,14 +9,11 @@ case's version: two caseworkers can log contacts while a third edits the case.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
     Agency,
@@ -31,7 +28,7 @@ from models import (
 from services.audit import Actor, record
 from services.cases import load_checked
 from services.db import Database
-from services.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from services.validation import Checker
 
 TEXT_MAX = 20_000
@@ -187,23 +184,15 @@ class JournalService:
         self._db = db
         self._actor = actor
 
-    @contextmanager
-    def _unit_of_work(self) -> Iterator[Session]:
-        try:
-            with self._db.begin() as session:
-                yield session
-        except StaleDataError as exc:
-            raise ConflictError("anteckningen", -1, -1) from exc
-
     def add_note(self, case_id: uuid.UUID, data: NoteInput, *, sign: bool = False) -> NoteView:
         """Save a draft (or a note signed at once)."""
-        with self._unit_of_work() as s:
+        with self._db.action("anteckningen") as s:
             entry = add_note_in(s, self._actor, case_id, data, sign=sign)
             s.flush()
             return _view(entry)
 
     def update_draft(self, note_id: uuid.UUID, version: int, data: NoteInput) -> NoteView:
-        with self._unit_of_work() as s:
+        with self._db.action("anteckningen") as s:
             entry = _own_draft(s, self._actor, note_id, version)
             text, counterpart = _validate_note(s, entry.case_id, data)
             entry.occurred_at = data.occurred_at
@@ -219,7 +208,7 @@ class JournalService:
             return _view(entry)
 
     def sign(self, note_id: uuid.UUID, version: int) -> NoteView:
-        with self._unit_of_work() as s:
+        with self._db.action("anteckningen") as s:
             entry = _own_draft(s, self._actor, note_id, version)
             entry.signed_at = utcnow()
             record(s, self._actor, "note_signed", case_id=entry.case_id, note_id=entry.id)
@@ -228,7 +217,7 @@ class JournalService:
 
     def correct(self, note_id: uuid.UUID, data: NoteInput) -> NoteView:
         """Write a signed correction of a signed note; the original stays as it was."""
-        with self._unit_of_work() as s:
+        with self._db.action("anteckningen") as s:
             original = s.get(ContactEntry, note_id)
             if original is None:
                 raise NotFoundError("anteckningen finns inte")
@@ -258,7 +247,7 @@ class JournalService:
             return [_view(e) for e in s.scalars(stmt)]
 
     def add_consent(self, case_id: uuid.UUID | None, data: ConsentInput) -> uuid.UUID:
-        with self._unit_of_work() as s:
+        with self._db.action("anteckningen") as s:
             c = Checker()
             scope = c.text("omfattning", data.scope, max_len=2000, required=True)
             c.period("till", data.valid_from, data.valid_to)
@@ -282,7 +271,7 @@ class JournalService:
             return consent.id
 
     def withdraw_consent(self, consent_id: uuid.UUID, version: int) -> None:
-        with self._unit_of_work() as s:
+        with self._db.action("anteckningen") as s:
             consent = load_checked(s, Consent, consent_id, version, "samtycket")
             if consent.withdrawn_at is not None:
                 raise ValidationError.single("samtycke", "är redan återkallat")
