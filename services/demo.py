@@ -1766,6 +1766,7 @@ def seed_demo(
         finally:
             if old_cache is not None:
                 session.connection().exec_driver_sql(f"PRAGMA cache_size={old_cache}")
+    refresh_statistics(db)
     return SeedResult(
         cases=rows["fs_case"],
         persons=rows["person"],
@@ -1778,6 +1779,22 @@ def seed_demo(
         plan_goals=rows["plan_goal"],
         seconds=time.perf_counter() - started,
     )
+
+
+def refresh_statistics(db: Database) -> None:
+    """Give the query planner statistics after a bulk load.
+
+    Without them SQLite picks poor plans for the register's status filter
+    (measured 500 ms instead of 15 ms at 100,000 cases). SQLite samples
+    (analysis_limit) so this stays well under a second.
+    """
+    with db.engine.connect() as conn:
+        if db.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=2000")
+            conn.exec_driver_sql("ANALYZE")
+        else:
+            conn.exec_driver_sql("ANALYZE")
+        conn.commit()
 
 
 def _seed_in(
