@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
+from ui.case_controller import CaseWindows
 from ui.i18n import format_count
 from ui.main_window import MainWindow
 from ui.register_controller import RegisterController
@@ -13,7 +14,10 @@ GEOMETRY_KEY = "main_window"
 
 
 class MainWindowController(QObject):
-    """Wires the window's actions to the register and keeps view state between runs."""
+    """Wires the window's actions to the register and keeps view state between runs.
+
+    With ``cases``, activating a row in the register opens (or raises) that case's window.
+    """
 
     def __init__(
         self,
@@ -22,11 +26,13 @@ class MainWindowController(QObject):
         register: RegisterController,
         state: ViewState,
         database_label: str,
+        cases: CaseWindows | None = None,
     ) -> None:
         super().__init__(window)
         self._window = window
         self._register = register
         self._state = state
+        self._cases = cases
         window.database_label.setText(database_label)
         window.count_label.setText(self.tr("Räknar …"))
         geometry = state.geometry(GEOMETRY_KEY)
@@ -43,6 +49,8 @@ class MainWindowController(QObject):
         self._register.count_started.connect(self._on_count_started)
         self._register.count_changed.connect(self._on_count_changed)
         self._register.count_failed.connect(self._on_count_failed)
+        if self._cases is not None:
+            self._register.case_activated.connect(self._cases.open)
 
     def save_state(self) -> None:
         self._state.set_geometry(GEOMETRY_KEY, self._window.saveGeometry())

@@ -20,11 +20,13 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialo
 from models.codes import Role
 from services.audit import Actor
 from services.auth import SessionUser, authenticate, demo_login, first_run, needs_first_run
+from services.case_view import CaseViewService
 from services.db import Database, describe_url, open_database, resolve_url, sqlite_path
 from services.errors import FokusError
 from services.register import RegisterService
 from services.search import RegisterFilter
 from services.settings import data_dir
+from ui.case_controller import CaseSource, CaseWindows
 from ui.first_run_dialog import FirstRunController, FirstRunDialog
 from ui.i18n import install_swedish
 from ui.login_dialog import LoginController, LoginDialog
@@ -113,8 +115,12 @@ def build_main_window(
     state: ViewState,
     db_label: str,
     runner: BackgroundRunner,
+    case_source: CaseSource | None = None,
 ) -> MainParts:
-    """Wire the main window for ``user``: view, model, controllers."""
+    """Wire the main window for ``user``: view, model, controllers.
+
+    With ``case_source``, activating a case in the register opens its case window.
+    """
     who = f"{user.full_name} ({user.role_label})"
     window = MainWindow(user_label=who, demo=user.is_demo)
     model = RegisterModel(source=service, runner=runner, parent=window)
@@ -127,8 +133,13 @@ def build_main_window(
         user_id=user.user_id,
         parent=window,
     )
+    cases = (
+        CaseWindows(source=case_source, runner=runner, parent_window=window)
+        if case_source is not None
+        else None
+    )
     controller = MainWindowController(
-        window=window, register=register, state=state, database_label=db_label
+        window=window, register=register, state=state, database_label=db_label, cases=cases
     )
     return MainParts(window, controller, register, model, runner)
 
@@ -142,6 +153,7 @@ def _main_loop(
         state=state,
         db_label=database_label(db),
         runner=runner,
+        case_source=CaseViewService(db=db, actor=user.actor),
     )
     parts.window.show()
     parts.window.register.search.setFocus()
