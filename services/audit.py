@@ -59,7 +59,7 @@ class Actor:
     @property
     def is_cli(self) -> bool:
         """The command-line operator (no Fokus account), as made by :meth:`cli`."""
-        return self.role is Role.ADMIN and self.user_id is None and self.username.startswith("cli:")
+        return self.role == Role.ADMIN and self.user_id is None and self.username.startswith("cli:")
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -483,7 +483,7 @@ def _review_unit(session: Session, actor: Actor) -> uuid.UUID | None:
     """
     if actor.is_cli:
         return None
-    if actor.role is not Role.TEAM_LEADER:
+    if actor.role != Role.TEAM_LEADER:
         raise PermissionDeniedError("bara en arbetsledare får granska och exportera loggen")
     if actor.user_id is None:
         return None
