@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QTableWidget
+from PySide6.QtWidgets import QTableWidget, QWidget
 
 from models import AuditEvent
 from models.codes import MemberRole, Protection
@@ -55,6 +55,17 @@ def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
     yield r
     r.wait()
     QCoreApplication.processEvents()  # deliver late results to this test's widgets
+
+
+@pytest.fixture
+def host(qtbot) -> QWidget:  # type: ignore[no-untyped-def]
+    """The case windows' parent: qtbot closes it, and it deletes the windows still open.
+
+    Case windows delete themselves on close, so qtbot must not hold them directly.
+    """
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    return widget
 
 
 @pytest.fixture
@@ -132,7 +143,6 @@ def _open_window(qtbot, windows: CaseWindows, case_id: uuid.UUID) -> CaseView:  
     controller = windows.open(case_id)
     view = controller.parent()
     assert isinstance(view, CaseView)
-    qtbot.addWidget(view)
     qtbot.waitUntil(lambda: controller.detail is not None, timeout=WAIT)
     return view
 
@@ -160,11 +170,13 @@ def _check_tabs(view: CaseView, ref: CaseRef) -> None:
     assert "ärende skapat" in _column(view.history, 2)
 
 
-def test_case_window_shows_the_case_and_audits_the_read(qtbot, sqlite_db, runner) -> None:  # type: ignore[no-untyped-def]
+def test_case_window_shows_the_case_and_audits_the_read(qtbot, sqlite_db, runner, host) -> None:  # type: ignore[no-untyped-def]
     actor = Actor.cli()
     ref = _make(sqlite_db, actor, _unit(sqlite_db, actor))
     windows = CaseWindows(
-        source=CaseViewService(db=sqlite_db, actor=actor, today=lambda: TODAY), runner=runner
+        source=CaseViewService(db=sqlite_db, actor=actor, today=lambda: TODAY),
+        runner=runner,
+        parent_window=host,
     )
     view = _open_window(qtbot, windows, ref.id)
     _check_tabs(view, ref)
@@ -191,10 +203,12 @@ def test_case_window_shows_the_case_and_audits_the_read(qtbot, sqlite_db, runner
     second.close()
 
 
-def test_a_protected_member_hides_the_address(qtbot, sqlite_db, runner) -> None:  # type: ignore[no-untyped-def]
+def test_a_protected_member_hides_the_address(qtbot, sqlite_db, runner, host) -> None:  # type: ignore[no-untyped-def]
     actor = Actor.cli()
     ref = _make(sqlite_db, actor, _unit(sqlite_db, actor), protected=True)
-    windows = CaseWindows(source=CaseViewService(db=sqlite_db, actor=actor), runner=runner)
+    windows = CaseWindows(
+        source=CaseViewService(db=sqlite_db, actor=actor), runner=runner, parent_window=host
+    )
     view = _open_window(qtbot, windows, ref.id)
     assert view.fields["address"].text() == "skyddad"
     shown = "\n".join(label.text() for label in view.fields.values())
@@ -260,12 +274,14 @@ def test_double_click_in_the_register_opens_the_case(qtbot, tmp_path, runner) ->
 
 
 @pytest.mark.postgres
-def test_case_window_on_postgresql(qtbot, pg_url, runner) -> None:  # type: ignore[no-untyped-def]
+def test_case_window_on_postgresql(qtbot, pg_url, runner, host) -> None:  # type: ignore[no-untyped-def]
     db = open_database(pg_url)
     try:
         actor = Actor.cli()
         ref = _make(db, actor, _unit(db, actor), protected=True)
-        windows = CaseWindows(source=CaseViewService(db=db, actor=actor), runner=runner)
+        windows = CaseWindows(
+            source=CaseViewService(db=db, actor=actor), runner=runner, parent_window=host
+        )
         view = _open_window(qtbot, windows, ref.id)
         _check_tabs(view, ref)
         assert view.fields["address"].text() == "skyddad"
@@ -322,3 +338,20 @@ def test_case_detail_on_both_backends(db, actor, unit_id) -> None:  # type: igno
 
     with pytest.raises(NotFoundError):
         service.load(uuid.uuid4())
+
+
+def test_a_missing_case_is_shown_not_raised(qtbot, sqlite_db, runner, host) -> None:  # type: ignore[no-untyped-def]
+    windows = CaseWindows(
+        source=CaseViewService(db=sqlite_db, actor=Actor.cli()), runner=runner, parent_window=host
+    )
+    missing = uuid.uuid4()
+    controller = windows.open(missing)
+    view = controller.parent()
+    assert isinstance(view, CaseView)
+    with qtbot.waitSignal(controller.load_failed, timeout=WAIT) as blocker:
+        pass
+    assert blocker.args == ["ärendet finns inte"]
+    assert view.loading.text() == "Ärendet kunde inte hämtas: ärendet finns inte"
+    assert view.members.rowCount() == 0
+    assert _opened_events(sqlite_db, missing) == 0  # a failed read leaves no event
+    view.close()
