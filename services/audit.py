@@ -497,7 +497,8 @@ _HIDDEN_KEYS = frozenset(
     {"text", "query", "search", "search_text", "name", "first_name", "last_name",
      "full_name", "personal_id", "personnummer", "address"}
 )  # fmt: skip
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:\d{2})?\d{6}[-+]?\d{4}(?![0-9A-Za-z])")
+# Standalone runs only: the groups of a UUID ("12345678-1234-…") are not personnummer.
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z-])(?:\d{2})?\d{6}[-+]?\d{4}(?![0-9A-Za-z-])")
 
 
 def _safe_detail(raw: str) -> dict[str, Any]:
