@@ -27,6 +27,8 @@ run: venv
 ## The whole test suite, PostgreSQL included (headless Qt).
 test: venv
 	@scripts/check-system.sh
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: venv
