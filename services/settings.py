@@ -41,6 +41,8 @@ class Settings:
     municipality: str = "Kommunen"
     long_term_threshold_months: int = 27
     long_term_window_months: int = 36
+    # The most case summaries an arbetsledare may export as PDF files in one batch.
+    batch_export_cap: int = 200
 
 
 def load_settings(path: Path | None = None) -> Settings:
