@@ -1,5 +1,6 @@
 """Fokus domain model: SQLAlchemy tables, no Qt and no business rules beyond invariants."""
 
+from models.access import CaseNamedStaff, CaseShare, EmergencyAccess, StandIn
 from models.audit import AuditEvent
 from models.base import Base, UTCDateTime, utcnow
 from models.case import (
@@ -14,10 +15,18 @@ from models.case import (
     SupportReason,
 )
 from models.contact import ContactEntry, contact_entry_member
+from models.offline import (
+    OfflineCheckout,
+    OfflineCheckoutCase,
+    OfflineLocalBase,
+    OfflineLocalConflict,
+    OfflineLocalState,
+)
 from models.org import DEFAULT_CAP_FOCUS, DEFAULT_CAP_OTHER, Unit, User
 from models.person import Person, PersonIdentifier
 from models.plan import PersonDirection, Target, TargetGroup, TargetRule
 from models.reference import Agency, ContactMethod, SupportReasonKind
+from models.stats import SupportYearCase, SupportYearPerson
 
 __all__ = [
     "CASE_PREFIX",
@@ -27,19 +36,30 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Case",
+    "CaseNamedStaff",
     "CaseNumberCounter",
+    "CaseShare",
     "Consent",
     "ContactEntry",
     "ContactMethod",
+    "EmergencyAccess",
     "HouseholdMember",
+    "OfflineCheckout",
+    "OfflineCheckoutCase",
+    "OfflineLocalBase",
+    "OfflineLocalConflict",
+    "OfflineLocalState",
     "Person",
     "PersonDirection",
     "PersonIdentifier",
     "PersonOutcome",
     "PlanGoal",
+    "StandIn",
     "SupportMonth",
     "SupportReason",
     "SupportReasonKind",
+    "SupportYearCase",
+    "SupportYearPerson",
     "Target",
     "TargetGroup",
     "TargetRule",

@@ -43,6 +43,8 @@ class User(UUIDPk, Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column()
+    # PostgreSQL: the user's own LOGIN role (services/pg_roles.py); RLS maps current_user here.
+    db_role: Mapped[str | None] = mapped_column(String(63), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
