@@ -18,6 +18,7 @@ from ui.first_run_dialog import FirstRunController, FirstRunDialog
 from ui.i18n import install_swedish
 from ui.login_dialog import LoginController, LoginDialog
 from ui.view_state import ViewState
+from ui.worker import BackgroundRunner
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -32,6 +33,13 @@ def sqlite_db(sqlite_url: str) -> Iterator[Database]:
     db = open_database(sqlite_url)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def runner() -> Iterator[BackgroundRunner]:
+    r = BackgroundRunner()
+    yield r
+    r.wait()
 
 
 @pytest.fixture
@@ -62,11 +70,11 @@ def _add_caseworker(db: Database) -> None:
         )
 
 
-def test_first_run_dialog_creates_the_administrator(qtbot, sqlite_db) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_dialog_creates_the_administrator(qtbot, sqlite_db, runner) -> None:  # type: ignore[no-untyped-def]
     assert needs_first_run(sqlite_db)
     dialog = FirstRunDialog()
     qtbot.addWidget(dialog)
-    controller = FirstRunController(dialog=dialog, create=_create(sqlite_db))
+    controller = FirstRunController(dialog=dialog, create=_create(sqlite_db), runner=runner)
     assert dialog.windowTitle().startswith("Fokus")
     dialog.unit.setText("Försörjningsstöd Östra Söder")
     dialog.full_name.setText("Åsa Ängström")
@@ -79,7 +87,8 @@ def test_first_run_dialog_creates_the_administrator(qtbot, sqlite_db) -> None:  
 
     dialog.repeat.setText("kort")
     dialog.password.setText("kort")
-    qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(controller.finished_work, timeout=5000):
+        qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
     assert "minst 8 tecken" in dialog.error.text()
     assert needs_first_run(sqlite_db)
 
@@ -96,7 +105,9 @@ def test_first_run_dialog_creates_the_administrator(qtbot, sqlite_db) -> None:  
     assert dialog.password.text() == "" and dialog.repeat.text() == ""
 
 
-def test_login_succeeds_and_remembers_only_the_username(qtbot, sqlite_db, state, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_login_succeeds_and_remembers_only_the_username(  # type: ignore[no-untyped-def]
+    qtbot, sqlite_db, state, tmp_path, runner
+) -> None:
     _add_caseworker(sqlite_db)
     state.last_username = "kajsa"
     dialog = LoginDialog(database_label="SQLite – test")
@@ -105,6 +116,7 @@ def test_login_succeeds_and_remembers_only_the_username(qtbot, sqlite_db, state,
         dialog=dialog,
         authenticate=lambda u, p: authenticate(sqlite_db, u, p, "test"),
         state=state,
+        runner=runner,
     )
     assert dialog.windowTitle().startswith("Fokus")
     assert dialog.username.text() == "kajsa"
@@ -120,7 +132,7 @@ def test_login_succeeds_and_remembers_only_the_username(qtbot, sqlite_db, state,
     assert PASSWORD not in text and "lösenord" not in text.lower()
 
 
-def test_login_fails_with_the_message_and_stays_open(qtbot, sqlite_db, state) -> None:  # type: ignore[no-untyped-def]
+def test_login_fails_with_the_message_and_stays_open(qtbot, sqlite_db, state, runner) -> None:  # type: ignore[no-untyped-def]
     _add_caseworker(sqlite_db)
     dialog = LoginDialog()
     qtbot.addWidget(dialog)
@@ -128,6 +140,7 @@ def test_login_fails_with_the_message_and_stays_open(qtbot, sqlite_db, state) ->
         dialog=dialog,
         authenticate=lambda u, p: authenticate(sqlite_db, u, p, "test"),
         state=state,
+        runner=runner,
     )
     dialog.show()
     qtbot.waitExposed(dialog)
@@ -135,7 +148,11 @@ def test_login_fails_with_the_message_and_stays_open(qtbot, sqlite_db, state) ->
     assert dialog.error.text() == "ange ditt användarnamn"
     dialog.username.setText("kajsa")
     dialog.password.setText("fel-lösenord")
-    qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(controller.checked, timeout=5000):
+        qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
+        assert controller.checking and not dialog.password.isEnabled()
+        assert dialog.status.text() == "Loggar in …"
+    assert dialog.password.isEnabled()
     assert dialog.error.isVisible()
     assert dialog.error.text() == WRONG_CREDENTIALS
     assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
@@ -145,12 +162,12 @@ def test_login_fails_with_the_message_and_stays_open(qtbot, sqlite_db, state) ->
 
 
 @pytest.mark.postgres
-def test_first_run_then_login_on_postgresql(qtbot, pg_url, state) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_then_login_on_postgresql(qtbot, pg_url, state, runner) -> None:  # type: ignore[no-untyped-def]
     db = open_database(pg_url)
     try:
         dialog = FirstRunDialog()
         qtbot.addWidget(dialog)
-        controller = FirstRunController(dialog=dialog, create=_create(db))
+        controller = FirstRunController(dialog=dialog, create=_create(db), runner=runner)
         for field, text in (
             (dialog.unit, "Försörjningsstöd Öst"),
             (dialog.full_name, "Örjan Åkerlund"),
@@ -159,23 +176,28 @@ def test_first_run_then_login_on_postgresql(qtbot, pg_url, state) -> None:  # ty
             (dialog.repeat, PASSWORD),
         ):
             field.setText(text)
-        qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+        with qtbot.waitSignal(controller.finished_work, timeout=10_000):
+            qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
         assert controller.user is not None and controller.user.role is Role.ADMIN
 
         login = LoginDialog()
         qtbot.addWidget(login)
         lc = LoginController(
-            dialog=login, authenticate=lambda u, p: authenticate(db, u, p, "t"), state=state
+            dialog=login,
+            authenticate=lambda u, p: authenticate(db, u, p, "t"),
+            state=state,
+            runner=runner,
         )
         login.username.setText("ORJAN")
         login.password.setText(PASSWORD)
-        qtbot.mouseClick(login.login_button, Qt.MouseButton.LeftButton)
+        with qtbot.waitSignal(lc.checked, timeout=10_000):
+            qtbot.mouseClick(login.login_button, Qt.MouseButton.LeftButton)
         assert lc.user is not None and lc.user.user_id == controller.user.user_id
     finally:
         db.dispose()
 
 
-def test_sign_in_runs_first_run_then_login(qtbot, sqlite_db, state) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_runs_first_run_then_login(qtbot, sqlite_db, state, runner) -> None:  # type: ignore[no-untyped-def]
     """The real start-up sequence with modal dialogs, driven from a timer.
 
     Whatever goes wrong inside a modal dialog closes it, so the test fails
@@ -204,9 +226,17 @@ def test_sign_in_runs_first_run_then_login(qtbot, sqlite_db, state) -> None:  # 
                 fill(dialog)
             except Exception as exc:  # noqa: BLE001 - reported by the assertions below
                 problems.append(repr(exc))
-            if dialog.isVisible():
+            QTimer.singleShot(20, lambda: closed(dialog))
+
+        def closed(dialog) -> None:  # type: ignore[no-untyped-def]
+            # the password check runs in a worker: the dialog closes when it answers
+            if not dialog.isVisible():
+                return
+            if deadline.hasExpired():
                 problems.append(f"still open: {dialog.error.text()!r}")
                 dialog.reject()
+                return
+            QTimer.singleShot(20, lambda: closed(dialog))
 
         QTimer.singleShot(0, step)
 
@@ -219,7 +249,7 @@ def test_sign_in_runs_first_run_then_login(qtbot, sqlite_db, state) -> None:  # 
         dialog.create_button.click()
 
     drive(FirstRunDialog, fill_first_run)
-    user = sign_in(sqlite_db, state, station="test")
+    user = sign_in(sqlite_db, state, station="test", runner=runner)
     assert problems == []
     assert user is not None and user.role is Role.ADMIN
     assert state.last_username == "ake"
@@ -230,7 +260,7 @@ def test_sign_in_runs_first_run_then_login(qtbot, sqlite_db, state) -> None:  # 
         dialog.login_button.click()
 
     drive(LoginDialog, fill_login)
-    again = sign_in(sqlite_db, state, station="test")
+    again = sign_in(sqlite_db, state, station="test", runner=runner)
     assert problems == []
     assert again is not None and again.user_id == user.user_id
     assert seen == ["Fokus – första start", "Fokus – logga in"]

@@ -1,15 +1,15 @@
 """First start on an empty database: create the administrator and the first unit.
 
 Shown only when the database has no users at all; the service refuses a
-second first run, so two workstations racing cannot both create one.
+second first run, so two workstations racing cannot both create one. The
+administrator is created in a worker (hashing the password takes a moment).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from services.auth import SessionUser
 from services.errors import FokusError
 from services.users import PASSWORD_MIN
-from ui.login_dialog import ERROR_STYLE
+from ui.login_dialog import ERROR_STYLE, Runner, busy_bar
 
 # (username, full name, password, unit name) → the logged-in administrator
 CreateAdmin = Callable[[str, str, str, str], SessionUser]
@@ -58,6 +58,10 @@ class FirstRunDialog(QDialog):
         self.repeat = QLineEdit()
         self.repeat.setAccessibleName(self.tr("Upprepa lösenordet"))
         self.repeat.setEchoMode(QLineEdit.EchoMode.Password)
+        self.status = QLabel()
+        self.status.setObjectName("firstRunStatus")
+        self.status.setVisible(False)
+        self.busy = busy_bar()
         self.error = QLabel()
         self.error.setObjectName("firstRunError")
         self.error.setStyleSheet(ERROR_STYLE)
@@ -78,6 +82,8 @@ class FirstRunDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addWidget(self.busy)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(440)
@@ -86,14 +92,36 @@ class FirstRunDialog(QDialog):
         self.error.setText(message)
         self.error.setVisible(True)
 
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        """Lock the form and show ``text`` with a moving bar while the worker runs."""
+        for widget in (
+            self.unit,
+            self.full_name,
+            self.username,
+            self.password,
+            self.repeat,
+            self.create_button,
+        ):
+            widget.setEnabled(not busy)
+        self.status.setText(text)
+        self.status.setVisible(busy)
+        self.busy.setVisible(busy)
+        if busy:
+            self.error.setVisible(False)
+
 
 class FirstRunController(QObject):
-    """Checks the two passwords match, then asks the service to create the administrator."""
+    """Checks the two passwords match, then asks the service (in a worker) to create the
+    administrator; ``finished_work`` is emitted when the worker has answered."""
 
-    def __init__(self, *, dialog: FirstRunDialog, create: CreateAdmin) -> None:
+    finished_work = Signal()
+
+    def __init__(self, *, dialog: FirstRunDialog, create: CreateAdmin, runner: Runner) -> None:
         super().__init__(dialog)
         self._dialog = dialog
         self._create = create
+        self._runner = runner
+        self._working = False
         self.user: SessionUser | None = None
         dialog.unit.setFocus()
         self._connect_signals()
@@ -104,22 +132,34 @@ class FirstRunController(QObject):
 
     def _on_create_clicked(self) -> None:
         d = self._dialog
+        if self._working:
+            return
         if d.password.text() != d.repeat.text():
             d.show_error(self.tr("lösenord: de två lösenorden skiljer sig åt"))
             d.repeat.clear()
             d.repeat.setFocus()
             return
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            user = self._create(
-                d.username.text(), d.full_name.text(), d.password.text(), d.unit.text()
-            )
-        except FokusError as exc:
-            d.show_error(exc.message)
-            return
-        finally:
-            QGuiApplication.restoreOverrideCursor()
+        args = (d.username.text(), d.full_name.text(), d.password.text(), d.unit.text())
+        create = self._create
+        self._working = True
+        d.set_busy(True, self.tr("Skapar administratören …"))
+        self._runner.run(lambda: create(*args), on_done=self._on_created, on_error=self._on_failed)
+
+    def _on_created(self, user: SessionUser) -> None:
+        self._working = False
+        d = self._dialog
+        d.set_busy(False)
         d.password.clear()
         d.repeat.clear()
         self.user = user
         d.accept()
+        self.finished_work.emit()
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self._working = False
+        d = self._dialog
+        d.set_busy(False)
+        if not isinstance(exc, FokusError):
+            raise exc  # a bug: the crash handler reports it
+        d.show_error(exc.message)
+        self.finished_work.emit()

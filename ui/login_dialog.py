@@ -2,21 +2,25 @@
 
 The last username is remembered in the view state; the password never is.
 The controller gets the check as a callable, so it neither knows the
-database nor how passwords are hashed.
+database nor how passwords are hashed. The check runs in a worker
+(argon2id takes a tenth of a second or more, a network database longer):
+meanwhile the dialog shows "Loggar in …", its fields are locked and the
+window keeps repainting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +30,29 @@ from services.errors import FokusError
 from ui.view_state import ViewState
 
 ERROR_STYLE = "color: #a40000; font-weight: bold;"
+
+
+class Runner(Protocol):
+    """What the dialogs need of :class:`ui.worker.BackgroundRunner`."""
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+        owner: Any = None,
+    ) -> int: ...
+
+
+def busy_bar() -> QProgressBar:
+    """A thin indeterminate bar shown while a worker runs (hidden until then)."""
+    bar = QProgressBar()
+    bar.setRange(0, 0)
+    bar.setTextVisible(False)
+    bar.setMaximumHeight(6)
+    bar.setVisible(False)
+    return bar
 
 
 class LoginDialog(QDialog):
@@ -46,6 +73,10 @@ class LoginDialog(QDialog):
         self.password = QLineEdit()
         self.password.setAccessibleName(self.tr("Lösenord"))
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.status = QLabel()
+        self.status.setObjectName("loginStatus")
+        self.status.setVisible(False)
+        self.busy = busy_bar()
         self.error = QLabel()
         self.error.setObjectName("loginError")
         self.error.setStyleSheet(ERROR_STYLE)
@@ -64,6 +95,8 @@ class LoginDialog(QDialog):
         layout.addWidget(self.heading)
         layout.addWidget(self.database)
         layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addWidget(self.busy)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(380)
@@ -72,9 +105,25 @@ class LoginDialog(QDialog):
         self.error.setText(message)
         self.error.setVisible(True)
 
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        """Lock the fields and show ``text`` with a moving bar while a check runs."""
+        for widget in (self.username, self.password, self.login_button):
+            widget.setEnabled(not busy)
+        self.status.setText(text)
+        self.status.setVisible(busy)
+        self.busy.setVisible(busy)
+        if busy:
+            self.error.setVisible(False)
+
 
 class LoginController(QObject):
-    """Checks the credentials on "Logga in"; keeps the dialog open with the message on failure."""
+    """Checks the credentials in a worker; keeps the dialog open with the message on failure.
+
+    ``checked`` is emitted when a check has come back, whichever way it went.
+    Cancelling while a check runs keeps the user logged out.
+    """
+
+    checked = Signal()
 
     def __init__(
         self,
@@ -82,11 +131,15 @@ class LoginController(QObject):
         dialog: LoginDialog,
         authenticate: Callable[[str, str], SessionUser],
         state: ViewState,
+        runner: Runner,
     ) -> None:
         super().__init__(dialog)
         self._dialog = dialog
         self._authenticate = authenticate
         self._state = state
+        self._runner = runner
+        self._checking = False
+        self._cancelled = False
         self.user: SessionUser | None = None
         last = state.last_username
         dialog.username.setText(last)
@@ -96,26 +149,56 @@ class LoginController(QObject):
     def _connect_signals(self) -> None:
         self._dialog.buttons.accepted.connect(self._on_login_clicked)
         self._dialog.buttons.rejected.connect(self._dialog.reject)
+        self._dialog.rejected.connect(self._on_rejected)
+
+    @property
+    def checking(self) -> bool:
+        """A password check is running in the worker."""
+        return self._checking
 
     def _on_login_clicked(self) -> None:
         d = self._dialog
+        if self._checking:
+            return
         username = d.username.text().strip()
         if not username:
             d.show_error(self.tr("ange ditt användarnamn"))
             d.username.setFocus()
             return
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            user = self._authenticate(username, d.password.text())
-        except FokusError as exc:
-            d.show_error(exc.message)
-            d.password.clear()
-            d.password.setFocus()
-            return
-        finally:
-            QGuiApplication.restoreOverrideCursor()
+        password = d.password.text()
+        check = self._authenticate
+        self._checking = True
+        self._cancelled = False
+        d.set_busy(True, self.tr("Loggar in …"))
+        self._runner.run(
+            lambda: check(username, password),
+            on_done=self._on_checked,
+            on_error=self._on_refused,
+            owner=d,
+        )
+
+    def _on_rejected(self) -> None:
+        self._cancelled = True
+
+    def _on_checked(self, user: SessionUser) -> None:
+        self._checking = False
+        d = self._dialog
+        d.set_busy(False)
         d.password.clear()
-        self.user = user
-        self._state.last_username = user.username
-        self._state.sync()
-        d.accept()
+        if not self._cancelled:
+            self.user = user
+            self._state.last_username = user.username
+            self._state.sync()
+            d.accept()
+        self.checked.emit()
+
+    def _on_refused(self, exc: BaseException) -> None:
+        self._checking = False
+        d = self._dialog
+        d.set_busy(False)
+        if not isinstance(exc, FokusError):
+            raise exc  # a bug: the crash handler reports it
+        d.show_error(exc.message)
+        d.password.clear()
+        d.password.setFocus()
+        self.checked.emit()

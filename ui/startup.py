@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, TypeVar, cast
 
 from PySide6.QtCore import QEventLoop, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialog
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 DEMO_CASES = 2000
 DEMO_SEED = 1
+OPENING_DATABASE = "Öppnar databasen …"
+BUSY_DIALOG_DELAY_MS = 400  # a local file opens faster than this: no flicker
+T = TypeVar("T")
 
 
 def create_application() -> QApplication:
@@ -71,8 +76,13 @@ def database_label(db: Database) -> str:
     return f"PostgreSQL: {describe_url(db.url)}"
 
 
-def sign_in(db: Database, state: ViewState, *, station: str) -> SessionUser | None:
-    """First-run dialog on an empty database, otherwise the login dialog; None if cancelled."""
+def sign_in(
+    db: Database, state: ViewState, *, station: str, runner: BackgroundRunner
+) -> SessionUser | None:
+    """First-run dialog on an empty database, otherwise the login dialog; None if cancelled.
+
+    The password checks run in ``runner``'s workers, so the dialogs stay responsive.
+    """
     if needs_first_run(db):
 
         def create(username: str, full_name: str, password: str, unit: str) -> SessionUser:
@@ -80,7 +90,7 @@ def sign_in(db: Database, state: ViewState, *, station: str) -> SessionUser | No
             return authenticate(db, username, password, station)
 
         fr_dialog = FirstRunDialog()
-        fr = FirstRunController(dialog=fr_dialog, create=create)
+        fr = FirstRunController(dialog=fr_dialog, create=create, runner=runner)
         if fr_dialog.exec() != QDialog.DialogCode.Accepted or fr.user is None:
             return None
         state.last_username = fr.user.username
@@ -91,10 +101,44 @@ def sign_in(db: Database, state: ViewState, *, station: str) -> SessionUser | No
         dialog=dialog,
         authenticate=lambda u, p: authenticate(db, u, p, station),
         state=state,
+        runner=runner,
     )
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return login.user
+
+
+def wait_in_background(runner: BackgroundRunner, fn: Callable[[], T], *, label: str) -> T:
+    """Run ``fn`` in a worker and wait for it without freezing: returns its result or raises.
+
+    A small "busy" dialog with ``label`` appears when the work takes longer
+    than a moment (a quick local file shows nothing). For start-up work that
+    must finish before there is any window to use.
+    """
+    dialog = QProgressDialog(label, "", 0, 0)
+    dialog.setWindowTitle("Fokus")
+    dialog.setObjectName("startupProgress")
+    dialog.setCancelButton(None)  # opening or migrating cannot be stopped halfway
+    dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
+    dialog.setMinimumDuration(BUSY_DIALOG_DELAY_MS)
+    dialog.setAutoClose(False)
+    dialog.setValue(0)
+    loop = QEventLoop()
+    outcome: list[tuple[bool, Any]] = []
+
+    def finish(ok: bool, value: Any) -> None:
+        outcome.append((ok, value))
+        loop.quit()
+
+    runner.run(fn, on_done=lambda r: finish(True, r), on_error=lambda e: finish(False, e))
+    if not outcome:
+        loop.exec()
+    dialog.close()
+    dialog.deleteLater()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return cast(T, value)
 
 
 @dataclass
@@ -166,27 +210,27 @@ def run_app(*, url: str | None) -> int:
 
     app = create_application()
     install_crash_handler()
-    try:
-        db = open_database(resolve_url(url).url)
+    runner = BackgroundRunner()
+    try:  # opening and migrating run in a worker: the server may be slow or down
+        db = wait_in_background(
+            runner, lambda: open_database(resolve_url(url).url), label=OPENING_DATABASE
+        )
     except FokusError as exc:
         show_fatal(exc.message)
         return exc.exit_code
     try:
         state = ViewState.open()
         try:
-            user = sign_in(db, state, station=workstation())
+            user = sign_in(db, state, station=workstation(), runner=runner)
         except FokusError as exc:
             show_fatal(exc.message)
             return exc.exit_code
         if user is None:
             return 0
         log.info("login user_id=%s", user.user_id)
-        runner = BackgroundRunner()
-        try:
-            return _main_loop(app, db, user, state, runner)
-        finally:
-            runner.wait()
+        return _main_loop(app, db, user, state, runner)
     finally:
+        runner.wait()
         db.dispose()
 
 
