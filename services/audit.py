@@ -68,6 +68,14 @@ CASE_OPENED = "case_opened"
 CASE_SEARCH = "case_search"
 AUDIT_CASE_REVIEWED = "audit_case_reviewed"
 AUDIT_EXPORTED = "audit_exported"
+SESSION_LOCKED = "session_locked"
+SESSION_UNLOCKED = "session_unlocked"
+LOGOUT = "logout"
+USER_UPDATED = "user_updated"
+USER_DEACTIVATED = "user_deactivated"
+USER_REACTIVATED = "user_reactivated"
+USER_PASSWORD_RESET = "user_password_reset"
+USER_UNLOCKED = "user_unlocked"
 
 #: Swedish labels for the export; an action missing here is exported as its code.
 ACTION_LABELS: dict[str, str] = {
@@ -109,6 +117,14 @@ ACTION_LABELS: dict[str, str] = {
     "user_created": "användare skapad",
     AUDIT_CASE_REVIEWED: "ärendets logg granskad",
     AUDIT_EXPORTED: "logg exporterad",
+    SESSION_LOCKED: "låst efter inaktivitet",
+    SESSION_UNLOCKED: "upplåst efter inaktivitet",
+    LOGOUT: "utloggning",
+    USER_UPDATED: "användare ändrad",
+    USER_DEACTIVATED: "användare inaktiverad",
+    USER_REACTIVATED: "användare återaktiverad",
+    USER_PASSWORD_RESET: "lösenord återställt",
+    USER_UNLOCKED: "konto upplåst",
 }
 
 
