@@ -130,9 +130,9 @@ def case_years_query(case_ids: Sequence[uuid.UUID] | None = None) -> Select[Any]
     """(case_id, year, months, month_mask) computed from ``support_month``."""
     sm = SupportMonth
     year = _year(sm.month)
-    stmt = select(
-        sm.case_id, year, func.count(), func.sum(_month_bit(sm.month))
-    ).group_by(sm.case_id, year)
+    stmt = select(sm.case_id, year, func.count(), func.sum(_month_bit(sm.month))).group_by(
+        sm.case_id, year
+    )
     if case_ids is not None:
         stmt = stmt.where(sm.case_id.in_(case_ids))
     return stmt
