@@ -28,7 +28,7 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from enum import StrEnum
@@ -90,16 +90,26 @@ from models.codes import (
     MemberRole,
     OtherBenefit,
     Outcome,
+    Role,
     SicknessGrade,
 )
 from services.audit import Actor, record
 from services.cases import Changes, case_by_number
 from services.db import Database
-from services.errors import FieldError, FokusError, NotFoundError, ValidationError
+from services.errors import (
+    FieldError,
+    FokusError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from services.journal import NoteInput, add_note_in, has_valid_consent
 from services.personal_id import format_personal_id
-from services.settings import Settings, load_settings
+from services.register import count_in
+from services.search import RegisterFilter, register_conditions
+from services.settings import Settings, load_settings, settings_path
 from services.support import format_amount
+from services.targets import person_directions
 
 # --------------------------------------------------------------------------- options
 
@@ -249,6 +259,19 @@ class GoalLine:
 
 
 @dataclass(frozen=True)
+class DirectionLine:
+    """One person's direction for a period (arbete/studier, sjukersättning, ...) with its goal."""
+
+    person_name: str
+    direction: str
+    started_on: date
+    ended_on: date | None
+    goal: str
+    goal_date: date | None
+    note: str  # empty unless the summary goes to the internal file
+
+
+@dataclass(frozen=True)
 class OutcomeLine:
     """An outcome of the case or of one person, as a Swedish phrase."""
 
@@ -288,6 +311,7 @@ class SummaryPlan:
     mental_health: tuple[str, ...]
     omissions: tuple[Omission, ...]
     blocked_reason: str | None = None
+    directions: tuple[DirectionLine, ...] = ()
     # Never printed: a protected household's street address, also cut out of free texts.
     redact: tuple[str, ...] = field(default=(), repr=False)
 
@@ -299,6 +323,14 @@ class SummaryPlan:
     @property
     def omission_texts(self) -> tuple[str, ...]:
         return tuple(str(o) for o in self.omissions)
+
+    def screen_lines(self) -> tuple[str, ...]:
+        """What the print dialog shows beside the options: the block first, then each omission.
+
+        Never printed; it names household members, so it stays on the screen.
+        """
+        head = (f"Inget skrivs ut: {self.blocked_reason}",) if self.blocked_reason else ()
+        return head + self.omission_texts
 
     @property
     def sections(self) -> frozenset[Section]:
@@ -730,6 +762,51 @@ def _goals_and_outcomes(
     return goals, outcomes
 
 
+def _directions(
+    session: Session,
+    case_id: uuid.UUID,
+    options: SummaryOptions,
+    recipient_label: str,
+    names: dict[uuid.UUID, str],
+    included: frozenset[uuid.UUID],
+    omissions: list[Omission],
+) -> list[DirectionLine]:
+    """Each included person's directions, in the order of the household list, oldest first."""
+    order = {pid: i for i, pid in enumerate(names)}
+    rows = person_directions(session, case_id)
+    left_out = sum(1 for d in rows if d.person_id not in included)
+    kept = sorted(
+        (d for d in rows if d.person_id in included),
+        key=lambda d: (order.get(d.person_id, len(order)), d.started_on),
+    )
+    if left_out:
+        omissions.append(
+            Omission(
+                "Planering",
+                f"{left_out} inriktningar för personer som inte ingår lämnas inte ut",
+            )
+        )
+    if not options.is_internal and any(d.note for d in kept):
+        omissions.append(
+            Omission(
+                "Inriktningarnas anteckningar",
+                f"interna arbetsanteckningar lämnas inte ut till {recipient_label}",
+            )
+        )
+    return [
+        DirectionLine(
+            person_name=names.get(d.person_id, ""),
+            direction=DIRECTION_LABELS.get(d.direction, d.direction.value),
+            started_on=d.started_on,
+            ended_on=d.ended_on,
+            goal=d.goal,
+            goal_date=d.goal_date,
+            note=d.note if options.is_internal else "",
+        )
+        for d in kept
+    ]
+
+
 def _reasons(
     session: Session,
     case_id: uuid.UUID,
@@ -793,7 +870,11 @@ def plan_summary(
     )
     goals: list[GoalLine] = []
     outcomes: list[OutcomeLine] = []
+    directions: list[DirectionLine] = []
     if Section.PLAN in options.sections:
+        directions = _directions(
+            session, case.id, options, recipient_label, names, included, omissions
+        )
         goals, outcomes = _goals_and_outcomes(
             session, case, names, included, household_only, omissions
         )
@@ -824,6 +905,7 @@ def plan_summary(
         mental_health=flagged if options.include_mental_health else (),
         omissions=tuple(omissions),
         blocked_reason=blocked,
+        directions=tuple(directions),
         redact=_redactions(case, members),
     )
 
@@ -1684,6 +1766,26 @@ class _Renderer:
             out += self.heading(SECTION_LABELS[Section.CHILD_PERSPECTIVE], part) if i == 0 else part
         return out
 
+    def directions_table(self) -> Flowable:
+        if not self.plan.directions:
+            return self.p("Ingen inriktning registrerad för någon person.")
+        widths = [100, 96, 84, FRAME_W - 100 - 96 - 84 - 62, 62]
+        rows: list[Sequence[str | list[_Line]]] = []
+        for d in self.plan.directions:
+            goal = self.look.cell(self.t(d.goal or "–"), widths[3])
+            if d.note:
+                goal += self.look.cell(self.t(d.note), widths[3], muted=True)
+            rows.append(
+                (
+                    d.person_name,
+                    d.direction,
+                    _period(d.started_on, d.ended_on),
+                    goal,
+                    f"{d.goal_date:%Y-%m-%d}" if d.goal_date else "",
+                )
+            )
+        return self.table(widths, ["Person", "Inriktning", "Period", "Mål", "Måldatum"], rows)
+
     def plan_section(self) -> list[Flowable]:
         goals: Flowable = (
             self.table(
@@ -1719,9 +1821,14 @@ class _Renderer:
             if self.plan.outcomes
             else self.p("Inget utfall registrerat.")
         )
-        return self.heading(
-            SECTION_LABELS[Section.PLAN], self.heading("Mål", [goals], level=2)
-        ) + self.heading("Utfall", [outcomes], level=2)
+        return (
+            self.heading(
+                SECTION_LABELS[Section.PLAN],
+                self.heading("Inriktning per person", [self.directions_table()], level=2),
+            )
+            + self.heading("Mål", [goals], level=2)
+            + self.heading("Utfall", [outcomes], level=2)
+        )
 
     # -- page furniture
 
@@ -2096,8 +2203,363 @@ def record_summary_printed(
         )
 
 
+# --------------------------------------------------------------------------- the print dialog
+
+# "klienten själv" is not offered as a recipient: a client asking for their own file is a
+# request for disclosure (begäran om utlämnande), decided on its own, not a consent.
+NOT_RECIPIENTS = frozenset({"client"})
+
+
+@dataclass(frozen=True)
+class SummaryPerson:
+    """A household member as the print dialog lists them (to choose who is included)."""
+
+    id: uuid.UUID
+    name: str
+    role: str
+    protected: bool
+    current: bool
+    applicant: bool  # the one an agency gets by default
+
+
+@dataclass(frozen=True)
+class SummaryChoices:
+    """What the print dialog offers for one case: its persons, recipients and log agencies."""
+
+    case_id: uuid.UUID
+    case_number: str
+    persons: tuple[SummaryPerson, ...]
+    recipients: tuple[tuple[str, str], ...]  # (code, label), "intern akt" first
+    agencies: tuple[tuple[str, str], ...]  # every agency a contact note may be with
+
+
+def summary_choices_in(session: Session, case_id: uuid.UUID, *, today: date) -> SummaryChoices:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFoundError("ärendet finns inte")
+    agencies = session.execute(
+        select(Agency.code, Agency.label, Agency.active).order_by(Agency.sort_order, Agency.label)
+    ).all()
+    members = _members(session, case_id)
+    applicant = _applicant(members, today)
+    persons = tuple(
+        SummaryPerson(
+            id=m.id,
+            name=m.name,
+            role=MEMBER_ROLE_LABELS[m.role],
+            protected=m.protected,
+            current=m.valid_from <= today and (m.valid_to is None or m.valid_to >= today),
+            applicant=applicant is not None and m.id == applicant.id,
+        )
+        for m in members
+    )
+    return SummaryChoices(
+        case_id=case.id,
+        case_number=case.case_number,
+        persons=persons,
+        recipients=(
+            (RECIPIENT_INTERNAL, INTERNAL_LABEL),
+            *((c, lbl) for c, lbl, active in agencies if active and c not in NOT_RECIPIENTS),
+        ),
+        agencies=tuple((c, lbl) for c, lbl, _active in agencies),
+    )
+
+
+def screen_preview(
+    db: Database,
+    actor: Actor,
+    case_id: uuid.UUID,
+    options: SummaryOptions,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+) -> PreviewResult:
+    """Like :func:`preview_summary`, but a recipient who may get nothing is an answer, not an error.
+
+    The print dialog shows why nothing can be printed (``plan.blocked_reason``)
+    instead of a preview; ``pdf`` is then empty. Both outcomes are audited.
+    """
+    now = now or utcnow()
+    with db.begin() as s:
+        plan = plan_summary(s, case_id, options, today=local_today(now))
+        rendered = (
+            render_summary(plan, settings=settings, author=_author(s, actor), now=now)
+            if plan.allowed
+            else RenderedSummary(b"", 0)
+        )
+        record(
+            s,
+            actor,
+            "summary_previewed",
+            case_id=case_id,
+            recipient=options.recipient,
+            masked=options.mask_personnummer,
+            pages=rendered.pages,
+        )
+    return PreviewResult(rendered.pdf, rendered.pages, plan)
+
+
+# --------------------------------------------------------------------------- batch export
+
+BATCH_ROLES = frozenset({Role.TEAM_LEADER})
+
+
+def require_batch_export(actor: Actor) -> None:
+    """Only an arbetsledare exports summaries in bulk (the CLI operator, as administrator, too)."""
+    if actor.role not in BATCH_ROLES and not actor.is_cli:
+        raise PermissionDeniedError("bara arbetsledare får exportera sammanfattningar i mängd")
+
+
+def batch_cap(settings: Settings) -> int:
+    cap = settings.batch_export_cap
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+        raise FokusError(
+            "inställningen batch_export_cap måste vara ett heltal större än 0 "
+            f"(är {cap!r} i {settings_path()})"
+        )
+    return cap
+
+
+_UNSAFE_NAME = re.compile(r"[^0-9A-Za-z._-]")
+
+
+def batch_file_name(case_number: str) -> str:
+    """The file for one case: its case number only, never a name or a personnummer."""
+    safe = _UNSAFE_NAME.sub("_", case_number).strip("._") or "arende"
+    return f"{safe}.pdf"
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """The cases a filter gives, counted before anything is written (ids only within the cap)."""
+
+    count: int
+    cap: int
+    case_ids: tuple[uuid.UUID, ...]
+
+    @property
+    def over_cap(self) -> bool:
+        return self.count > self.cap
+
+
+def plan_batch_in(
+    session: Session, actor: Actor, flt: RegisterFilter, *, cap: int, today: date
+) -> BatchPlan:
+    """Count the cases of a register filter; list their ids (by case number) within the cap."""
+    require_batch_export(actor)
+    count = count_in(session, flt, today=today)
+    if count > cap:
+        return BatchPlan(count, cap, ())
+    ids = session.scalars(
+        select(Case.id)
+        .where(*register_conditions(flt, today=today))
+        .order_by(Case.number_year, Case.number_seq)
+        .limit(cap)
+    ).all()
+    return BatchPlan(count, cap, tuple(ids))
+
+
+class BatchExportError(FokusError):
+    """A batch stopped by an error on one case; the files written before it stay."""
+
+    def __init__(self, cause: FokusError, case_number: str, written: int, total: int) -> None:
+        super().__init__(
+            f"ärende {case_number}: {cause.message}. {written} av {total} sammanfattningar "
+            "hann sparas; de sparade filerna finns kvar"
+        )
+        self.exit_code = cause.exit_code
+        self.written = written
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch wrote: the files in order, and whether it was stopped before the end."""
+
+    folder: Path
+    total: int
+    written: tuple[Path, ...]
+    cancelled: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.written)
+
+
+def batch_export_summaries(
+    db: Database,
+    actor: Actor,
+    case_ids: Sequence[uuid.UUID],
+    folder: Path | str,
+    options: SummaryOptions | None = None,
+    *,
+    settings: Settings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> BatchResult:
+    """Write one summary per case into ``folder``, named by case number only.
+
+    Only for an arbetsledare, at most ``settings.batch_export_cap`` cases, and
+    only into files that do not exist yet (nothing is overwritten). Each file
+    is its own user action through :func:`export_summary` (audited, and for an
+    agency noted in the contact log); ``cancelled()`` is asked before each
+    case, so a stop leaves the files already written, whole, and audited.
+    ``progress(done, total)`` is called after each file.
+    """
+    require_batch_export(actor)
+    settings = settings if settings is not None else load_settings()
+    options = options if options is not None else SummaryOptions()
+    cap = batch_cap(settings)
+    ids = list(dict.fromkeys(case_ids))
+    if not ids:
+        raise ValidationError.single("ärenden", "inga ärenden att exportera")
+    if len(ids) > cap:
+        raise ValidationError.single(
+            "ärenden",
+            f"{len(ids)} ärenden är fler än de högst {cap} som får exporteras på en gång",
+        )
+    target = Path(folder)
+    if not target.is_dir():
+        raise ValidationError.single("mapp", f"{target} finns inte eller är ingen mapp")
+    with db.begin() as s:
+        numbers: dict[uuid.UUID, str] = {
+            case_id: number
+            for case_id, number in s.execute(
+                select(Case.id, Case.case_number).where(Case.id.in_(ids))
+            )
+        }
+    missing = [i for i in ids if i not in numbers]
+    if missing:
+        raise NotFoundError(f"{len(missing)} av ärendena finns inte")
+    paths = {i: target / batch_file_name(numbers[i]) for i in ids}
+    existing = [p for p in paths.values() if p.exists()]
+    if existing:
+        raise ValidationError.single(
+            "mapp",
+            f"mappen innehåller redan {len(existing)} av filerna (t.ex. {existing[0].name}); "
+            "välj en tom mapp",
+        )
+    written: list[Path] = []
+    stopped = False
+    total = len(ids)
+    try:
+        for case_id in ids:
+            if cancelled is not None and cancelled():
+                stopped = True
+                break
+            try:
+                result = export_summary(
+                    db,
+                    actor,
+                    numbers[case_id],
+                    paths[case_id],
+                    options,
+                    settings=settings,
+                    now=now(),
+                )
+            except FokusError as exc:
+                raise BatchExportError(exc, numbers[case_id], len(written), total) from exc
+            written.append(result.path)
+            if progress is not None:
+                progress(len(written), total)
+    finally:
+        # Whatever happens (a stop, an error), the batch itself is on record with its count.
+        with db.begin() as s:
+            record(
+                s,
+                actor,
+                "summary_batch_exported",
+                requested=total,
+                written=len(written),
+                cancelled=stopped,
+                recipient=options.recipient,
+                masked=options.mask_personnummer,
+                destination=mask_digit_runs(target.name)[:120],
+            )
+    return BatchResult(target, total, tuple(written), stopped)
+
+
+class SummaryService:
+    """The print dialog's and the batch export's way in: one short transaction per call.
+
+    Safe to call from a worker thread (it keeps no session between calls).
+    """
+
+    def __init__(self, *, db: Database, actor: Actor, settings: Settings | None = None) -> None:
+        self._db = db
+        self.actor = actor
+        self.settings = settings if settings is not None else load_settings()
+
+    @property
+    def may_batch_export(self) -> bool:
+        try:
+            require_batch_export(self.actor)
+        except PermissionDeniedError:
+            return False
+        return True
+
+    @property
+    def cap(self) -> int:
+        return batch_cap(self.settings)
+
+    def choices(self, case_id: uuid.UUID) -> SummaryChoices:
+        with self._db.begin() as s:
+            return summary_choices_in(s, case_id, today=local_today(utcnow()))
+
+    def preview(self, case_id: uuid.UUID, options: SummaryOptions) -> PreviewResult:
+        return screen_preview(self._db, self.actor, case_id, options, settings=self.settings)
+
+    def save(self, case_number: str, path: Path | str, options: SummaryOptions) -> ExportResult:
+        return export_summary(
+            self._db, self.actor, case_number, path, options, settings=self.settings
+        )
+
+    def record_printed(
+        self, case_id: uuid.UUID, options: SummaryOptions, *, printer: str
+    ) -> uuid.UUID | None:
+        return record_summary_printed(
+            self._db, self.actor, case_id, options, printer=printer, settings=self.settings
+        )
+
+    def plan_batch(self, flt: RegisterFilter) -> BatchPlan:
+        with self._db.begin() as s:
+            return plan_batch_in(s, self.actor, flt, cap=self.cap, today=local_today(utcnow()))
+
+    def batch_export(
+        self,
+        case_ids: Sequence[uuid.UUID],
+        folder: Path | str,
+        options: SummaryOptions | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> BatchResult:
+        return batch_export_summaries(
+            self._db,
+            self.actor,
+            case_ids,
+            folder,
+            options,
+            settings=self.settings,
+            progress=progress,
+            cancelled=cancelled,
+        )
+
+
 __all__ = [
     "ALL_SECTIONS",
+    "BatchExportError",
+    "BatchPlan",
+    "BatchResult",
+    "SummaryChoices",
+    "SummaryPerson",
+    "SummaryService",
+    "batch_export_summaries",
+    "batch_file_name",
+    "plan_batch_in",
+    "require_batch_export",
+    "screen_preview",
+    "summary_choices_in",
     "INTERNAL_LABEL",
     "NO_CONTACTS",
     "RECIPIENT_INTERNAL",
