@@ -324,18 +324,23 @@ def require_case_creation(
 
 
 def name_on_protected_case(
-    session: Session, actor: Actor, case_id: uuid.UUID, *user_ids: uuid.UUID | None
+    session: Session,
+    actor: Actor,
+    case_id: uuid.UUID,
+    *user_ids: uuid.UUID | None,
+    force: bool = False,
 ) -> None:
     """Name the given users (and the acting user) on a case that has protected members.
 
     Called when a case gets a member with skyddade personuppgifter, so the
     people already working it (the creator, the assigned caseworker) keep it.
+    ``force``: name them without checking (a new case about to get such a member).
     """
     session.flush()
-    if (
-        session.scalar(select(Case.id).where(Case.id == case_id, protected_case_condition()))
-        is None
-    ):
+    protected = session.scalar(
+        select(Case.id).where(Case.id == case_id, protected_case_condition())
+    )
+    if protected is None and not force:
         return
     wanted = {u for u in (*user_ids, actor.user_id) if u is not None}
     for uid in wanted:
