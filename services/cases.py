@@ -39,6 +39,13 @@ from models.codes import (
     Outcome,
     SicknessGrade,
 )
+from services.access import (
+    Purpose,
+    name_on_protected_case,
+    require_case_access,
+    require_case_creation,
+    require_person_access,
+)
 from services.audit import Actor, record
 from services.db import Database
 from services.errors import (
@@ -242,6 +249,7 @@ def create_case_in(
     session: Session, actor: Actor, data: CaseInput, *, today: date | None = None
 ) -> Case:
     """Validate and insert a case with its household; all or nothing."""
+    require_case_creation(session, actor, data.unit_id, data.caseworker_id)
     today = today or date.today()
     c = Checker()
     if data.opened_on > today:
@@ -302,6 +310,8 @@ def create_case_in(
     )
     session.add(case)
     session.flush()
+    if any(p.is_protected for p in persons):  # the creator and the caseworker keep the case
+        name_on_protected_case(session, actor, case.id, data.caseworker_id, force=True)
     for m, person in zip(data.members, persons, strict=True):
         add_member_in(
             session, actor, case, replace(m, person=None, person_id=person.id), audit=False
@@ -315,6 +325,7 @@ def add_member_in(
 ) -> HouseholdMember:
     """Add an existing person (``m.person_id``) to the case's household, enforcing the rules."""
     assert m.person_id is not None
+    require_case_access(session, actor, case.id, Purpose.WRITE)
     person = _get(session, Person, m.person_id, "personen")
     start = m.valid_from or case.opened_on
     proposed = Membership(m.role, person.birth_date, start, None, m.studying)
@@ -348,6 +359,8 @@ def add_member_in(
         studying=m.studying,
     )
     session.add(member)
+    if person.is_protected:
+        name_on_protected_case(session, actor, case.id, case.caseworker_id)
     if audit:
         record(session, actor, "member_added", case_id=case.id, role=m.role.value)
     return member
@@ -357,6 +370,7 @@ def end_member_in(
     session: Session, actor: Actor, member_id: uuid.UUID, expected_version: int, valid_to: date
 ) -> HouseholdMember:
     member = load_checked(session, HouseholdMember, member_id, expected_version, "medlemskapet")
+    require_case_access(session, actor, member.case_id, Purpose.WRITE)
     if valid_to < member.valid_from:
         raise ValidationError.single("till", "kan inte ligga före från-datumet")
     if member.role == MemberRole.APPLICANT.value:
@@ -371,6 +385,7 @@ def end_member_in(
 def update_case_in(
     session: Session, actor: Actor, case_id: uuid.UUID, expected_version: int, ch: CaseChanges
 ) -> Case:
+    require_case_access(session, actor, case_id, Purpose.WRITE)
     case = load_checked(session, Case, case_id, expected_version, "ärendet")
     c = Checker()
     changed: dict[str, Any] = {}
@@ -409,6 +424,7 @@ def assign_in(
     expected_version: int,
     caseworker_id: uuid.UUID | None,
 ) -> Case:
+    require_case_access(session, actor, case_id, Purpose.MANAGE)
     case = load_checked(session, Case, case_id, expected_version, "ärendet")
     if caseworker_id is not None:
         worker = _get(session, User, caseworker_id, "handläggaren")
@@ -432,6 +448,7 @@ def close_in(
     today: date | None = None,
 ) -> Case:
     today = today or date.today()
+    require_case_access(session, actor, case_id, Purpose.WRITE)
     case = load_checked(session, Case, case_id, expected_version, "ärendet")
     c = Checker()
     if case.status == CaseStatus.CLOSED.value:
@@ -467,6 +484,7 @@ def close_in(
 
 
 def reopen_in(session: Session, actor: Actor, case_id: uuid.UUID, expected_version: int) -> Case:
+    require_case_access(session, actor, case_id, Purpose.WRITE)
     case = load_checked(session, Case, case_id, expected_version, "ärendet")
     if case.status != CaseStatus.CLOSED.value:
         raise ValidationError.single("status", "ärendet är inte avslutat")
@@ -496,6 +514,7 @@ def add_support_reason_in(
     valid_from: date,
     valid_to: date | None = None,
 ) -> SupportReason:
+    require_case_access(session, actor, case_id, Purpose.WRITE)
     c = Checker()
     c.period("till", valid_from, valid_to)
     kind = session.get(SupportReasonKind, reason_code)
@@ -559,6 +578,7 @@ class CaseService:
     def update_person(self, person_id: uuid.UUID, expected_version: int, data: PersonInput) -> int:
         """Edit a person; returns the new version."""
         with self._db.action("ärendet") as s:
+            require_person_access(s, self._actor, person_id)
             person = load_checked(s, Person, person_id, expected_version, "personen")
             changed = update_person_in(s, self._actor, person, data)
             record(s, self._actor, "person_updated", person_id=person.id, fields=sorted(changed))
