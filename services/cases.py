@@ -636,3 +636,193 @@ class CaseService:
     def count(self) -> int:
         with self._db.begin() as s:
             return s.scalar(select(func.count()).select_from(Case)) or 0
+
+
+# ---------------------------------------------------------------------------
+# For the case window (issue 3): plan goals, a member's person data, and who
+# holds an open case for a personnummer.
+
+GOAL_TEXT_MAX = 2_000
+
+
+@dataclass(frozen=True)
+class GoalInput:
+    """A goal in the case plan, for one person or (``person_id`` None) the household."""
+
+    case_id: uuid.UUID
+    text: str
+    person_id: uuid.UUID | None = None
+    direction: Direction = Direction.UNDECIDED
+    target_date: date | None = None
+
+
+@dataclass(frozen=True)
+class MemberPersonInput:
+    """The person data the household form edits; everything else stays as stored."""
+
+    first_name: str
+    last_name: str
+    personal_id: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenCaseHolder:
+    """Who has a person's open case: the unit and caseworker, never the case's content."""
+
+    case_id: uuid.UUID
+    case_number: str
+    unit_name: str
+    caseworker_name: str  # "" when not assigned
+
+
+def add_plan_goal_in(
+    session: Session, actor: Actor, data: GoalInput, *, today: date | None = None
+) -> Any:
+    """Add a goal to the case plan; a person's goal needs the person in the household."""
+    from models import PlanGoal
+
+    today = today or date.today()
+    c = Checker()
+    text = c.text("mål", data.text, max_len=GOAL_TEXT_MAX, required=True)
+    case = _get(session, Case, data.case_id, "ärendet")
+    if data.person_id is not None:
+        member = session.scalars(
+            select(HouseholdMember.id).where(
+                HouseholdMember.case_id == data.case_id,
+                HouseholdMember.person_id == data.person_id,
+            )
+        ).first()
+        if member is None:
+            c.fail("person", "ingår inte i hushållet")
+    if data.target_date is not None and data.target_date < case.opened_on:
+        c.fail("måldatum", "kan inte ligga före ärendets start")
+    c.done()
+    goal = PlanGoal(
+        id=uuid.uuid4(),
+        case_id=data.case_id,
+        person_id=data.person_id,
+        direction=data.direction.value,
+        text=text or "",
+        target_date=data.target_date,
+        created_by=actor.username,
+        updated_by=actor.username,
+    )
+    session.add(goal)
+    record(session, actor, "plan_goal_added", case_id=data.case_id)
+    return goal
+
+
+def achieve_goal_in(
+    session: Session,
+    actor: Actor,
+    goal_id: uuid.UUID,
+    expected_version: int,
+    achieved_on: date,
+    *,
+    today: date | None = None,
+) -> Any:
+    """Mark a goal as reached on ``achieved_on``."""
+    from models import PlanGoal
+
+    today = today or date.today()
+    goal = load_checked(session, PlanGoal, goal_id, expected_version, "målet")
+    if achieved_on > today:
+        raise ValidationError.single("uppnått", "kan inte ligga i framtiden")
+    goal.achieved_on = achieved_on
+    goal.updated_by = actor.username
+    record(session, actor, "plan_goal_achieved", case_id=goal.case_id)
+    return goal
+
+
+def update_member_person_in(
+    session: Session,
+    actor: Actor,
+    person_id: uuid.UUID,
+    expected_version: int,
+    data: MemberPersonInput,
+) -> Person:
+    """Edit the names, number and contact details of a person; other fields are kept.
+
+    The household form does not show protection or health data, so they are
+    taken from the stored person instead of being reset by an edit.
+    """
+    from models.codes import Protection
+
+    person = load_checked(session, Person, person_id, expected_version, "personen")
+    full = PersonInput(
+        first_name=data.first_name,
+        last_name=data.last_name,
+        personal_id=data.personal_id,
+        birth_date=person.birth_date,
+        reserve_number=person.reserve_number,
+        phone=data.phone,
+        email=data.email,
+        language=person.language,
+        needs_interpreter=person.needs_interpreter,
+        protection=Protection(person.protection) if person.protection else None,
+        mental_ill_health=person.mental_ill_health,
+    )
+    changed = update_person_in(session, actor, person, full)
+    record(session, actor, "person_updated", person_id=person.id, fields=sorted(changed))
+    return person
+
+
+def open_case_holder_in(session: Session, personal_id: str) -> OpenCaseHolder | None:
+    """The open case a person (by any number they have had) is a current member of."""
+    from services.personal_id import PersonalIdError, parse_personal_id
+
+    try:
+        pid = parse_personal_id(personal_id)
+    except PersonalIdError as exc:
+        raise ValidationError.single("personnummer", str(exc)) from exc
+    person = find_by_personal_id(session, pid.digits)
+    if person is None:
+        return None
+    today = date.today()
+    row = session.execute(
+        select(Case.id, Case.case_number, Unit.name, User.full_name)
+        .join(HouseholdMember, HouseholdMember.case_id == Case.id)
+        .join(Unit, Unit.id == Case.unit_id)
+        .outerjoin(User, User.id == Case.caseworker_id)
+        .where(
+            HouseholdMember.person_id == person.id,
+            Case.status != CaseStatus.CLOSED.value,
+            (HouseholdMember.valid_to.is_(None)) | (HouseholdMember.valid_to >= today),
+        )
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return OpenCaseHolder(row[0], row[1], row[2], row[3] or "")
+
+
+class CaseEditService:
+    """The case window's edits that :class:`CaseService` lacks; one transaction each."""
+
+    def __init__(self, *, db: Database, actor: Actor) -> None:
+        self._db = db
+        self._actor = actor
+
+    def add_goal(self, data: GoalInput) -> uuid.UUID:
+        with self._db.action("målet") as s:
+            goal = add_plan_goal_in(s, self._actor, data)
+            s.flush()
+            return uuid.UUID(str(goal.id))
+
+    def achieve_goal(self, goal_id: uuid.UUID, expected_version: int, achieved_on: date) -> None:
+        with self._db.action("målet") as s:
+            achieve_goal_in(s, self._actor, goal_id, expected_version, achieved_on)
+
+    def update_member_person(
+        self, person_id: uuid.UUID, expected_version: int, data: MemberPersonInput
+    ) -> int:
+        with self._db.action("personen") as s:
+            person = update_member_person_in(s, self._actor, person_id, expected_version, data)
+            s.flush()
+            return person.version
+
+    def open_case_holder(self, personal_id: str) -> OpenCaseHolder | None:
+        with self._db.begin() as s:
+            return open_case_holder_in(s, personal_id)
