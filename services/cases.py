@@ -826,3 +826,18 @@ class CaseEditService:
     def open_case_holder(self, personal_id: str) -> OpenCaseHolder | None:
         with self._db.begin() as s:
             return open_case_holder_in(s, personal_id)
+
+
+# --- offline laptops (issue 7) ----------------------------------------------------------------
+
+_PROVISIONAL = re.compile(rf"^{CASE_PREFIX}-(\d{{4}})-L([0-9A-Z]{{1,16}})-(\d{{4,}})$")
+
+
+def provisional_case_number(laptop_code: str, year: int, seq: int) -> str:
+    """A case number made on a laptop, e.g. ``FS-2026-L3F9A-0001``; renumbered at sync."""
+    return f"{CASE_PREFIX}-{year}-L{laptop_code}-{seq:04d}"
+
+
+def is_provisional_case_number(case_number: str | None) -> bool:
+    """True for a number from :func:`provisional_case_number` (not yet numbered centrally)."""
+    return bool(case_number and _PROVISIONAL.match(case_number))
