@@ -58,6 +58,15 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.database_label)
 
         file_menu = self.menuBar().addMenu(self.tr("&Arkiv"))
+        # Shown by the controller when summaries are wired (export: for an arbetsledare only).
+        self.print_summary_action = QAction(self.tr("Skriv ut &sammanfattning …"), self)
+        self.print_summary_action.setShortcut(QKeySequence.StandardKey.Print)
+        self.print_summary_action.setVisible(False)
+        self.export_summaries_action = QAction(self.tr("&Exportera sammanfattningar …"), self)
+        self.export_summaries_action.setVisible(False)
+        file_menu.addAction(self.print_summary_action)
+        file_menu.addAction(self.export_summaries_action)
+        file_menu.addSeparator()
         self.quit_action = QAction(self.tr("&Avsluta"), self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         file_menu.addAction(self.quit_action)
