@@ -27,10 +27,11 @@ from services.db import Database, describe_url, open_database, resolve_url, sqli
 from services.errors import FokusError
 from services.register import RegisterService
 from services.search import RegisterFilter
-from services.settings import data_dir
+from services.settings import Settings, data_dir, load_settings
 from ui.case_controller import CaseSource, CaseWindows
 from ui.first_run_dialog import FirstRunController, FirstRunDialog
 from ui.i18n import install_swedish
+from ui.idle_lock import IdleLock, install_idle_lock
 from ui.login_dialog import LoginController, LoginDialog
 from ui.main_controller import MainWindowController
 from ui.main_window import MainWindow
@@ -188,8 +189,52 @@ def build_main_window(
     return MainParts(window, controller, register, model, runner)
 
 
+def idle_lock_minutes(settings: Settings) -> int:
+    """The idle lock's minutes from the settings; one Swedish line when the value is unusable."""
+    value = settings.idle_lock_minutes
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 480:
+        raise FokusError(f"inställningen idle_lock_minutes ska vara 1–480 minuter (är {value!r})")
+    return value
+
+
+def start_idle_lock(
+    app: QApplication,
+    db: Database,
+    user: SessionUser,
+    runner: BackgroundRunner,
+    parts: MainParts,
+    *,
+    minutes: int,
+) -> IdleLock:
+    """Lock the windows after ``minutes`` without input; "Logga ut" there quits Fokus."""
+    from services import session_lock
+
+    lock = install_idle_lock(
+        runner=runner,
+        user=user,
+        minutes=minutes,
+        verify=lambda password: session_lock.unlock(db, user, password),
+        on_locked=lambda: session_lock.record_locked(db, user.actor, idle_minutes=minutes),
+        on_logout=lambda: session_lock.record_logout(db, user.actor, reason="idle_lock"),
+        parent=parts.window,
+    )
+
+    def log_out() -> None:
+        parts.controller.save_state()
+        app.quit()
+
+    lock.logout_requested.connect(log_out)
+    return lock
+
+
 def _main_loop(
-    app: QApplication, db: Database, user: SessionUser, state: ViewState, runner: BackgroundRunner
+    app: QApplication,
+    db: Database,
+    user: SessionUser,
+    state: ViewState,
+    runner: BackgroundRunner,
+    *,
+    idle_minutes: int | None = None,
 ) -> int:
     parts = build_main_window(
         service=RegisterService(db=db),
@@ -199,6 +244,8 @@ def _main_loop(
         runner=runner,
         case_source=CaseViewService(db=db, actor=user.actor),
     )
+    if idle_minutes is not None and not user.is_demo:  # the demo user has no password
+        start_idle_lock(app, db, user, runner, parts, minutes=idle_minutes)
     parts.window.show()
     parts.window.register.search.setFocus()
     return app.exec()
@@ -221,6 +268,7 @@ def run_app(*, url: str | None) -> int:
     try:
         state = ViewState.open()
         try:
+            idle_minutes = idle_lock_minutes(load_settings())
             user = sign_in(db, state, station=workstation(), runner=runner)
         except FokusError as exc:
             show_fatal(exc.message)
@@ -228,7 +276,7 @@ def run_app(*, url: str | None) -> int:
         if user is None:
             return 0
         log.info("login user_id=%s", user.user_id)
-        return _main_loop(app, db, user, state, runner)
+        return _main_loop(app, db, user, state, runner, idle_minutes=idle_minutes)
     finally:
         runner.wait()
         db.dispose()
