@@ -1,0 +1,157 @@
+"""Start-up off the GUI thread: the database opens in a worker, expected failures are one line.
+
+``run_app`` is driven for real (offscreen); only the message box is replaced
+by a list so the test can read the line it would show.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QProgressDialog
+
+from services.db import create_db_engine, open_database, upgrade
+from services.errors import DatabaseUnavailableError
+from ui.worker import BackgroundRunner
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("propagateSizeHints"),
+]
+
+
+@pytest.fixture
+def runner() -> Iterator[BackgroundRunner]:
+    r = BackgroundRunner()
+    yield r
+    r.wait()
+
+
+@pytest.fixture
+def shown(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import ui.startup
+
+    lines: list[str] = []
+    monkeypatch.setattr(ui.startup, "show_fatal", lines.append)
+    monkeypatch.setattr(ui.startup, "install_swedish", lambda app: [])
+    monkeypatch.setattr("ui.crash.install_crash_handler", lambda: None)
+    return lines
+
+
+def _watch_progress() -> tuple[QTimer, list[str]]:
+    """Note the label of every start-up progress dialog seen while the GUI thread runs."""
+    seen: list[str] = []
+
+    def look() -> None:
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QProgressDialog) and widget.isVisible():
+                seen.append(widget.labelText())
+
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(look)
+    timer.start()
+    return timer, seen
+
+
+def test_slow_work_shows_a_busy_dialog_and_keeps_the_gui_alive(qtbot, runner) -> None:  # type: ignore[no-untyped-def]
+    from ui.startup import OPENING_DATABASE, wait_in_background
+
+    timer, seen = _watch_progress()
+    try:
+        result = wait_in_background(
+            runner, lambda: (time.sleep(0.9), 42)[1], label=OPENING_DATABASE
+        )
+    finally:
+        timer.stop()
+    assert result == 42
+    assert seen and set(seen) == {"Öppnar databasen …"}  # the GUI thread ran meanwhile
+    assert not any(
+        isinstance(w, QProgressDialog) and w.isVisible() for w in QApplication.topLevelWidgets()
+    )
+
+
+def test_quick_work_shows_nothing_and_errors_come_back(qtbot, runner) -> None:  # type: ignore[no-untyped-def]
+    from ui.startup import wait_in_background
+
+    timer, seen = _watch_progress()
+    try:
+        assert wait_in_background(runner, lambda: "ok", label="x") == "ok"
+
+        def fail() -> None:
+            raise DatabaseUnavailableError("databasen kan inte nås (test)")
+
+        with pytest.raises(DatabaseUnavailableError, match="kan inte nås"):
+            wait_in_background(runner, fail, label="x")
+    finally:
+        timer.stop()
+    assert seen == []
+
+
+def test_server_down_is_one_line_and_exit_3(qtbot, shown) -> None:  # type: ignore[no-untyped-def]
+    import ui.startup
+
+    code = ui.startup.run_app(url="postgresql+psycopg://postgres@127.0.0.1:1/fokus")
+    assert code == 3
+    assert len(shown) == 1 and "\n" not in shown[0]
+    assert shown[0].startswith("databasen kan inte nås (")
+
+
+def test_locked_file_while_the_window_stays_alive(qtbot, shown, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    import ui.startup
+
+    open_database(sqlite_url).dispose()
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    timer, seen = _watch_progress()
+    try:
+        code = ui.startup.run_app(url=sqlite_url)  # SQLite waits 5 s for the lock
+    finally:
+        timer.stop()
+        holder.rollback()
+        holder.close()
+    assert code == 3
+    assert len(shown) == 1 and shown[0].startswith("databasfilen är låst av ett annat program")
+    assert "Öppnar databasen …" in seen
+
+
+@pytest.mark.postgres
+def test_old_schema_on_the_server_is_one_line_and_exit_4(qtbot, shown, pg_empty_url) -> None:  # type: ignore[no-untyped-def]
+    import ui.startup
+
+    engine = create_db_engine(pg_empty_url)
+    try:
+        upgrade(engine, "0002")
+    finally:
+        engine.dispose()
+    code = ui.startup.run_app(url=pg_empty_url)
+    assert code == 4
+    assert shown == [
+        "databasen har en äldre schemaversion (0002, aktuell "
+        + _head()
+        + "); kör: python main.py db upgrade"
+    ]
+
+
+def _head() -> str:
+    from services.db import head_revision
+
+    return head_revision()
+
+
+def test_unusable_idle_minutes_stop_the_start_with_one_line(  # type: ignore[no-untyped-def]
+    qtbot, shown, sqlite_url, tmp_path, monkeypatch
+) -> None:
+    import ui.startup
+
+    (tmp_path / "cfg").mkdir(exist_ok=True)
+    monkeypatch.setenv("FOKUS_CONFIG_DIR", str(tmp_path / "cfg"))
+    (tmp_path / "cfg" / "settings.toml").write_text('idle_lock_minutes = "tio"\n', "utf-8")
+    code = ui.startup.run_app(url=sqlite_url)
+    assert code == 1
+    assert shown == ["inställningen idle_lock_minutes ska vara 1–480 minuter (är 'tio')"]
