@@ -152,6 +152,62 @@ def build_parser() -> argparse.ArgumentParser:
     aex.add_argument("--to", dest="end", required=True, type=_date, metavar="ÅÅÅÅ-MM-DD")
     aex.add_argument("--out", required=True, type=Path, metavar="FIL")
     aex.set_defaults(func=cmd_audit_export)
+
+    bench = sub.add_parser(
+        "bench", help="mät Fokus mot målen på en egen, påhittad databas (se docs/bench.md)"
+    )
+    bench.add_argument(
+        "--url",
+        help="en tom SQLite-fil eller tom PostgreSQL-databas som bench får skapa och märka "
+        "(standard: en ny temporär SQLite-fil); aldrig en databas med riktiga ärenden",
+    )
+    bench.add_argument("--cases", type=_positive, default=100_000, help="standard 100 000")
+    bench.add_argument("--json", type=Path, metavar="FIL", help="skriv alla mått som JSON")
+    bench.add_argument(
+        "--runs", type=_positive, default=5, help="körningar per mått (medianen visas)"
+    )
+    bench.set_defaults(func=cmd_bench)
+
+    off = sub.add_parser("offline", help="ta med ärenden offline på en bärbar dator")
+    osub = off.add_subparsers(
+        dest="offline_command", metavar="ÅTGÄRD", required=True, parser_class=_Parser
+    )
+    oco = osub.add_parser(
+        "checkout", help="checka ut ärenden till en krypterad lokal fil (lösenordet läses dolt)"
+    )
+    oco.add_argument("--central", required=True, metavar="URL", help="den centrala databasen")
+    oco.add_argument("--local", required=True, type=Path, metavar="FIL", help="ny lokal fil")
+    oco.add_argument("--user", required=True, metavar="ANVÄNDARNAMN")
+    oco.add_argument(
+        "--cases", nargs="*", metavar="ÄRENDENUMMER", help="standard: dina öppna ärenden"
+    )
+    oco.add_argument("--days", type=_positive, default=None, help="giltighet i dagar (standard 14)")
+    oco.set_defaults(func=cmd_offline_checkout)
+    orv = osub.add_parser("revoke", help="återkalla en utcheckning (arbetsledare)")
+    orv.add_argument("--central", required=True, metavar="URL")
+    orv.add_argument("checkout", metavar="UTCHECKNING", help="id eller datorkod (t.ex. L3F9A)")
+    orv.add_argument(
+        "--user", metavar="ANVÄNDARNAMN", help="arbetsledaren (annars kommandoradens operatör)"
+    )
+    orv.set_defaults(func=cmd_offline_revoke)
+    ols = osub.add_parser("list", help="lista aktiva utcheckningar")
+    ols.add_argument("--central", required=True, metavar="URL")
+    ols.set_defaults(func=cmd_offline_list)
+    ost = osub.add_parser("status", help="visa den lokala kopians status och konflikter")
+    ost.add_argument("--local", required=True, type=Path, metavar="FIL")
+    ost.set_defaults(func=cmd_offline_status)
+    ors = osub.add_parser("resolve", help="lös en konflikt: theirs (central) eller yours (din)")
+    ors.add_argument("--local", required=True, type=Path, metavar="FIL")
+    ors.add_argument("conflict", metavar="KONFLIKT", help="konfliktens id (från offline status)")
+    ors.add_argument("choice", choices=["theirs", "yours"], metavar="VAL")
+    ors.set_defaults(func=cmd_offline_resolve)
+
+    syn = sub.add_parser(
+        "sync", help="synkronisera en lokal offlinekopia med den centrala databasen"
+    )
+    syn.add_argument("--central", required=True, metavar="URL")
+    syn.add_argument("--local", required=True, type=Path, metavar="FIL")
+    syn.set_defaults(func=cmd_sync)
     return p
 
 
@@ -402,6 +458,163 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         db.dispose()
     print(f"{count} händelser skrivna till {args.out}")
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from services.bench import format_table, run_bench, write_json
+
+    result = run_bench(
+        args.url,
+        cases=args.cases,
+        runs=args.runs,
+        progress=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True),
+    )
+    print(format_table(result))
+    if args.json is not None:
+        write_json(result, args.json)
+    return 0
+
+
+def _read_login_password(prompt: str = "Lösenord: ") -> str:
+    """The login password: without echo on a terminal, else one line from stdin."""
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _stderr_progress(line: str) -> None:
+    print(f"fokus: {line}", file=sys.stderr, flush=True)
+
+
+def cmd_offline_checkout(args: argparse.Namespace) -> int:
+    from services.db import open_database
+    from services.offline import DEFAULT_CHECKOUT_DAYS, checkout
+
+    password = _read_login_password()
+    central = open_database(args.central, auto_migrate_sqlite=False)
+    try:
+        result = checkout(
+            central,
+            args.local,
+            args.user,
+            password,
+            args.cases,
+            days=args.days if args.days is not None else DEFAULT_CHECKOUT_DAYS,
+            progress=_stderr_progress,
+        )
+    finally:
+        central.dispose()
+    print(result.summary())
+    return 0
+
+
+def cmd_offline_revoke(args: argparse.Namespace) -> int:
+    import socket
+
+    from services.auth import authenticate
+    from services.db import open_database
+    from services.offline import find_checkout, revoke_checkout
+
+    central = open_database(args.central, auto_migrate_sqlite=False)
+    try:
+        if args.user:
+            actor = authenticate(
+                central, args.user, _read_login_password(), socket.gethostname()
+            ).actor
+        else:
+            actor = _actor()
+        with central.begin() as s:
+            row = revoke_checkout(s, actor, find_checkout(s, args.checkout).id)
+            code, who = row.laptop_code, row.username
+    finally:
+        central.dispose()
+    print(
+        f"utcheckningen L{code} ({who}) är återkallad; ärendena tas bort vid nästa synkronisering"
+    )
+    return 0
+
+
+def cmd_offline_list(args: argparse.Namespace) -> int:
+    from services.db import open_database
+    from services.offline import list_checkouts
+
+    central = open_database(args.central, auto_migrate_sqlite=False)
+    try:
+        with central.begin() as s:
+            rows = list_checkouts(s)
+    finally:
+        central.dispose()
+    for r in rows:
+        state = "återkallad" if r.revoked_at else "aktiv"
+        print(
+            f"{r.id}\tL{r.laptop_code}\t{r.username}\t{r.cases} ärenden\t"
+            f"till {r.expires_at:%Y-%m-%d %H:%M}\t{state}"
+        )
+    return 0
+
+
+def cmd_offline_status(args: argparse.Namespace) -> int:
+    from services.offline import local_status, open_local
+    from services.sync import unresolved_conflicts
+
+    local = open_local(args.local, _read_login_password())
+    try:
+        status = local_status(local)
+        with local.begin() as s:
+            conflicts = unresolved_conflicts(s)
+    finally:
+        local.dispose()
+    print(
+        f"{status.username} på L{status.laptop_code}: {status.cases} ärenden; {status.message}; "
+        + ("osynkroniserade ändringar" if status.unsynced_changes else "allt synkroniserat")
+    )
+    for c in conflicts:
+        print(f"{c.id}\t{c.describe()}")
+    return 0
+
+
+def cmd_offline_resolve(args: argparse.Namespace) -> int:
+    import uuid
+
+    from services.offline import open_local
+    from services.sync import resolve_conflict
+
+    try:
+        conflict_id = uuid.UUID(args.conflict)
+    except ValueError:
+        raise ValidationError.single("konflikt", f"ogiltigt id {args.conflict!r}") from None
+    local = open_local(args.local, _read_login_password())
+    try:
+        resolve_conflict(local, conflict_id, args.choice)
+    finally:
+        local.dispose()
+    print("konflikten är löst; synkronisera för att skicka valet")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    import socket
+
+    from services.auth import authenticate
+    from services.db import open_database
+    from services.errors import EXIT_INVALID
+    from services.offline import local_status, open_local
+    from services.sync import sync
+
+    password = _read_login_password()
+    local = open_local(args.local, password)
+    try:
+        central = open_database(args.central, auto_migrate_sqlite=False)
+        try:
+            username = local_status(local).username
+            authenticate(central, username, password, socket.gethostname())
+            result = sync(central, local, progress=_stderr_progress)
+        finally:
+            central.dispose()
+    finally:
+        local.dispose()
+    print(result.summary())
+    return EXIT_INVALID if result.conflicts else 0
 
 
 def main(argv: list[str] | None = None) -> int:

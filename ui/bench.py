@@ -1,0 +1,434 @@
+"""The GUI half of ``python main.py bench``: the register and the case window, timed.
+
+Run by :func:`services.bench.gui_figures` as ``python -m ui.bench PLAN OUT``
+in an offscreen subprocess, which is then the GUI process whose peak memory
+is reported. It builds the real main window (:func:`ui.startup.build_main_window`)
+and case window (:class:`ui.case_controller.CaseWindows`) on the bench
+database and times them against Qt's C++ ``QSqlQueryModel`` in a
+``QTableView``, given the SQL the register itself runs.
+
+"Shown" means: the rows are in the model and the events they caused
+(layout, paint) have been processed. Waiting is done in a ``QEventLoop``
+that a signal ends, never by spinning, so the worker thread that fetches the
+rows is not starved of the GIL.
+
+:func:`exit_when_shown` is the start-up hook (``FOKUS_BENCH_EXIT_AT=login``).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, Qt, QTimer, SignalInstance
+from PySide6.QtSql import QSqlDatabase, QSqlQuery, QSqlQueryModel
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QTableView, QWidget
+from sqlalchemy.engine import make_url
+
+from services.bench import SEARCHES, median, percentile, register_sql
+from services.case_view import CaseViewService
+from services.db import Database, open_database, sqlite_path
+from services.register import RegisterService
+from services.search import RegisterFilter
+from ui.case_controller import CaseWindows
+from ui.startup import MainParts, build_main_window, create_application
+from ui.view_state import ViewState
+from ui.worker import BackgroundRunner
+
+TIMEOUT_MS = 120_000
+JUMP_TIMEOUT_S = 600.0
+SCROLL_WINDOWS = 50
+SIZE = (1200, 720)
+
+
+def _say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- start-up hook
+
+
+class _FirstPaint(QObject):
+    """Prints ``FOKUS_BENCH login <monotonic>`` once the dialog has painted, then rejects it."""
+
+    def __init__(self, dialog: QWidget) -> None:
+        super().__init__(dialog)
+        self._dialog = dialog
+        self._done = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if not self._done and event.type() == QEvent.Type.Paint:
+            self._done = True
+            QTimer.singleShot(0, self._report)
+        return False
+
+    def _report(self) -> None:
+        print(f"FOKUS_BENCH login {time.monotonic():.6f}", flush=True)
+        reject = getattr(self._dialog, "reject", None)
+        if callable(reject):
+            reject()
+
+
+def exit_when_shown(dialog: QWidget) -> None:
+    """Start-up timing: report when ``dialog`` is first painted and close it (no login)."""
+    dialog.installEventFilter(_FirstPaint(dialog))
+
+
+# --------------------------------------------------------------------------- waiting
+
+
+def wait_for(
+    signal: SignalInstance, done: Callable[[], bool], timeout_ms: int = TIMEOUT_MS
+) -> bool:
+    """Run the event loop until ``done()`` holds (checked whenever ``signal`` fires)."""
+    if done():
+        return True
+    loop = QEventLoop()
+
+    def check(*_args: object) -> None:
+        if done():
+            loop.quit()
+
+    signal.connect(check)
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(loop.quit)
+    timer.start(timeout_ms)
+    try:
+        loop.exec()
+    finally:
+        signal.disconnect(check)
+        timer.stop()
+    return done()
+
+
+def settle() -> None:
+    """Process what the last change caused (layout, paint): the rows are now shown."""
+    QApplication.processEvents()
+
+
+def destroy(obj: QObject) -> None:
+    """Close and delete a window now (``deleteLater`` would wait for an event loop to return)."""
+    if isinstance(obj, QWidget):
+        obj.close()
+    if shiboken6.isValid(obj):
+        shiboken6.delete(obj)
+    QApplication.processEvents()
+
+
+def wait_idle(runner: BackgroundRunner) -> None:
+    """Let background work (e.g. the count) finish before the next measurement."""
+    runner.wait()
+    QApplication.processEvents()
+    QApplication.processEvents()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class GuiBench:
+    """Times the real register and case window, and the QSqlQueryModel references."""
+
+    def __init__(self, plan: dict[str, Any]) -> None:
+        self.plan = plan
+        self.runs = int(plan["runs"])
+        self.work = Path(plan["work_dir"])
+        self.app = create_application()
+        self.db: Database = open_database(plan["url"])
+        from services.auth import demo_login
+
+        self.user = demo_login(self.db, "bench")
+        self.runner = BackgroundRunner()
+        self.service = RegisterService(db=self.db)
+        self.state = ViewState(
+            QSettings(str(self.work / "ui-state.ini"), QSettings.Format.IniFormat)
+        )
+        self.figures: dict[str, Any] = {"notes": {}}
+        self.references: dict[str, Any] = {}
+        self.qdb = self._open_qt_database()
+
+    # --- the Fokus side
+    def build(self) -> MainParts:
+        parts = build_main_window(
+            service=self.service,
+            user=self.user,
+            state=self.state,
+            db_label="bench",
+            runner=self.runner,
+            case_source=CaseViewService(db=self.db, actor=self.user.actor),
+        )
+        parts.window.resize(*SIZE)
+        parts.window.show()
+        return parts
+
+    def close(self, parts: MainParts) -> None:
+        wait_idle(self.runner)
+        destroy(parts.window)
+
+    def first_rows_ms(self) -> float:
+        start = time.perf_counter()
+        parts = self.build()
+        model = parts.model
+        if not wait_for(model.window_loaded, lambda: model.rowCount() > 0 or model.exhausted):
+            raise RuntimeError("the register showed no rows")
+        settle()
+        elapsed = (time.perf_counter() - start) * 1000
+        self.close(parts)
+        return elapsed
+
+    def window_fetches_ms(self, parts: MainParts) -> list[float]:
+        table, model = parts.window.register.table, parts.model
+        times = []
+        for _ in range(SCROLL_WINDOWS):
+            if model.exhausted:
+                break
+            wait_idle(self.runner)
+            before = model.rowCount()
+            bar = table.verticalScrollBar()
+            start = time.perf_counter()
+            bar.setValue(bar.maximum())  # the view asks the model for more (fetchMore)
+            if not model.loading:
+                model.fetchMore()  # the rows already fit on the screen: no scroll bar to move
+            if not wait_for(model.window_loaded, lambda: not model.loading):
+                raise RuntimeError("a window did not arrive")
+            settle()
+            if model.rowCount() > before:
+                times.append((time.perf_counter() - start) * 1000)
+        return times
+
+    def jump_to_end_ms(self, parts: MainParts) -> float | None:
+        """Ctrl+End, held until the last case is the current, visible row."""
+        table, model = parts.window.register.table, parts.model
+        model.set_filter(RegisterFilter(), descending=True)
+        wait_for(model.window_loaded, lambda: not model.loading)
+        wait_idle(self.runner)
+        table.setFocus()
+        table.setCurrentIndex(model.index(0, 0))
+        settle()
+        start = time.perf_counter()
+        deadline = start + JUMP_TIMEOUT_S
+        while True:
+            QTest.keyClick(table, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+            if model.loading:
+                wait_for(model.window_loaded, lambda: not model.loading)
+            elif not model.exhausted:
+                model.fetchMore()  # as the view does when the scroll bar reaches its end
+                wait_for(model.window_loaded, lambda: not model.loading)
+            elif table.currentIndex().row() == model.rowCount() - 1:
+                break
+            if time.perf_counter() > deadline:
+                return None
+        settle()
+        return (time.perf_counter() - start) * 1000
+
+    def search_ms(self, parts: MainParts, queries: list[str]) -> list[float]:
+        view, model = parts.window.register, parts.model
+        times = []
+        for q in queries:
+            wait_idle(self.runner)
+            start = time.perf_counter()
+            view.search.setText(q)
+            QTest.keyClick(view.search, Qt.Key.Key_Return)  # Enter: no typing pause
+            if not wait_for(
+                model.window_loaded,
+                lambda q=q: model.current_filter.text == q and not model.loading,
+            ):
+                raise RuntimeError("a search did not finish")
+            settle()
+            times.append((time.perf_counter() - start) * 1000)
+        view.search.clear()
+        QTest.keyClick(view.search, Qt.Key.Key_Return)
+        wait_for(model.window_loaded, lambda: not model.loading)
+        return times
+
+    def open_case_ms(self, parts: MainParts, case_id: uuid.UUID) -> float:
+        wait_idle(self.runner)
+        source = CaseViewService(db=self.db, actor=self.user.actor)
+        cases = CaseWindows(source=source, runner=self.runner, parent_window=parts.window)
+        start = time.perf_counter()
+        controller = cases.open(case_id)
+        if not wait_for(controller.loaded, lambda: controller.detail is not None):
+            raise RuntimeError("the case window was not filled")
+        settle()
+        elapsed = (time.perf_counter() - start) * 1000
+        view = controller.parent()
+        wait_idle(self.runner)
+        if isinstance(view, QWidget):
+            destroy(view)
+        destroy(cases)
+        return elapsed
+
+    # --- the references
+    def _open_qt_database(self) -> QSqlDatabase | None:
+        url = make_url(self.plan["url"])
+        if url.get_backend_name() == "sqlite":
+            qdb = QSqlDatabase.addDatabase("QSQLITE", "bench")
+            qdb.setDatabaseName(str(sqlite_path(self.plan["url"])))
+        else:
+            qdb = QSqlDatabase.addDatabase("QPSQL", "bench")
+            qdb.setHostName(url.host or "localhost")
+            qdb.setPort(int(url.port or 5432))
+            qdb.setDatabaseName(url.database or "")
+            qdb.setUserName(url.username or "")
+            qdb.setPassword(url.password or "")
+        if not qdb.open():
+            self.figures["notes"]["register_ratio_vs_qsqlquerymodel"] = (
+                f"Qt:s databasdrivrutin kunde inte öppna databasen: {qdb.lastError().text()}"
+            )
+            return None
+        return qdb
+
+    def qt_table(self, sql: str) -> tuple[QTableView, QSqlQueryModel]:
+        assert self.qdb is not None
+        view = QTableView()
+        model = QSqlQueryModel(view)
+        model.setQuery(QSqlQuery(sql, self.qdb))
+        if model.lastError().isValid():
+            raise RuntimeError(f"QSqlQueryModel: {model.lastError().text()}")
+        view.setModel(model)
+        view.resize(*SIZE)
+        view.show()
+        return view, model
+
+    def qt_first_rows_ms(self, sql: str) -> float:
+        start = time.perf_counter()
+        view, _model = self.qt_table(sql)
+        settle()
+        elapsed = (time.perf_counter() - start) * 1000
+        destroy(view)
+        return elapsed
+
+    def qt_jump_to_end_ms(self, sql: str) -> float:
+        view, model = self.qt_table(sql)
+        settle()
+        view.setFocus()
+        view.setCurrentIndex(model.index(0, 0))
+        start = time.perf_counter()
+        while True:  # Ctrl+End held: QSqlQueryModel fetches 255 rows per step
+            QTest.keyClick(view, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+            if model.canFetchMore():
+                model.fetchMore()
+            elif view.currentIndex().row() == model.rowCount() - 1:
+                break
+        settle()
+        elapsed = (time.perf_counter() - start) * 1000
+        destroy(view)
+        return elapsed
+
+    # --- everything, in an order that keeps the references out of the peak memory
+    def run(self) -> None:
+        f, ref, runs = self.figures, self.references, self.runs
+        window_sql = register_sql(self.db, RegisterFilter())
+        whole_sql = register_sql(self.db, RegisterFilter(), whole=True)
+        queries: list[str] = list(self.plan["queries"])[:SEARCHES]
+        search_sqls = [register_sql(self.db, RegisterFilter(text=q)) for q in queries]
+
+        _say("registret: första raderna")
+        ours, theirs = [], []
+        for i in range(runs + 1):  # the first pair warms up
+            a = self.first_rows_ms()
+            b = self.qt_first_rows_ms(window_sql) if self.qdb is not None else None
+            if i:
+                ours.append(a)
+                if b is not None:
+                    theirs.append(b)
+        f["register_first_rows_ms"] = round(median(ours), 1)
+        if theirs:
+            ref["qsqlquerymodel_first_rows_ms"] = round(median(theirs), 1)
+            f["register_ratio_vs_qsqlquerymodel"] = round(median(ours) / median(theirs), 2)
+
+        parts = self.build()
+        wait_for(parts.model.window_loaded, lambda: parts.model.rowCount() > 0)
+        _say("registret: rullning fönster för fönster")
+        fetches = self.window_fetches_ms(parts)
+        if fetches:
+            f["window_fetch_p95_ms"] = round(percentile(fetches, 95), 1)
+            ref["window_fetches"] = len(fetches)
+        else:
+            f["notes"]["window_fetch_p95_ms"] = "alla ärenden fick plats i första fönstret"
+
+        _say("registret: Ctrl+End")
+        jumps = []
+        for _ in range(min(runs, 3)):
+            ms = self.jump_to_end_ms(parts)
+            if ms is None:
+                f["notes"]["jump_to_end_ms"] = f"sista raden nåddes inte på {JUMP_TIMEOUT_S:.0f} s"
+                break
+            jumps.append(ms)
+        if jumps:
+            f["jump_to_end_ms"] = round(median(jumps), 1)
+        parts.model.set_filter(RegisterFilter())
+        wait_for(parts.model.window_loaded, lambda: not parts.model.loading)
+
+        _say(f"registret: {len(queries)} sökningar")
+        self.search_ms(parts, queries[:10])  # warm-up
+        ours = self.search_ms(parts, queries)
+        f["search_p50_ms"] = round(percentile(ours, 50), 1)
+        f["search_p95_ms"] = round(percentile(ours, 95), 1)
+
+        _say("ärendefönstret: 1 000 anteckningar")
+        case_id = uuid.UUID(self.plan["open_case_id"])
+        self.open_case_ms(parts, case_id)  # warm-up
+        f["open_case_ms"] = round(
+            median([self.open_case_ms(parts, case_id) for _ in range(runs)]), 1
+        )
+
+        f["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        self.close(parts)
+
+        if self.qdb is not None:
+            _say(f"QSqlQueryModel: {len(search_sqls)} sökningar")
+            theirs = [self.qt_first_rows_ms(sql) for sql in search_sqls]
+            ref["qsqlquerymodel_search_p50_ms"] = round(percentile(theirs, 50), 1)
+            ref["qsqlquerymodel_search_p95_ms"] = round(percentile(theirs, 95), 1)
+            f["search_ratio_vs_qsqlquerymodel"] = round(
+                percentile(ours, 50) / percentile(theirs, 50), 2
+            )
+            _say("QSqlQueryModel: Ctrl+End (hämtar alla rader)")
+            theirs = [self.qt_jump_to_end_ms(whole_sql) for _ in range(min(runs, 3))]
+            ref["qsqlquerymodel_jump_to_end_ms"] = round(median(theirs), 1)
+            if f.get("jump_to_end_ms") is not None:
+                f["jump_end_ratio_vs_qsqlquerymodel"] = round(
+                    f["jump_to_end_ms"] / median(theirs), 2
+                )
+        wait_idle(self.runner)
+
+    def shutdown(self) -> None:
+        self.runner.wait()
+        if self.qdb is not None:
+            self.qdb.close()
+        self.qdb = None
+        QSqlDatabase.removeDatabase("bench")
+        self.db.dispose()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux and macOS report it in different units)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def main(argv: list[str]) -> int:
+    plan_path, out_path = Path(argv[0]), Path(argv[1])
+    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    bench = GuiBench(plan)
+    try:
+        bench.run()
+    finally:
+        bench.shutdown()
+    out_path.write_text(
+        json.dumps({"figures": bench.figures, "references": bench.references}), encoding="utf-8"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
