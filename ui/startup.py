@@ -9,6 +9,7 @@ built here and handed to them; nothing reaches for a global.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -104,6 +105,10 @@ def sign_in(
         state=state,
         runner=runner,
     )
+    if os.environ.get("FOKUS_BENCH_EXIT_AT") == "login":  # python main.py bench: start-up time
+        from ui.bench import exit_when_shown
+
+        exit_when_shown(dialog)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return login.user
