@@ -178,22 +178,25 @@ def _emergency_condition(user_id: uuid.UUID, now: datetime) -> ColumnElement[boo
 
 
 def case_scope_condition(
-    actor: Actor, today: date, *, now: datetime | None = None
+    actor: Actor, today: date | None, *, now: datetime | None = None
 ) -> ColumnElement[bool]:
     """SQL condition on ``Case`` (``fs_case``): the cases ``actor`` may open on ``today``.
 
-    Add it to any query over cases that a user sees. Unrestricted actors get
-    ``true()``; an administrator account gets ``false()``.
+    Add it to any query over cases that a user sees. ``today`` None: the
+    Swedish date of ``now`` (default: the clock). Unrestricted actors get
+    ``true()``; an administrator account matches no case (the role tests fail).
     """
     if is_unrestricted(actor):
         return true()
     assert actor.user_id is not None
     uid = actor.user_id
+    now = now or utcnow()
+    today = today or _local_today(now)
     regular = and_(
         _regular_condition(uid, today),
         or_(~protected_case_condition(), _named_condition(uid)),
     )
-    return or_(regular, _emergency_condition(uid, now or utcnow()))
+    return or_(regular, _emergency_condition(uid, now))
 
 
 def _local_today(now: datetime) -> date:
