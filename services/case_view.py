@@ -57,6 +57,7 @@ from models.codes import (
     SicknessGrade,
 )
 from models.contact import contact_entry_member
+from services.access import Purpose, require_case_access
 from services.audit import ACTION_LABELS, LOCAL_TZ, Actor, record_case_opened
 from services.db import Database
 from services.errors import NotFoundError
@@ -526,6 +527,7 @@ def load_case_in(
     session: Session, actor: Actor, case_id: uuid.UUID, *, today: date, audit: bool = True
 ) -> CaseDetail:
     """Read one case for ``actor`` and audit the read (unless ``audit`` is False)."""
+    require_case_access(session, actor, case_id, Purpose.READ)
     case = session.get(Case, case_id)
     if case is None:
         raise NotFoundError("ärendet finns inte")

@@ -25,6 +25,7 @@ from models import (
     Person,
     utcnow,
 )
+from services.access import Purpose, require_case_access, require_person_access
 from services.audit import Actor, record
 from services.cases import load_checked
 from services.db import Database
@@ -135,6 +136,7 @@ def add_note_in(
     sign: bool = False,
     corrects_id: uuid.UUID | None = None,
 ) -> ContactEntry:
+    require_case_access(session, actor, case_id, Purpose.WRITE)
     if session.get(Case, case_id) is None:
         raise NotFoundError("ärendet finns inte")
     text, counterpart = _validate_note(session, case_id, data)
@@ -170,6 +172,7 @@ def add_note_in(
 
 def _own_draft(session: Session, actor: Actor, note_id: uuid.UUID, version: int) -> ContactEntry:
     entry = load_checked(session, ContactEntry, note_id, version, "anteckningen")
+    require_case_access(session, actor, entry.case_id, Purpose.WRITE)
     if entry.signed_at is not None:
         raise ValidationError.single("anteckning", "är signerad och låst; skriv en rättelse")
     if entry.author_name != actor.username:
@@ -232,6 +235,7 @@ class JournalService:
     def notes(self, case_id: uuid.UUID) -> list[NoteView]:
         """Signed notes, and the actor's own drafts, in time order."""
         with self._db.begin() as s:
+            require_case_access(s, self._actor, case_id, Purpose.READ)
             stmt = (
                 select(ContactEntry)
                 .where(
@@ -248,6 +252,10 @@ class JournalService:
 
     def add_consent(self, case_id: uuid.UUID | None, data: ConsentInput) -> uuid.UUID:
         with self._db.action("anteckningen") as s:
+            if case_id is not None:
+                require_case_access(s, self._actor, case_id, Purpose.WRITE)
+            else:
+                require_person_access(s, self._actor, data.person_id)
             c = Checker()
             scope = c.text("omfattning", data.scope, max_len=2000, required=True)
             c.period("till", data.valid_from, data.valid_to)
@@ -273,6 +281,10 @@ class JournalService:
     def withdraw_consent(self, consent_id: uuid.UUID, version: int) -> None:
         with self._db.action("anteckningen") as s:
             consent = load_checked(s, Consent, consent_id, version, "samtycket")
+            if consent.case_id is not None:
+                require_case_access(s, self._actor, consent.case_id, Purpose.WRITE)
+            else:
+                require_person_access(s, self._actor, consent.person_id)
             if consent.withdrawn_at is not None:
                 raise ValidationError.single("samtycke", "är redan återkallat")
             consent.withdrawn_at = utcnow()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, aliased
 
 from models import Case, HouseholdMember, Person, SupportMonth, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole
+from services.audit import Actor
 from services.db import Database
 from services.personal_id import format_personal_id
 from services.search import (
@@ -88,7 +89,7 @@ class _Details:
     long_term: bool = False
 
 
-def _base_query(flt: RegisterFilter, today: date) -> Select[Any]:
+def _base_query(flt: RegisterFilter, today: date, actor: Actor | None = None) -> Select[Any]:
     applicant_m = aliased(HouseholdMember)
     applicant = aliased(Person)
     worker = aliased(User)
@@ -116,13 +117,16 @@ def _base_query(flt: RegisterFilter, today: date) -> Select[Any]:
         .outerjoin(applicant, applicant.id == applicant_m.person_id)
         .outerjoin(worker, worker.id == Case.caseworker_id)
         # Windows walk the case-number index: per-case (correlated) flag tests.
-        .where(*register_conditions(flt, today=today, correlated=True))
+        .where(*register_conditions(flt, today=today, correlated=True, actor=actor))
     )
 
 
-def count_in(session: Session, flt: RegisterFilter, *, today: date) -> int:
+def count_in(
+    session: Session, flt: RegisterFilter, *, today: date, actor: Actor | None = None
+) -> int:
     """How many cases match ``flt`` (conditions are on the case table alone: no joins)."""
-    stmt = select(func.count()).select_from(Case).where(*register_conditions(flt, today=today))
+    conds = register_conditions(flt, today=today, actor=actor)
+    stmt = select(func.count()).select_from(Case).where(*conds)
     return int(session.scalar(stmt) or 0)
 
 
@@ -134,9 +138,10 @@ def window_in(
     limit: int,
     today: date,
     descending: bool = False,
+    actor: Actor | None = None,
 ) -> list[RegisterRow]:
     """The next ``limit`` matching cases after ``after`` in case-number order (or reversed)."""
-    stmt = _base_query(flt, today)
+    stmt = _base_query(flt, today, actor)
     year_col, seq_col = Case.number_year, Case.number_seq
     if after is not None:
         year, seq = after
@@ -229,9 +234,17 @@ class RegisterService:
     Safe to call from a worker thread: it keeps no session between calls.
     """
 
-    def __init__(self, *, db: Database, today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        today: Callable[[], date] = date.today,
+        actor: Actor | None = None,
+    ) -> None:
+        """``actor``: list only the cases they may open (None: every case, command line)."""
         self._db = db
         self._today = today
+        self._actor = actor
 
     @property
     def backend_label(self) -> str:
@@ -240,7 +253,7 @@ class RegisterService:
 
     def count(self, flt: RegisterFilter) -> int:
         with self._db.begin() as s:
-            return count_in(s, flt, today=self._today())
+            return count_in(s, flt, today=self._today(), actor=self._actor)
 
     def window(
         self,
@@ -253,5 +266,11 @@ class RegisterService:
         """The next cases after ``after_key`` (None: from the start), oldest or newest first."""
         with self._db.begin() as s:
             return window_in(
-                s, flt, after=after_key, limit=limit, today=self._today(), descending=descending
+                s,
+                flt,
+                after=after_key,
+                limit=limit,
+                today=self._today(),
+                descending=descending,
+                actor=self._actor,
             )

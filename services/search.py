@@ -20,6 +20,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from models import Case, HouseholdMember, Person, PersonIdentifier, SupportMonth, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole
+from services.access import case_scope_condition
+from services.audit import Actor
 from services.text import PREFIX_END, search_fold
 
 _CASE_NUMBER = re.compile(r"^([A-Za-z]{2})-?(\d{4})-?(\d{1,5})$")
@@ -110,8 +112,11 @@ class CaseRow:
         return STATUS_LABELS[CaseStatus(self.status)]
 
 
-def register_query(flt: RegisterFilter) -> Select[Any]:
-    """SELECT for the register, ordered by case number (a stable key for windows)."""
+def register_query(flt: RegisterFilter, *, actor: Actor | None = None) -> Select[Any]:
+    """SELECT for the register, ordered by case number (a stable key for windows).
+
+    ``actor``: only the cases they may open (services/access.py); None = all.
+    """
     applicant_m = aliased(HouseholdMember)
     applicant = aliased(Person)
     worker = aliased(User)
@@ -137,7 +142,7 @@ def register_query(flt: RegisterFilter) -> Select[Any]:
         .outerjoin(applicant, applicant.id == applicant_m.person_id)
         .outerjoin(worker, worker.id == Case.caseworker_id)
     )
-    stmt = stmt.where(*register_conditions(flt))
+    stmt = stmt.where(*register_conditions(flt, actor=actor))
     return stmt.order_by(Case.number_year, Case.number_seq)
 
 
@@ -220,7 +225,11 @@ def long_term_predicate(today: date, *, correlated: bool = False) -> ColumnEleme
 
 
 def register_conditions(
-    flt: RegisterFilter, *, today: date | None = None, correlated: bool | None = None
+    flt: RegisterFilter,
+    *,
+    today: date | None = None,
+    correlated: bool | None = None,
+    actor: Actor | None = None,
 ) -> list[ColumnElement[bool]]:
     """The WHERE conditions of a filter, on ``Case`` only (no joins), for lists and counts.
 
@@ -247,6 +256,8 @@ def register_conditions(
         conds.append(child_family_predicate(today, correlated=correlated))
     if flt.long_term:
         conds.append(long_term_predicate(today, correlated=correlated))
+    if actor is not None:  # the access matrix, on today's real date (not the reference date)
+        conds.append(case_scope_condition(actor, None))
     return conds
 
 
@@ -264,19 +275,24 @@ def _row(r: tuple[object, ...]) -> CaseRow:
 
 
 def search_cases(
-    session: Session, flt: RegisterFilter, *, limit: int | None = None, offset: int = 0
+    session: Session,
+    flt: RegisterFilter,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    actor: Actor | None = None,
 ) -> list[CaseRow]:
-    stmt = register_query(flt).offset(offset)
+    stmt = register_query(flt, actor=actor).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
     return [_row(tuple(r)) for r in session.execute(stmt)]
 
 
 def iter_cases(
-    session: Session, flt: RegisterFilter, *, limit: int | None = None
+    session: Session, flt: RegisterFilter, *, limit: int | None = None, actor: Actor | None = None
 ) -> Iterator[CaseRow]:
     """Stream the register in chunks (``case list`` of 100,000 cases stays small)."""
-    stmt = register_query(flt)
+    stmt = register_query(flt, actor=actor)
     if limit is not None:
         stmt = stmt.limit(limit)
     result = session.execute(stmt.execution_options(yield_per=2000))

@@ -93,6 +93,7 @@ from models.codes import (
     Role,
     SicknessGrade,
 )
+from services.access import Purpose, require_case_access
 from services.audit import Actor, record
 from services.cases import Changes, case_by_number
 from services.db import Database
@@ -1946,6 +1947,7 @@ def _build(
 ) -> tuple[SummaryPlan, RenderedSummary]:
     if now.tzinfo is None:
         raise ValueError("naive datetime given as the generation time")
+    require_case_access(session, actor, case_id, Purpose.READ)
     plan = plan_summary(session, case_id, options, today=local_today(now))
     return plan, render_summary(plan, settings=settings, author=_author(session, actor), now=now)
 
@@ -2347,12 +2349,12 @@ def plan_batch_in(
 ) -> BatchPlan:
     """Count the cases of a register filter; list their ids (by case number) within the cap."""
     require_batch_export(actor)
-    count = count_in(session, flt, today=today)
+    count = count_in(session, flt, today=today, actor=actor)
     if count > cap:
         return BatchPlan(count, cap, ())
     ids = session.scalars(
         select(Case.id)
-        .where(*register_conditions(flt, today=today))
+        .where(*register_conditions(flt, today=today, actor=actor))
         .order_by(Case.number_year, Case.number_seq)
         .limit(cap)
     ).all()

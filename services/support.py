@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models import Case, SupportMonth
 from models.codes import MonthSource
+from services.access import Purpose, require_case_access
 from services.audit import Actor, record
 from services.db import Database
 from services.errors import NotFoundError, ValidationError
@@ -84,6 +85,7 @@ def set_month_in(
 
     A different amount for a month already recorded is an error, never an overwrite.
     """
+    require_case_access(session, actor, case_id, Purpose.WRITE)
     if amount_ore < 0:
         raise ValidationError.single("belopp", "får inte vara negativt")
     existing = session.scalars(
@@ -124,6 +126,7 @@ class SupportService:
 
     def months(self, case_id: uuid.UUID) -> list[MonthView]:
         with self._db.begin() as s:
+            require_case_access(s, self._actor, case_id, Purpose.READ)
             rows = s.scalars(
                 select(SupportMonth)
                 .where(SupportMonth.case_id == case_id)

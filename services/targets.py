@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import Case, HouseholdMember, PersonDirection, PersonOutcome, Target, Unit, utcnow
 from models.codes import Direction, Outcome, SicknessGrade
 from models.plan import TargetGroup, TargetRule
+from services.access import Purpose, require_case_access
 from services.audit import Actor, record
 from services.caseload import require_team_leader
 from services.cases import OutcomeInput, _apply_outcome, _check_outcome, load_checked
@@ -91,6 +92,7 @@ def set_person_direction_in(
     Directions are kept as a history rather than overwritten, so the time
     each phase took can be followed up.
     """
+    require_case_access(session, actor, data.case_id, Purpose.WRITE)
     today = today or date.today()
     c = Checker()
     goal = c.text("mål", data.goal, max_len=GOAL_MAX) or ""
@@ -154,6 +156,7 @@ def end_person_direction_in(
     ended_on: date,
 ) -> PersonDirection:
     row = load_checked(session, PersonDirection, direction_id, expected_version, "inriktningen")
+    require_case_access(session, actor, row.case_id, Purpose.WRITE)
     if ended_on < row.started_on:
         raise ValidationError.single("till", "kan inte ligga före startdatumet")
     row.ended_on = ended_on
@@ -205,6 +208,7 @@ def record_person_outcome_in(
     case's outcome applies to them again when it closes. Note that
     re-opening a case removes its persons' outcomes (``reopen_in``).
     """
+    require_case_access(session, actor, case_id, Purpose.WRITE)
     today = today or date.today()
     c = Checker()
     case = session.get(Case, case_id)
@@ -513,6 +517,7 @@ class TargetService:
 
     def directions(self, case_id: uuid.UUID) -> list[DirectionView]:
         with self._db.begin() as s:
+            require_case_access(s, self._actor, case_id, Purpose.READ)
             return person_directions(s, case_id)
 
     def record_outcome(
