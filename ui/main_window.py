@@ -78,6 +78,17 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.search_action)
         view_menu.addAction(self.refresh_action)
         self.addAction(self.search_action)
+        # Role menus: hidden until the controller shows them for an arbetsledare / administratör.
+        self.leader_menu = self.menuBar().addMenu(self.tr("Arbets&ledning"))
+        self.leader_menu.setObjectName("leaderMenu")
+        self.audit_review_action = QAction(self.tr("&Logguppföljning …"), self)
+        self.leader_menu.addAction(self.audit_review_action)
+        self.leader_menu.menuAction().setVisible(False)
+        self.admin_menu = self.menuBar().addMenu(self.tr("A&dministration"))
+        self.admin_menu.setObjectName("adminMenu")
+        self.users_action = QAction(self.tr("&Användare …"), self)
+        self.admin_menu.addAction(self.users_action)
+        self.admin_menu.menuAction().setVisible(False)
 
         self.resize(1200, 720)
 
