@@ -687,6 +687,7 @@ def add_plan_goal_in(
     c = Checker()
     text = c.text("mål", data.text, max_len=GOAL_TEXT_MAX, required=True)
     case = _get(session, Case, data.case_id, "ärendet")
+    require_case_access(session, actor, case.id, Purpose.WRITE)
     if data.person_id is not None:
         member = session.scalars(
             select(HouseholdMember.id).where(
@@ -728,6 +729,7 @@ def achieve_goal_in(
 
     today = today or date.today()
     goal = load_checked(session, PlanGoal, goal_id, expected_version, "målet")
+    require_case_access(session, actor, goal.case_id, Purpose.WRITE)
     if achieved_on > today:
         raise ValidationError.single("uppnått", "kan inte ligga i framtiden")
     goal.achieved_on = achieved_on
@@ -750,6 +752,7 @@ def update_member_person_in(
     """
     from models.codes import Protection
 
+    require_person_access(session, actor, person_id)
     person = load_checked(session, Person, person_id, expected_version, "personen")
     full = PersonInput(
         first_name=data.first_name,
