@@ -1,0 +1,851 @@
+"""Synchronising a laptop copy with the central database: a three-way merge per field.
+
+For every synchronised row (see :data:`services.offline.CASE_TABLES`) the
+merge compares three versions: the *base* kept on the laptop at checkout
+(or at the last sync), *yours* (the laptop now) and *theirs* (central now).
+
+* a row only one side has, and the base has not: new on that side, copied
+  to the other (UUID keys, so new notes and cases never collide); a new case
+  gets its real number here, and a person in it with an open case elsewhere
+  is flagged; a new person whose personnummer central already knows becomes
+  that person on both sides;
+* a field changed on one side only: that side's value goes to the other;
+* a field changed on both sides to different values: a conflict (base,
+  theirs, yours) in the laptop's conflict list; central keeps theirs, the
+  laptop keeps yours, nothing is overwritten until the user chooses;
+* a row deleted on one side and unchanged on the other: deleted on both;
+  deleted on one side and changed on the other: a conflict, nothing deleted.
+
+Signed notes are immutable on both sides (a trigger refuses changes), so they
+merge as new rows only. Audit events made offline are appended to the central
+hash chain through :func:`services.audit.append_to_chain`, once each (their
+``event_uuid`` is unique centrally).
+
+Order and idempotence: everything central happens in one transaction, then
+everything local in one. A sync interrupted before the central commit changed
+nothing; one interrupted between the two commits is finished by the next run:
+central then already equals the laptop for every pushed field ("changed the
+same on both sides"), new rows exist on both sides by id, audit events are
+found by their uuid, and a new case keeps the number central gave it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, delete, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from models import (
+    AuditEvent,
+    Case,
+    OfflineCheckout,
+    OfflineCheckoutCase,
+    OfflineLocalBase,
+    OfflineLocalConflict,
+    OfflineLocalState,
+    Person,
+    User,
+    utcnow,
+)
+from models.codes import Role
+from services.audit import append_to_chain, record
+from services.cases import allocate_case_numbers, format_case_number, is_provisional_case_number
+from services.db import Database
+from services.errors import ConflictError, NotFoundError, ValidationError
+from services.household import open_case_elsewhere
+from services.offline import (
+    CASE_TABLES,
+    TABLES_BY_NAME,
+    Row,
+    SyncTable,
+    case_rows,
+    chunks,
+    copy_reference_data,
+    ensure_people_and_units,
+    from_json,
+    local_actor,
+    referenced_users,
+    row_key,
+    to_json,
+)
+
+Progress = Callable[[str], None]
+
+#: Field name of a conflict about a whole row (deleted on one side, changed on the other).
+ROW_FIELD = "(rad)"
+NUMBER_FIELDS = frozenset({"case_number", "number_year", "number_seq"})
+
+TABLE_LABELS = {
+    "person": "person",
+    "person_identifier": "identitetsnummer",
+    "fs_case": "ärende",
+    "household_member": "hushållsmedlem",
+    "support_reason": "försörjningshinder",
+    "support_month": "stödmånad",
+    "consent": "samtycke",
+    "plan_goal": "planmål",
+    "person_outcome": "utfall",
+    "person_direction": "inriktning",
+    "contact_entry": "anteckning",
+    "contact_entry_member": "berörd person",
+}
+
+
+def _checkpoint(stage: str) -> None:
+    """A seam for tests that interrupt a sync at ``stage`` (does nothing in the app)."""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A field changed differently on both sides; values as JSON (None = missing)."""
+
+    id: uuid.UUID
+    table: str
+    row_key: str
+    field: str
+    case_number: str | None
+    base: Any
+    theirs: Any
+    yours: Any
+
+    def describe(self) -> str:
+        where = self.case_number or "-"
+        what = TABLE_LABELS.get(self.table, self.table)
+        return (
+            f"{where}: {what} {self.field}: bas {self.base!r}, central {self.theirs!r}, "
+            f"din {self.yours!r}"
+        )
+
+
+@dataclass
+class SyncResult:
+    """What a sync did; ``conflicts`` are all unresolved ones after it."""
+
+    pushed: int = 0
+    pulled: int = 0
+    new_cases: list[tuple[str, str]] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    new_conflicts: int = 0
+    flags: list[str] = field(default_factory=list)
+    audit_uploaded: int = 0
+    purged_cases: int = 0
+    status: str = "active"  # "active", "expired" or "revoked"
+
+    def summary(self) -> str:
+        lines = [
+            f"synkroniserat: {self.pushed} ändringar skickade, {self.pulled} hämtade, "
+            f"{self.audit_uploaded} logghändelser uppladdade"
+        ]
+        for provisional, real in self.new_cases:
+            lines.append(f"nytt ärende {provisional} har fått numret {real}")
+        lines.extend(f"flagga: {f}" for f in self.flags)
+        if self.status != "active":
+            why = "återkallad" if self.status == "revoked" else "utgången"
+            lines.append(f"utcheckningen är {why}: {self.purged_cases} ärenden borttagna lokalt")
+        if self.conflicts:
+            lines.append(f"{len(self.conflicts)} konflikter att lösa (inget har skrivits över):")
+            lines.extend("  " + c.describe() for c in self.conflicts)
+        return "\n".join(lines)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _json_row(row: Row) -> dict[str, Any]:
+    return {k: to_json(v) for k, v in row.items()}
+
+
+def _load_base(session: Session) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {spec.name: {} for spec in CASE_TABLES}
+    for name, key, data in session.execute(
+        select(OfflineLocalBase.table_name, OfflineLocalBase.row_key, OfflineLocalBase.data)
+    ):
+        if name in out:
+            out[name][key] = json.loads(data)
+    return out
+
+
+def _fill_missing(
+    session: Session,
+    rows: dict[str, dict[str, Row]],
+    wanted: dict[str, set[str]],
+) -> None:
+    """Fetch rows by key that are not in ``rows`` (out of scope is not the same as deleted)."""
+    for spec in CASE_TABLES:
+        missing = wanted[spec.name] - set(rows[spec.name])
+        if not missing:
+            continue
+        if spec.key == ("id",):
+            found = _rows_in(session, spec.table, "id", [uuid.UUID(k) for k in missing])
+        else:
+            entries = {uuid.UUID(k.split("|")[0]) for k in missing}
+            found = _rows_in(session, spec.table, spec.key[0], list(entries))
+        for r in found:
+            k = row_key(spec, r)
+            if k in missing:
+                rows[spec.name][k] = r
+
+
+def _rows_in(session: Session, table: Table, column: str, ids: list[Any]) -> list[Row]:
+    out: list[Row] = []
+    for part in chunks(sorted(set(ids), key=str)):
+        out.extend(
+            dict(r._mapping)
+            for r in session.execute(select(table).where(table.c[column].in_(part)))
+        )
+    return out
+
+
+def _local_rows(session: Session, user_id: uuid.UUID) -> dict[str, dict[str, Row]]:
+    case_ids = list(session.scalars(select(Case.id)))
+    return case_rows(session, case_ids, user_id)
+
+
+def has_unsynced_changes(session: Session) -> bool:
+    """True when the laptop copy differs from its base (something to synchronise)."""
+    state = session.get(OfflineLocalState, 1)
+    if state is None:
+        return False
+    base = _load_base(session)
+    local = _local_rows(session, state.user_id)
+    for spec in CASE_TABLES:
+        if set(base[spec.name]) != set(local[spec.name]):
+            return True
+        for key, row in local[spec.name].items():
+            b = base[spec.name][key]
+            if any(b.get(c) != to_json(v) for c, v in row.items() if c not in spec.ignore):
+                return True
+    last_event = session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
+    return last_event is not None and last_event > _uploaded_through(session)
+
+
+# --- the merge ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    central_insert: dict[str, list[Row]] = field(default_factory=dict)
+    central_update: list[tuple[SyncTable, Row, dict[str, Any], int | None]] = field(
+        default_factory=list
+    )
+    central_delete: list[tuple[SyncTable, Row]] = field(default_factory=list)
+    local_insert: dict[str, list[Row]] = field(default_factory=dict)
+    local_update: list[tuple[SyncTable, Row, dict[str, Any]]] = field(default_factory=list)
+    local_delete: list[tuple[SyncTable, Row]] = field(default_factory=list)
+    base: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    conflicts: list[tuple[str, str, str, Any, Any, Any, uuid.UUID | None]] = field(
+        default_factory=list
+    )
+    # Local versions to set after the central updates: (table, key) -> central row.
+    versions: dict[tuple[str, str], Row] = field(default_factory=dict)
+
+
+def _case_of(spec: SyncTable, row: Row | None) -> uuid.UUID | None:
+    if row is None:
+        return None
+    if spec.name == "fs_case":
+        return cast(uuid.UUID, row["id"])
+    value = row.get("case_id")
+    return value if isinstance(value, uuid.UUID) else None
+
+
+def _key_values(spec: SyncTable, row: Row) -> Row:
+    return {k: row[k] for k in spec.key}
+
+
+def _merge_table(
+    spec: SyncTable,
+    base: dict[str, dict[str, Any]],
+    mine: dict[str, Row],
+    theirs: dict[str, Row],
+    plan: _Plan,
+) -> None:
+    fields = [c.name for c in spec.table.columns if c.name not in spec.key]
+    compared = [f for f in fields if f not in spec.ignore]
+    for key in sorted(set(base) | set(mine) | set(theirs)):
+        b, l_row, c_row = base.get(key), mine.get(key), theirs.get(key)
+        lj = _json_row(l_row) if l_row is not None else None
+        cj = _json_row(c_row) if c_row is not None else None
+        case_id = _case_of(spec, l_row) or _case_of(spec, c_row)
+        if b is None:
+            if l_row is not None and c_row is None:
+                plan.central_insert.setdefault(spec.name, []).append(l_row)
+                plan.base[(spec.name, key)] = cast(dict[str, Any], lj)
+            elif c_row is not None and l_row is None:
+                plan.local_insert.setdefault(spec.name, []).append(c_row)
+                plan.base[(spec.name, key)] = cast(dict[str, Any], cj)
+            elif l_row is not None and c_row is not None:
+                # Both have a row the base lacks: our own push from an interrupted sync.
+                assert lj is not None and cj is not None
+                pull = {f: c_row[f] for f in fields if lj.get(f) != cj.get(f)}
+                if pull:
+                    plan.local_update.append((spec, _key_values(spec, l_row), pull))
+                plan.base[(spec.name, key)] = cj
+            continue
+        if l_row is None and c_row is None:
+            continue  # deleted on both sides
+        if l_row is None:
+            assert cj is not None and c_row is not None
+            if all(cj.get(f) == b.get(f) for f in compared):
+                plan.central_delete.append((spec, _key_values(spec, c_row)))
+            else:
+                plan.conflicts.append(
+                    (spec.name, key, ROW_FIELD, "finns", "ändrad", "borttagen", case_id)
+                )
+                plan.base[(spec.name, key)] = b
+            continue
+        if c_row is None:
+            assert lj is not None
+            if all(lj.get(f) == b.get(f) for f in compared):
+                plan.local_delete.append((spec, _key_values(spec, l_row)))
+            else:
+                plan.conflicts.append(
+                    (spec.name, key, ROW_FIELD, "finns", "borttagen", "ändrad", case_id)
+                )
+                plan.base[(spec.name, key)] = b
+            continue
+        assert lj is not None and cj is not None
+        new_base = dict(cj)
+        push: dict[str, Any] = {}
+        pull: dict[str, Any] = {}
+        for f in compared:
+            bv, lv, cv = b.get(f), lj.get(f), cj.get(f)
+            if lv == cv:
+                continue
+            if lv == bv:
+                pull[f] = c_row[f]
+            elif cv == bv:
+                push[f] = l_row[f]
+                new_base[f] = lv
+            else:
+                new_base[f] = bv  # stays a conflict until the user chooses
+                if f not in spec.quiet:
+                    plan.conflicts.append((spec.name, key, f, bv, cv, lv, case_id))
+        if push:
+            for f in ("updated_at", "updated_by"):
+                if f in l_row:
+                    push[f] = l_row[f]
+            plan.central_update.append(
+                (
+                    spec,
+                    _key_values(spec, c_row),
+                    push,
+                    c_row.get("version") if spec.versioned else None,
+                )
+            )
+        if pull:
+            for f in ("updated_at", "updated_by"):
+                if f in c_row:
+                    pull[f] = c_row[f]
+            plan.local_update.append((spec, _key_values(spec, l_row), pull))
+        if spec.versioned and (push or l_row.get("version") != c_row.get("version")):
+            plan.versions[(spec.name, key)] = c_row
+        plan.base[(spec.name, key)] = new_base
+
+
+_PERSON_REFS = (
+    "person_identifier",
+    "household_member",
+    "support_reason",
+    "consent",
+    "plan_goal",
+    "person_outcome",
+    "person_direction",
+    "contact_entry_member",
+)
+
+
+def _remap_persons(
+    cs: Session,
+    base: dict[str, dict[str, dict[str, Any]]],
+    mine: dict[str, dict[str, Row]],
+    theirs: dict[str, dict[str, Row]],
+) -> dict[uuid.UUID, uuid.UUID]:
+    """New laptop persons whose personnummer central knows become that central person."""
+    candidates = {
+        r["personal_id"]: r["id"]
+        for k, r in mine["person"].items()
+        if k not in base["person"] and k not in theirs["person"] and r["personal_id"]
+    }
+    if not candidates:
+        return {}
+    found = _rows_in(cs, cast(Table, Person.__table__), "personal_id", list(candidates))
+    remap = {
+        candidates[r["personal_id"]]: r["id"]
+        for r in found
+        if r["id"] != candidates[r["personal_id"]]
+    }
+    if not remap:
+        return {}
+    for r in found:
+        theirs["person"][str(r["id"])] = r
+    for r in _rows_in(
+        cs, TABLES_BY_NAME["person_identifier"].table, "person_id", list(remap.values())
+    ):
+        theirs["person_identifier"][str(r["id"])] = r
+    for old in remap:
+        mine["person"].pop(str(old), None)
+    mine["person_identifier"] = {
+        k: r for k, r in mine["person_identifier"].items() if r["person_id"] not in remap
+    }
+    for name in _PERSON_REFS[1:]:
+        spec = TABLES_BY_NAME[name]
+        rebuilt: dict[str, Row] = {}
+        for r in mine[name].values():
+            if r.get("person_id") in remap:
+                r = {**r, "person_id": remap[r["person_id"]]}
+            rebuilt[row_key(spec, r)] = r
+        mine[name] = rebuilt
+    return remap
+
+
+# --- applying -----------------------------------------------------------------------------------
+
+
+def _where(spec: SyncTable, keys: Row) -> Any:
+    return and_(*(spec.table.c[k] == v for k, v in keys.items()))
+
+
+def _natural_clash(session: Session, spec: SyncTable, row: Row) -> bool:
+    if not spec.natural:
+        return False
+    cond = and_(*(spec.table.c[k] == row[k] for k in spec.natural), spec.table.c.id != row["id"])
+    return session.execute(select(spec.table.c.id).where(cond).limit(1)).first() is not None
+
+
+def _apply_central(
+    cs: Session, plan: _Plan, renumber: dict[uuid.UUID, tuple[str, int, int]], result: SyncResult
+) -> None:
+    for spec in CASE_TABLES:
+        rows = []
+        for r in plan.central_insert.get(spec.name, []):
+            if spec.name == "fs_case" and r["id"] in renumber:
+                number, year, seq = renumber[r["id"]]
+                r = {**r, "case_number": number, "number_year": year, "number_seq": seq}
+            if _natural_clash(cs, spec, r):
+                plan.conflicts.append(
+                    (
+                        spec.name,
+                        row_key(spec, r),
+                        "(dubblett)",
+                        None,
+                        "finns redan",
+                        "ny",
+                        _case_of(spec, r),
+                    )
+                )
+                plan.base.pop((spec.name, row_key(spec, r)), None)
+                continue
+            rows.append(r)
+        for part in chunks(rows):
+            cs.execute(insert(spec.table), list(part))
+        result.pushed += len(rows)
+    for spec, keys, values, version in plan.central_update:
+        stmt = update(spec.table).where(_where(spec, keys))
+        if version is not None:
+            stmt = stmt.where(spec.table.c.version == version).values(
+                **values, version=spec.table.c.version + 1
+            )
+        else:
+            stmt = stmt.values(**values)
+        if cs.execute(stmt).rowcount != 1:
+            raise ConflictError(
+                f"{TABLE_LABELS.get(spec.name, spec.name)} (ändrades under synkroniseringen; "
+                "kör synkroniseringen igen)",
+                version or 0,
+                -1,
+            )
+        if version is not None:
+            k = row_key(spec, keys)
+            plan.versions[(spec.name, k)] = {"version": version + 1}
+        result.pushed += 1
+    for spec, keys in reversed(plan.central_delete):
+        cs.execute(delete(spec.table).where(_where(spec, keys)))
+        result.pushed += 1
+
+
+_AUDIT_MARK = ("audit_event", "uploaded_through")
+
+
+def _uploaded_through(ls: Session) -> int:
+    row = ls.get(OfflineLocalBase, _AUDIT_MARK)
+    return int(json.loads(row.data)["id"]) if row is not None else 0
+
+
+def _set_uploaded_through(ls: Session, event_id: int) -> None:
+    row = ls.get(OfflineLocalBase, _AUDIT_MARK)
+    data = json.dumps({"id": event_id})
+    if row is None:
+        ls.add(OfflineLocalBase(table_name=_AUDIT_MARK[0], row_key=_AUDIT_MARK[1], data=data))
+    else:
+        row.data = data
+
+
+def _upload_audit(cs: Session, ls: Session) -> tuple[int, int]:
+    """Append the laptop's audit events to the central chain, each once; (count, last local id)."""
+    mark = _uploaded_through(ls)
+    local_events = list(
+        ls.scalars(select(AuditEvent).where(AuditEvent.id > mark).order_by(AuditEvent.id))
+    )
+    if not local_events:
+        return 0, mark
+    known: set[uuid.UUID] = set()
+    for part in chunks([e.event_uuid for e in local_events]):
+        known |= set(
+            cs.scalars(select(AuditEvent.event_uuid).where(AuditEvent.event_uuid.in_(part)))
+        )
+    new = [
+        AuditEvent(
+            event_uuid=e.event_uuid,
+            occurred_at=e.occurred_at,
+            actor=e.actor,
+            user_id=e.user_id,
+            workstation=e.workstation,
+            action=e.action,
+            case_id=e.case_id,
+            detail=e.detail,
+        )
+        for e in local_events
+        if e.event_uuid not in known
+    ]
+    append_to_chain(cs, new)
+    return len(new), local_events[-1].id
+
+
+def _signed_note_guards(ls: Session) -> list[str]:
+    return [
+        sql
+        for (sql,) in ls.execute(
+            text(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'contact_entry' AND name LIKE '%delete%'"
+            )
+        )
+    ]
+
+
+def _purge_local(ls: Session) -> int:
+    """Delete every case and what hangs off it from the laptop (revoked or expired copy).
+
+    Signed notes are guarded against DELETE; the guard is lifted for this one
+    transaction and put back before it commits.
+    """
+    cases = len(list(ls.scalars(select(Case.id))))
+    guards = _signed_note_guards(ls)
+    for sql in guards:
+        name = sql.split()[2]
+        ls.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+    for spec in reversed(CASE_TABLES):
+        ls.execute(delete(spec.table))
+    for sql in guards:
+        ls.execute(text(sql))
+    ls.execute(delete(OfflineLocalBase))
+    return cases
+
+
+def _apply_local(
+    ls: Session,
+    plan: _Plan,
+    remap: dict[uuid.UUID, uuid.UUID],
+    renumber: dict[uuid.UUID, tuple[str, int, int]],
+    result: SyncResult,
+) -> None:
+    person = TABLES_BY_NAME["person"].table
+    for old in remap:
+        ls.execute(
+            update(person)
+            .where(person.c.id == old)
+            .values(personal_id=None, id_kind=None, personal_id_short=None)
+        )
+    for spec in CASE_TABLES:
+        rows = [r for r in plan.local_insert.get(spec.name, []) if not _natural_clash(ls, spec, r)]
+        for part in chunks(rows):
+            ls.execute(insert(spec.table), list(part))
+        result.pulled += len(rows)
+    for old, new in remap.items():
+        for name in _PERSON_REFS[1:]:
+            t = TABLES_BY_NAME[name].table
+            ls.execute(update(t).where(t.c.person_id == old).values(person_id=new))
+        ident = TABLES_BY_NAME["person_identifier"].table
+        ls.execute(delete(ident).where(ident.c.person_id == old))
+        ls.execute(delete(person).where(person.c.id == old))
+    for spec, keys, values in plan.local_update:
+        ls.execute(update(spec.table).where(_where(spec, keys)).values(**values))
+        result.pulled += 1
+    case_t = TABLES_BY_NAME["fs_case"].table
+    for case_id, (number, year, seq) in renumber.items():
+        ls.execute(
+            update(case_t)
+            .where(case_t.c.id == case_id)
+            .values(case_number=number, number_year=year, number_seq=seq)
+        )
+    for (name, key), crow in plan.versions.items():
+        spec = TABLES_BY_NAME[name]
+        keys = dict(zip(spec.key, key.split("|"), strict=True))
+        typed = {k: from_json(spec.table.c[k], v) for k, v in keys.items()}
+        ls.execute(update(spec.table).where(_where(spec, typed)).values(version=crow["version"]))
+    for spec, keys in reversed(plan.local_delete):
+        ls.execute(delete(spec.table).where(_where(spec, keys)))
+        result.pulled += 1
+
+
+def _write_base_and_conflicts(
+    ls: Session, plan: _Plan, numbers: dict[uuid.UUID, str], result: SyncResult
+) -> None:
+    ls.execute(delete(OfflineLocalBase))
+    values = [
+        {
+            "table_name": name,
+            "row_key": key,
+            "data": json.dumps(data, sort_keys=True, ensure_ascii=False),
+        }
+        for (name, key), data in plan.base.items()
+    ]
+    for part in chunks(values, 2000):
+        ls.execute(insert(OfflineLocalBase), list(part))
+    open_rows = {
+        (c.table_name, c.row_key, c.field): c
+        for c in ls.scalars(
+            select(OfflineLocalConflict).where(OfflineLocalConflict.resolved_at.is_(None))
+        )
+    }
+    seen: set[tuple[str, str, str]] = set()
+    now = utcnow()
+    for name, key, fld, bv, cv, lv, case_id in plan.conflicts:
+        ident = (name, key, fld)
+        seen.add(ident)
+        enc = [json.dumps(v, ensure_ascii=False) for v in (bv, cv, lv)]
+        row = open_rows.get(ident)
+        if row is None:
+            row = OfflineLocalConflict(
+                id=uuid.uuid4(),
+                table_name=name,
+                row_key=key,
+                field=fld,
+                case_id=case_id,
+                case_number=numbers.get(case_id) if case_id else None,
+                base_value=enc[0],
+                theirs_value=enc[1],
+                yours_value=enc[2],
+                detected_at=now,
+            )
+            ls.add(row)
+            result.new_conflicts += 1
+        else:
+            row.base_value, row.theirs_value, row.yours_value = enc
+            if case_id in numbers:
+                row.case_number = numbers[case_id]
+    for ident, row in open_rows.items():
+        if ident not in seen and row.field != "(dubblett)":
+            row.resolved_at = now
+            row.resolution = "same"  # both sides now agree, or the row is gone
+    ls.flush()
+
+
+def unresolved_conflicts(session: Session) -> list[Conflict]:
+    rows = session.scalars(
+        select(OfflineLocalConflict)
+        .where(OfflineLocalConflict.resolved_at.is_(None))
+        .order_by(OfflineLocalConflict.case_number, OfflineLocalConflict.detected_at)
+    )
+    return [
+        Conflict(
+            r.id,
+            r.table_name,
+            r.row_key,
+            r.field,
+            r.case_number,
+            json.loads(r.base_value),
+            json.loads(r.theirs_value),
+            json.loads(r.yours_value),
+        )
+        for r in rows
+    ]
+
+
+def resolve_conflict(local: Database, conflict_id: uuid.UUID, choice: str) -> None:
+    """Choose ``"theirs"`` (central's value, also on the laptop) or ``"yours"`` (sent at next sync)."""
+    if choice not in ("theirs", "yours"):
+        raise ValidationError.single("val", "ange theirs (central) eller yours (din)")
+    with local.begin() as ls:
+        row = ls.get(OfflineLocalConflict, conflict_id)
+        if row is None or row.resolved_at is not None:
+            raise NotFoundError("konflikten finns inte eller är redan löst")
+        spec = TABLES_BY_NAME.get(row.table_name)
+        if spec is None or row.field not in spec.table.c:
+            raise ValidationError.single(
+                "konflikt", "en borttagen eller dubblerad rad löses i ärendet, inte här"
+            )
+        theirs = json.loads(row.theirs_value)
+        keys = {
+            k: from_json(spec.table.c[k], v)
+            for k, v in zip(spec.key, row.row_key.split("|"), strict=True)
+        }
+        if choice == "theirs":
+            ls.execute(
+                update(spec.table)
+                .where(_where(spec, keys))
+                .values({row.field: from_json(spec.table.c[row.field], theirs)})
+            )
+        base = ls.get(OfflineLocalBase, (row.table_name, row.row_key))
+        if base is not None:
+            data = json.loads(base.data)
+            data[row.field] = theirs
+            base.data = json.dumps(data, sort_keys=True, ensure_ascii=False)
+        row.resolved_at = utcnow()
+        row.resolution = choice
+
+
+# --- the whole sync -----------------------------------------------------------------------------
+
+
+def sync(central: Database, local: Database, *, progress: Progress | None = None) -> SyncResult:
+    """Push the laptop's changes, pull central's, report conflicts; safe to run again."""
+    say = progress or (lambda _m: None)
+    result = SyncResult()
+    with local.begin() as ls:
+        state = ls.get(OfflineLocalState, 1)
+        if state is None:
+            raise ValidationError.single("--local", "filen är ingen utcheckad offlinekopia")
+        user_id, checkout_id = state.user_id, state.checkout_id
+        say("läser den lokala kopian")
+        base = _load_base(ls)
+        mine = _local_rows(ls, user_id)
+
+        with central.begin() as cs:
+            checkout = cs.get(OfflineCheckout, checkout_id, with_for_update=True)
+            if checkout is None:
+                raise NotFoundError("utcheckningen finns inte i den centrala databasen")
+            user = cs.get(User, user_id)
+            if user is None:
+                raise NotFoundError("användaren finns inte i den centrala databasen")
+            actor = local_actor(state, Role(user.role))
+            now = utcnow()
+            if checkout.revoked_at is not None:
+                result.status = "revoked"
+            elif checkout.expires_at <= now:
+                result.status = "expired"
+            say("läser centrala ändringar")
+            scope = set(cs.scalars(
+                select(OfflineCheckoutCase.case_id).where(OfflineCheckoutCase.checkout_id == checkout_id)
+            )) | {r["id"] for r in mine["fs_case"].values()}  # fmt: skip
+            theirs = case_rows(cs, scope, user_id)
+            wanted = {s.name: set(base[s.name]) | set(mine[s.name]) for s in CASE_TABLES}
+            _fill_missing(cs, theirs, wanted)
+            remap = _remap_persons(cs, base, mine, theirs)
+            _fill_missing(
+                ls, mine, {s.name: set(base[s.name]) - set(mine[s.name]) for s in CASE_TABLES}
+            )
+
+            say("jämför")
+            plan = _Plan()
+            for spec in CASE_TABLES:
+                _merge_table(spec, base[spec.name], mine[spec.name], theirs[spec.name], plan)
+
+            renumber: dict[uuid.UUID, tuple[str, int, int]] = {}
+            new_case_ids = [r["id"] for r in plan.central_insert.get("fs_case", [])]
+            for r in plan.central_insert.get("fs_case", []):
+                year = r["number_year"]
+                (seq,) = allocate_case_numbers(cs, year)
+                renumber[r["id"]] = (format_case_number(year, seq), year, seq)
+                result.new_cases.append((r["case_number"], renumber[r["id"]][0]))
+            # A case pushed by an interrupted run: keep the number central gave it.
+            for key, r in mine["fs_case"].items():
+                c_row = theirs["fs_case"].get(key)
+                if is_provisional_case_number(r["case_number"]) and c_row is not None:
+                    renumber[r["id"]] = (
+                        c_row["case_number"],
+                        c_row["number_year"],
+                        c_row["number_seq"],
+                    )
+                    result.new_cases.append((r["case_number"], c_row["case_number"]))
+
+            for case_id, (number, year, seq) in renumber.items():
+                entry = plan.base.get(("fs_case", str(case_id)))
+                if entry is not None:
+                    entry.update(case_number=number, number_year=year, number_seq=seq)
+            say(
+                f"skickar ändringar ({sum(len(v) for v in plan.central_insert.values()) + len(plan.central_update)})"
+            )
+            ensure_people_and_units(
+                ls, cs, referenced_users(mine), {r["unit_id"] for r in mine["fs_case"].values()}
+            )
+            _apply_central(cs, plan, renumber, result)
+            have = set(cs.scalars(
+                select(OfflineCheckoutCase.case_id).where(OfflineCheckoutCase.checkout_id == checkout_id)
+            ))  # fmt: skip
+            extra = [c for c in new_case_ids if c not in have]
+            if extra:
+                cs.execute(
+                    insert(OfflineCheckoutCase),
+                    [{"checkout_id": checkout_id, "case_id": c} for c in extra],
+                )
+            today = date.today()
+            for case_id in new_case_ids:
+                members = [
+                    r["person_id"]
+                    for r in mine["household_member"].values()
+                    if r["case_id"] == case_id and r["valid_to"] is None
+                ]
+                for pid in members:
+                    other = open_case_elsewhere(cs, pid, on=today, exclude_case=case_id)
+                    if other is not None:
+                        number = renumber[case_id][0]
+                        result.flags.append(
+                            f"{number}: en person i hushållet ingår redan i ett öppet ärende ({other})"
+                        )
+                        record(
+                            cs,
+                            actor,
+                            "offline_case_flagged",
+                            case_id=case_id,
+                            reason="open_case_elsewhere",
+                        )
+            say("laddar upp loggen")
+            result.audit_uploaded, uploaded_through = _upload_audit(cs, ls)
+            checkout.last_synced_at = now
+            if result.status != "active":
+                checkout.returned_at = now
+            record(
+                cs,
+                actor,
+                "offline_sync",
+                checkout_id=checkout_id,
+                laptop=state.laptop_code,
+                pushed=result.pushed,
+                new_cases=len(result.new_cases),
+                conflicts=len(plan.conflicts),
+                audit_uploaded=result.audit_uploaded,
+                status=result.status,
+            )
+            revoked_at = checkout.revoked_at
+            _checkpoint("central_applied")
+        _checkpoint("central_committed")
+
+        say("uppdaterar den lokala kopian")
+        with central.begin() as source:
+            units = {r["unit_id"] for r in theirs["fs_case"].values()}
+            ensure_people_and_units(source, ls, referenced_users(theirs), units)
+            copy_reference_data(source, ls)
+        _apply_local(ls, plan, remap, renumber, result)
+        numbers = {
+            r["id"]: renumber.get(r["id"], (r["case_number"],))[0]
+            for r in list(mine["fs_case"].values()) + list(theirs["fs_case"].values())
+        }
+        _write_base_and_conflicts(ls, plan, numbers, result)
+        if result.status != "active":
+            say("utcheckningen gäller inte längre: tar bort ärendena lokalt")
+            result.purged_cases = _purge_local(ls)
+        _set_uploaded_through(ls, uploaded_through)
+        state.last_sync_at = now
+        state.revoked_at = revoked_at
+        ls.flush()
+        result.conflicts = unresolved_conflicts(ls)
+    say("klart")
+    return result
