@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import sqlcipher3
+import sqlcipher3  # type: ignore[import-untyped]
 from argon2.low_level import Type, hash_secret_raw
 from sqlalchemy import (
     Column,
@@ -39,7 +39,6 @@ from sqlalchemy import (
     Table,
     Uuid,
     create_engine,
-    delete,
     event,
     insert,
     or_,

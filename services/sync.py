@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, select, text, update
+from sqlalchemy import CursorResult, Table, and_, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -283,9 +283,9 @@ def _merge_table(
             elif l_row is not None and c_row is not None:
                 # Both have a row the base lacks: our own push from an interrupted sync.
                 assert lj is not None and cj is not None
-                pull = {f: c_row[f] for f in fields if lj.get(f) != cj.get(f)}
-                if pull:
-                    plan.local_update.append((spec, _key_values(spec, l_row), pull))
+                adopt = {f: c_row[f] for f in fields if lj.get(f) != cj.get(f)}
+                if adopt:
+                    plan.local_update.append((spec, _key_values(spec, l_row), adopt))
                 plan.base[(spec.name, key)] = cj
             continue
         if l_row is None and c_row is None:
@@ -454,7 +454,7 @@ def _apply_central(
             )
         else:
             stmt = stmt.values(**values)
-        if cs.execute(stmt).rowcount != 1:
+        if cast(CursorResult[Any], cs.execute(stmt)).rowcount != 1:
             raise ConflictError(
                 f"{TABLE_LABELS.get(spec.name, spec.name)} (ändrades under synkroniseringen; "
                 "kör synkroniseringen igen)",
@@ -670,7 +670,7 @@ def unresolved_conflicts(session: Session) -> list[Conflict]:
 
 
 def resolve_conflict(local: Database, conflict_id: uuid.UUID, choice: str) -> None:
-    """Choose ``"theirs"`` (central's value, also on the laptop) or ``"yours"`` (sent at next sync)."""
+    """Choose ``"theirs"`` (central's value, also locally) or ``"yours"`` (sent at next sync)."""
     if choice not in ("theirs", "yours"):
         raise ValidationError.single("val", "ange theirs (central) eller yours (din)")
     with local.begin() as ls:
@@ -733,7 +733,9 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
                 result.status = "expired"
             say("läser centrala ändringar")
             scope = set(cs.scalars(
-                select(OfflineCheckoutCase.case_id).where(OfflineCheckoutCase.checkout_id == checkout_id)
+                select(OfflineCheckoutCase.case_id).where(
+                    OfflineCheckoutCase.checkout_id == checkout_id
+                )
             )) | {r["id"] for r in mine["fs_case"].values()}  # fmt: skip
             theirs = case_rows(cs, scope, user_id)
             wanted = {s.name: set(base[s.name]) | set(mine[s.name]) for s in CASE_TABLES}
@@ -771,14 +773,17 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
                 if entry is not None:
                     entry.update(case_number=number, number_year=year, number_seq=seq)
             say(
-                f"skickar ändringar ({sum(len(v) for v in plan.central_insert.values()) + len(plan.central_update)})"
+                f"skickar ändringar ({sum(map(len, plan.central_insert.values()))} nya rader, "
+                f"{len(plan.central_update)} ändrade)"
             )
             ensure_people_and_units(
                 ls, cs, referenced_users(mine), {r["unit_id"] for r in mine["fs_case"].values()}
             )
             _apply_central(cs, plan, renumber, result)
             have = set(cs.scalars(
-                select(OfflineCheckoutCase.case_id).where(OfflineCheckoutCase.checkout_id == checkout_id)
+                select(OfflineCheckoutCase.case_id).where(
+                    OfflineCheckoutCase.checkout_id == checkout_id
+                )
             ))  # fmt: skip
             extra = [c for c in new_case_ids if c not in have]
             if extra:
@@ -798,7 +803,8 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
                     if other is not None:
                         number = renumber[case_id][0]
                         result.flags.append(
-                            f"{number}: en person i hushållet ingår redan i ett öppet ärende ({other})"
+                            f"{number}: en person i hushållet ingår redan i ett öppet ärende "
+                            f"({other})"
                         )
                         record(
                             cs,

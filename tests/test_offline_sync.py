@@ -44,7 +44,9 @@ UNIT = "Försörjningsstöd Södertälje"
 @pytest.fixture(autouse=True)
 def _fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
     """A cheap argon2id for tests; the real cost is checked in its own test."""
-    monkeypatch.setattr(offline, "DEFAULT_KDF", KdfParams(time_cost=1, memory_kib=8192, parallelism=1))
+    monkeypatch.setattr(
+        offline, "DEFAULT_KDF", KdfParams(time_cost=1, memory_kib=8192, parallelism=1)
+    )
 
 
 @pytest.fixture
@@ -67,7 +69,9 @@ def users(central: Database) -> dict[str, uuid.UUID]:
             user = create_user_in(
                 s,
                 cli,
-                UserInput(username=name, full_name=name.title(), role=role, unit_name=UNIT, password=PW),
+                UserInput(
+                    username=name, full_name=name.title(), role=role, unit_name=UNIT, password=PW
+                ),
             )
             out[name] = user.id
         out["unit"] = user.unit_id
@@ -109,7 +113,9 @@ def _chain_ok(db: Database) -> None:
     assert result.ok, result.message
 
 
-def test_zero_case_checkout_creates_an_encrypted_file(central: Database, users, tmp_path: Path) -> None:
+def test_zero_case_checkout_creates_an_encrypted_file(
+    central: Database, users, tmp_path: Path
+) -> None:
     path = tmp_path / "laptop.fokus"
     result = checkout(central, path, "anna", PW)
     assert result.case_numbers == []
@@ -138,7 +144,11 @@ def test_protected_cases_are_never_checked_out(central: Database, users, tmp_pat
     open_case = _case_for_anna(central, users, (A, KARIN), (B, OSKAR))
     hidden = _case_for_anna(central, users, (A, BENGT))
     with central.begin() as s:
-        s.execute(update(Person).where(Person.first_name == "Bengt").values(protection="confidentiality_marking"))
+        s.execute(
+            update(Person)
+            .where(Person.first_name == "Bengt")
+            .values(protection="confidentiality_marking")
+        )
         hidden_number = s.get(Case, hidden).case_number
         open_number = s.get(Case, open_case).case_number
     result = checkout(central, tmp_path / "l.fokus", "anna", PW)
@@ -159,7 +169,9 @@ def test_round_trip_of_a_note_and_a_new_case(central: Database, users, tmp_path:
     local = open_local(path, PW)
     anna = _anna(users)
     try:
-        mine = JournalService(db=local, actor=anna).add_note(case_id, _note("Hembesök offline"), sign=True)
+        mine = JournalService(db=local, actor=anna).add_note(
+            case_id, _note("Hembesök offline"), sign=True
+        )
         new = make_case(
             CaseService(db=local, actor=anna),
             users["unit"],
@@ -168,17 +180,26 @@ def test_round_trip_of_a_note_and_a_new_case(central: Database, users, tmp_path:
             caseworker_id=users["anna"],
         )
         assert re.fullmatch(r"FS-2024-L[0-9A-F]{4}-0001", new.case_number)
-        theirs = JournalService(db=central, actor=Actor.cli()).add_note(case_id, _note("Telefon central"), sign=True)
+        theirs = JournalService(db=central, actor=Actor.cli()).add_note(
+            case_id, _note("Telefon central"), sign=True
+        )
         assert offline.local_status(local).unsynced_changes
 
         result = sync(central, local)
         assert result.conflicts == []
-        (provisional, real), = result.new_cases
+        ((provisional, real),) = result.new_cases
         assert provisional == new.case_number and re.fullmatch(r"FS-2024-\d{5}", real)
         with central.begin() as s:
             assert s.get(ContactEntry, mine.id).text == "Hembesök offline"
             assert s.get(Case, new.id).case_number == real
-            assert s.scalar(select(func.count()).where(AuditEvent.action == "note_signed", AuditEvent.actor == "anna")) == 1
+            assert (
+                s.scalar(
+                    select(func.count()).where(
+                        AuditEvent.action == "note_signed", AuditEvent.actor == "anna"
+                    )
+                )
+                == 1
+            )
         with local.begin() as s:
             assert s.get(ContactEntry, theirs.id).text == "Telefon central"
             assert s.get(Case, new.id).case_number == real
@@ -203,7 +224,9 @@ def test_a_field_edited_on_both_sides_is_a_conflict_and_nothing_is_overwritten(
     local = open_local(path, PW)
     try:
         central_cases = CaseService(db=central, actor=Actor.cli())
-        ref = central_cases.update_case(case_id, 1, CaseChanges(summary="central", address="Storgatan 1"))
+        ref = central_cases.update_case(
+            case_id, 1, CaseChanges(summary="central", address="Storgatan 1")
+        )
         assert ref.version == 2
         CaseService(db=local, actor=_anna(users)).update_case(
             case_id, 1, CaseChanges(summary="laptop", town="Södertälje")
@@ -217,10 +240,18 @@ def test_a_field_edited_on_both_sides_is_a_conflict_and_nothing_is_overwritten(
         assert "central" in conflict.describe() and conflict.case_number
         with central.begin() as s:
             case = s.get(Case, case_id)
-            assert (case.summary, case.address, case.town) == ("central", "Storgatan 1", "Södertälje")
+            assert (case.summary, case.address, case.town) == (
+                "central",
+                "Storgatan 1",
+                "Södertälje",
+            )
         with local.begin() as s:
             case = s.get(Case, case_id)
-            assert (case.summary, case.address, case.town) == ("laptop", "Storgatan 1", "Södertälje")
+            assert (case.summary, case.address, case.town) == (
+                "laptop",
+                "Storgatan 1",
+                "Södertälje",
+            )
             assert case.version == 3  # the central version, so online edits can continue
 
         # Reported again, never duplicated, until the user chooses.
@@ -234,13 +265,17 @@ def test_a_field_edited_on_both_sides_is_a_conflict_and_nothing_is_overwritten(
         local.dispose()
 
 
-def test_revoked_checkout_is_deleted_from_the_laptop_at_sync(central: Database, users, tmp_path: Path) -> None:
+def test_revoked_checkout_is_deleted_from_the_laptop_at_sync(
+    central: Database, users, tmp_path: Path
+) -> None:
     case_id = _case_for_anna(central, users, (A, KARIN))
     path = tmp_path / "l.fokus"
     result = checkout(central, path, "anna", PW)
     local = open_local(path, PW)
     try:
-        note = JournalService(db=local, actor=_anna(users)).add_note(case_id, _note("Sista besöket"), sign=True)
+        note = JournalService(db=local, actor=_anna(users)).add_note(
+            case_id, _note("Sista besöket"), sign=True
+        )
         lena = Actor(username="lena", role=Role.TEAM_LEADER, user_id=users["lena"])
         bo = Actor(username="bo", role=Role.CASEWORKER, user_id=users["bo"])
         with central.begin() as s, pytest.raises(offline.PermissionDeniedError):
@@ -294,8 +329,15 @@ def test_interrupted_sync_run_again_has_no_duplicates(
     local = open_local(path, PW)
     anna = _anna(users)
     try:
-        note = JournalService(db=local, actor=anna).add_note(case_id, _note("Före avbrottet"), sign=True)
-        new = make_case(CaseService(db=local, actor=anna), users["unit"], (A, BENGT), caseworker_id=users["anna"])
+        note = JournalService(db=local, actor=anna).add_note(
+            case_id, _note("Före avbrottet"), sign=True
+        )
+        new = make_case(
+            CaseService(db=local, actor=anna),
+            users["unit"],
+            (A, BENGT),
+            caseworker_id=users["anna"],
+        )
         CaseService(db=local, actor=anna).update_case(case_id, 1, CaseChanges(town="Järna"))
 
         def boom(at: str) -> None:
@@ -311,7 +353,7 @@ def test_interrupted_sync_run_again_has_no_duplicates(
 
         result = sync(central, local)
         assert result.conflicts == []
-        (_, real), = result.new_cases
+        ((_, real),) = result.new_cases
         for db in (central, local):
             assert _count(db, select(func.count()).where(ContactEntry.id == note.id)) == 1
             assert _count(db, select(func.count()).where(Case.id == new.id)) == 1
@@ -332,13 +374,21 @@ def test_new_person_known_centrally_becomes_that_person_and_is_flagged(
     central: Database, users, tmp_path: Path
 ) -> None:
     other = make_case(
-        CaseService(db=central, actor=Actor.cli()), users["unit"], (A, BENGT), caseworker_id=users["bo"]
+        CaseService(db=central, actor=Actor.cli()),
+        users["unit"],
+        (A, BENGT),
+        caseworker_id=users["bo"],
     )
     path = tmp_path / "l.fokus"
     checkout(central, path, "anna", PW)
     local = open_local(path, PW)
     try:
-        new = make_case(CaseService(db=local, actor=_anna(users)), users["unit"], (A, BENGT), caseworker_id=users["anna"])
+        new = make_case(
+            CaseService(db=local, actor=_anna(users)),
+            users["unit"],
+            (A, BENGT),
+            caseworker_id=users["anna"],
+        )
         result = sync(central, local)
         (flag,) = result.flags
         assert other.case_number in flag
@@ -356,7 +406,10 @@ def test_cli_checkout_and_sync_with_password_on_stdin(
     _case_for_anna(central, users, (A, KARIN))
     path = tmp_path / "cli.fokus"
     monkeypatch.setattr("sys.stdin", io.StringIO(PW + "\n"))
-    assert main(["offline", "checkout", "--central", pg_url, "--local", str(path), "--user", "anna"]) == 0
+    assert (
+        main(["offline", "checkout", "--central", pg_url, "--local", str(path), "--user", "anna"])
+        == 0
+    )
     assert "1 ärenden utcheckade" in capsys.readouterr().out
     monkeypatch.setattr("sys.stdin", io.StringIO("fel\n"))
     assert main(["sync", "--central", pg_url, "--local", str(path)]) == EXIT_DATABASE
