@@ -574,6 +574,15 @@ def _facts(
     )
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """ "1 anteckning", "3 anteckningar": the omission lines are read on screen."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def _notes_n(n: int) -> str:
+    return _count(n, "anteckning", "anteckningar")
+
+
 def _covers(
     concerns: frozenset[uuid.UUID], included: frozenset[uuid.UUID], household_only: bool
 ) -> bool:
@@ -626,7 +635,12 @@ def _notes(
         )
     )
     if drafts:
-        omissions.append(Omission("Kontaktlogg", f"{drafts} osignerade utkast ingår inte"))
+        omissions.append(
+            Omission(
+                "Kontaktlogg",
+                f"{_count(drafts, 'osignerat utkast', 'osignerade utkast')} ingår inte",
+            )
+        )
     when = {r.id: r.occurred_at for r in rows}
     corrections: dict[uuid.UUID, list[datetime]] = {}
     for r in rows:
@@ -668,26 +682,23 @@ def _notes(
             )
         )
     if out_of_period:
-        omissions.append(
-            Omission("Kontaktlogg", f"{out_of_period} anteckningar utanför vald period")
-        )
+        omissions.append(Omission("Kontaktlogg", f"{_notes_n(out_of_period)} utanför vald period"))
     if other_agency:
         omissions.append(
-            Omission("Kontaktlogg", f"{other_agency} anteckningar med andra myndigheter än valda")
+            Omission("Kontaktlogg", f"{_notes_n(other_agency)} med andra myndigheter än valda")
         )
     if other_persons:
         omissions.append(
             Omission(
                 "Kontaktlogg",
-                f"{other_persons} anteckningar som rör personer som inte ingår lämnas inte ut",
+                f"{_notes_n(other_persons)} som rör personer som inte ingår lämnas inte ut",
             )
         )
     if household_notes:
         omissions.append(
             Omission(
                 "Kontaktlogg",
-                f"{household_notes} anteckningar utan angiven person (hela hushållet) "
-                "lämnas inte ut",
+                f"{_notes_n(household_notes)} utan angiven person (hela hushållet) lämnas inte ut",
             )
         )
     return notes
@@ -784,7 +795,8 @@ def _directions(
         omissions.append(
             Omission(
                 "Planering",
-                f"{left_out} inriktningar för personer som inte ingår lämnas inte ut",
+                f"{_count(left_out, 'inriktning', 'inriktningar')} för personer som inte ingår "
+                "lämnas inte ut",
             )
         )
     if not options.is_internal and any(d.note for d in kept):

@@ -167,7 +167,7 @@ def test_directions_per_person_in_plan_section(
         plan = plan_summary(s, f.case_id, FK, today=date.today())
     assert [d.person_name for d in plan.directions] == ["Karin Nyström"]
     assert plan.directions[0].note == ""
-    assert "Planering: 1 inriktningar för personer som inte ingår lämnas inte ut" in (
+    assert "Planering: 1 inriktning för personer som inte ingår lämnas inte ut" in (
         plan.omission_texts
     )
     fk_text = _pdf(db, actor, f.case_id, FK)

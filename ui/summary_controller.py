@@ -464,8 +464,9 @@ class SummaryDialogController(QObject):
         if not lines:
             self._dialog.omissions.setText(self.tr("Inget utelämnas."))
             return
-        items = "".join(f"<li>{escape(line)}</li>" for line in lines)
-        self._dialog.omissions.setText(f"<ul style='margin:0; padding-left:0'>{items}</ul>")
+        self._dialog.omissions.setText(
+            "".join(f"<p style='margin:0 0 4px 0'>• {escape(line)}</p>" for line in lines)
+        )
 
     def _close_document(self) -> None:
         self._dialog.document.close()
