@@ -242,7 +242,7 @@ def _main_loop(
     idle_minutes: int | None = None,
 ) -> int:
     parts = build_main_window(
-        service=RegisterService(db=db),
+        service=RegisterService(db=db, actor=user.actor),  # lists only what the user may open
         user=user,
         state=state,
         db_label=database_label(db),
