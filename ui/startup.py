@@ -29,6 +29,8 @@ from services.errors import FokusError
 from services.register import RegisterService
 from services.search import RegisterFilter
 from services.settings import Settings, data_dir, load_settings
+from services.summary import SummaryService
+from ui.batch_export import BatchExportController
 from ui.case_controller import CaseSource, CaseWindows
 from ui.first_run_dialog import FirstRunController, FirstRunDialog
 from ui.i18n import install_swedish
@@ -38,6 +40,7 @@ from ui.main_controller import MainWindowController
 from ui.main_window import MainWindow
 from ui.register_controller import RegisterController
 from ui.register_model import RegisterModel
+from ui.summary_controller import SummaryDialogs
 from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
 
@@ -156,6 +159,8 @@ class MainParts:
     register: RegisterController
     model: RegisterModel
     runner: BackgroundRunner
+    # The summary print dialogs: a case window's print request opens one through this.
+    summaries: SummaryDialogs | None = None
 
 
 def build_main_window(
@@ -166,10 +171,13 @@ def build_main_window(
     db_label: str,
     runner: BackgroundRunner,
     case_source: CaseSource | None = None,
+    summary_service: SummaryService | None = None,
 ) -> MainParts:
     """Wire the main window for ``user``: view, model, controllers.
 
     With ``case_source``, activating a case in the register opens its case window.
+    With ``summary_service``, Arkiv offers the summary print dialog for the selected
+    case and, for an arbetsledare, the batch export of the register's filter.
     """
     who = f"{user.full_name} ({user.role_label})"
     window = MainWindow(user_label=who, demo=user.is_demo)
@@ -188,10 +196,25 @@ def build_main_window(
         if case_source is not None
         else None
     )
+    summaries = batch = None
+    if summary_service is not None:
+        summaries = SummaryDialogs(service=summary_service, runner=runner, parent=window)
+        batch = BatchExportController(
+            parent_widget=window,
+            service=summary_service,
+            runner=runner,
+            current_filter=register.current_filter,
+        )
     controller = MainWindowController(
-        window=window, register=register, state=state, database_label=db_label, cases=cases
+        window=window,
+        register=register,
+        state=state,
+        database_label=db_label,
+        cases=cases,
+        summaries=summaries,
+        batch_export=batch,
     )
-    return MainParts(window, controller, register, model, runner)
+    return MainParts(window, controller, register, model, runner, summaries)
 
 
 def idle_lock_minutes(settings: Settings) -> int:
@@ -248,6 +271,7 @@ def _main_loop(
         db_label=database_label(db),
         runner=runner,
         case_source=CaseViewService(db=db, actor=user.actor),
+        summary_service=SummaryService(db=db, actor=user.actor),
     )
     if idle_minutes is not None and not user.is_demo:  # the demo user has no password
         start_idle_lock(app, db, user, runner, parts, minutes=idle_minutes)
