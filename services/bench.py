@@ -863,14 +863,13 @@ def run_bench(
     if runs < 1:
         raise ValidationError.single("--runs", "minst 1 körning")
     started = time.monotonic()
-    outer = progress
 
-    def progress(line: str) -> None:
-        outer(f"[{time.monotonic() - started:6.1f} s] {line}")
+    def timed(line: str) -> None:
+        progress(f"[{time.monotonic() - started:6.1f} s] {line}")
 
-    bench = prepare_database(url, cases=cases, progress=progress, as_of=as_of)
+    bench = prepare_database(url, cases=cases, progress=timed, as_of=as_of)
     try:
-        return _measure(bench, runs=runs, progress=progress)
+        return _measure(bench, runs=runs, progress=timed)
     finally:
         bench.close()
 
