@@ -1,0 +1,595 @@
+"""PostgreSQL: one database role per user, group roles per Fokus role, row-level security.
+
+On a shared server the boundary is the database, not the client (issue 6,
+item 2). Every Fokus user gets their own LOGIN role (``fokus_u_<username>``)
+with a SCRAM password — the user's own password, so no shared password is
+kept on workstations — and is a member of one group role per Fokus role:
+
+* ``fokus_caseworker`` and ``fokus_team_leader`` — read and write case data,
+  but only the rows the row-level security policies let through;
+* ``fokus_admin`` — users, units, reference data; no case tables at all.
+
+The policies call ``fokus_case_visible(case_id)``, a ``SECURITY DEFINER`` SQL
+function that implements the same matrix as
+:func:`services.access.case_scope_condition` for ``session_user`` (mapped to
+``app_user.db_role``). The audit table is INSERT and SELECT only for every
+group role; the chain head gets a column-level UPDATE (see docs/access.md
+for why that, rather than a definer function, and what it allows).
+
+Everything here is idempotent: :func:`install_access_control` runs in
+migration 0004 and again after every ``db upgrade`` (tables added by later
+revisions get their policy: any table with a ``case_id`` column follows the
+case, any with a ``person_id`` column follows the person; other new tables
+get no grants until listed here). The owner (the role that runs the
+migrations and the command line) is not subject to the policies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.orm import Session
+
+from models import Unit, User
+from models.codes import Role
+from services.audit import Actor, record
+from services.errors import FokusError, ValidationError
+
+GROUP_ROLES: dict[Role, str] = {
+    Role.CASEWORKER: "fokus_caseworker",
+    Role.TEAM_LEADER: "fokus_team_leader",
+    Role.ADMIN: "fokus_admin",
+}
+CASE_ROLES = (GROUP_ROLES[Role.CASEWORKER], GROUP_ROLES[Role.TEAM_LEADER])
+ALL_ROLES = tuple(GROUP_ROLES.values())
+LOGIN_PREFIX = "fokus_u_"
+
+# Tables every group role reads; the admin role also writes them.
+REFERENCE_TABLES = ("unit", "agency", "contact_method", "support_reason_kind")
+# Unit-level tables without personal data: read by case roles, written by the arbetsledare.
+UNIT_TABLES = ("outcome_target", "outcome_target_group", "outcome_target_rule")
+# app_user columns a case role may read: everything but the password hash.
+USER_COLUMNS_HIDDEN = ("password_hash",)
+# Tables handled by name below; never by the generic case_id/person_id rule.
+_SPECIAL = {
+    "alembic_version",
+    "app_user",
+    "audit_event",
+    "audit_chain_head",
+    "case_number_counter",
+    "fs_case",
+    "person",
+    "person_identifier",
+    "contact_entry_member",
+    "case_named_staff",
+    "stand_in",
+    "emergency_access",
+    "case_share",
+    *REFERENCE_TABLES,
+    *UNIT_TABLES,
+}
+
+_FUNCTIONS = r"""
+CREATE OR REPLACE FUNCTION fokus_current_user_id() RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT id FROM app_user WHERE db_role = session_user AND active
+$$;
+
+CREATE OR REPLACE FUNCTION fokus_current_unit_id() RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT unit_id FROM app_user WHERE db_role = session_user AND active
+$$;
+
+CREATE OR REPLACE FUNCTION fokus_is_team_leader_of(p_unit uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
+                 AND role = 'team_leader' AND unit_id = p_unit)
+$$;
+
+-- The access matrix of services/access.py (case_scope_condition), for session_user.
+CREATE OR REPLACE FUNCTION fokus_case_visible(p_case uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  WITH me AS (SELECT id, unit_id, role FROM app_user WHERE db_role = session_user AND active),
+       day AS (SELECT (now() AT TIME ZONE 'Europe/Stockholm')::date AS d)
+  SELECT EXISTS (
+    SELECT 1 FROM fs_case c CROSS JOIN me CROSS JOIN day
+    WHERE c.id = p_case AND (
+      (c.unit_id = me.unit_id
+       AND (me.role = 'team_leader'
+            OR (me.role = 'caseworker'
+                AND (c.caseworker_id = me.id
+                     OR c.caseworker_id IN (
+                        SELECT s.absent_user_id FROM stand_in s
+                        WHERE s.substitute_user_id = me.id AND s.revoked_at IS NULL
+                          AND s.valid_from <= day.d AND s.valid_to >= day.d)
+                     OR EXISTS (
+                        SELECT 1 FROM case_share sh
+                        WHERE sh.case_id = c.id AND sh.user_id = me.id AND sh.revoked_at IS NULL
+                          AND sh.valid_from <= day.d AND sh.valid_to >= day.d))))
+       AND (NOT EXISTS (SELECT 1 FROM household_member hm JOIN person p ON p.id = hm.person_id
+                        WHERE hm.case_id = c.id AND p.protection IS NOT NULL)
+            OR EXISTS (SELECT 1 FROM case_named_staff n
+                       WHERE n.case_id = c.id AND n.user_id = me.id)))
+      OR EXISTS (SELECT 1 FROM emergency_access e
+                 WHERE e.case_id = c.id AND e.user_id = me.id
+                   AND e.granted_at <= now() AND e.expires_at > now())))
+$$;
+
+-- A person is reached through a case: visible in a visible case's household, or in
+-- no household at all (just created, about to be added).
+CREATE OR REPLACE FUNCTION fokus_person_visible(p_person uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT NOT EXISTS (SELECT 1 FROM household_member WHERE person_id = p_person)
+      OR EXISTS (SELECT 1 FROM household_member
+                 WHERE person_id = p_person AND fokus_case_visible(case_id))
+$$;
+
+-- A new case: in one's own unit; a caseworker's own.
+CREATE OR REPLACE FUNCTION fokus_case_insertable(p_unit uuid, p_caseworker uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
+                 AND unit_id = p_unit
+                 AND (role = 'team_leader' OR (role = 'caseworker' AND id = p_caseworker)))
+$$;
+"""
+
+_FUNCTION_NAMES = (
+    "fokus_case_insertable(uuid, uuid)",
+    "fokus_person_visible(uuid)",
+    "fokus_case_visible(uuid)",
+    "fokus_is_team_leader_of(uuid)",
+    "fokus_current_unit_id()",
+    "fokus_current_user_id()",
+)
+
+
+def _q(name: str) -> str:
+    """A quoted SQL identifier (names here come from the catalog or fixed lists)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class InstallReport:
+    """What :func:`install_access_control` set up, for ``db upgrade`` to print."""
+
+    policies: tuple[str, ...]
+    ungranted: tuple[str, ...]  # tables no group role may touch (not case data, not listed)
+
+
+def _ensure_group_roles(conn: Connection) -> None:
+    for role in ALL_ROLES:  # fixed names: safe to inline
+        conn.execute(
+            text(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+                f"'{role}') THEN CREATE ROLE {_q(role)} NOLOGIN; END IF; END $$"
+            )
+        )
+
+
+def _policy(conn: Connection, table: str, name: str, sql: str) -> str:
+    conn.execute(text(f"DROP POLICY IF EXISTS {_q(name)} ON {_q(table)}"))
+    conn.execute(text(sql))
+    return f"{table}.{name}"
+
+
+def _rls(conn: Connection, table: str) -> None:
+    conn.execute(text(f"ALTER TABLE {_q(table)} ENABLE ROW LEVEL SECURITY"))
+
+
+def _grant(conn: Connection, privileges: str, table: str, roles: Iterable[str]) -> None:
+    conn.execute(text(f"GRANT {privileges} ON {_q(table)} TO {', '.join(_q(r) for r in roles)}"))
+
+
+def _follow(conn: Connection, table: str, predicate: str) -> str:
+    """RLS on ``table``: every command limited to rows for which ``predicate`` holds."""
+    _rls(conn, table)
+    _grant(conn, "SELECT, INSERT, UPDATE, DELETE", table, CASE_ROLES)
+    return _policy(
+        conn,
+        table,
+        "fokus_scope",
+        f"CREATE POLICY fokus_scope ON {_q(table)} TO {', '.join(_q(r) for r in CASE_ROLES)} "
+        f"USING ({predicate}) WITH CHECK ({predicate})",
+    )
+
+
+def install_access_control(conn: Connection) -> InstallReport:
+    """Create (or refresh) group roles, access functions, policies and grants. PostgreSQL only.
+
+    Must run as the owner of the tables (the migration role), which also
+    needs CREATEROLE the first time (or the DBA creates the three group
+    roles beforehand). Idempotent.
+    """
+    if conn.dialect.name != "postgresql":
+        return InstallReport((), ())
+    _ensure_group_roles(conn)
+    conn.execute(text(_FUNCTIONS))
+    for fn in _FUNCTION_NAMES:
+        conn.execute(text(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC"))
+        conn.execute(text(f"GRANT EXECUTE ON FUNCTION {fn} TO {', '.join(map(_q, ALL_ROLES))}"))
+    tables = set(inspect(conn).get_table_names())
+    everyone = ALL_ROLES
+    policies: list[str] = []
+
+    # Schema version (open_database checks it), reference data and units.
+    _grant(conn, "SELECT", "alembic_version", everyone)
+    for t in REFERENCE_TABLES:
+        _grant(conn, "SELECT", t, everyone)
+        _grant(conn, "INSERT, UPDATE", t, [GROUP_ROLES[Role.ADMIN]])
+    for t in UNIT_TABLES:
+        if t in tables:
+            _grant(conn, "SELECT", t, CASE_ROLES)
+            _grant(conn, "INSERT, UPDATE, DELETE", t, [GROUP_ROLES[Role.TEAM_LEADER]])
+
+    # Users: everyone reads the staff list, never the password hashes; admins write.
+    columns = [c["name"] for c in inspect(conn).get_columns("app_user")]
+    visible = ", ".join(_q(c) for c in columns if c not in USER_COLUMNS_HIDDEN)
+    conn.execute(text(f"REVOKE ALL ON app_user FROM {', '.join(map(_q, everyone))}"))
+    _grant(conn, f"SELECT ({visible})", "app_user", everyone)
+    _grant(conn, "SELECT, INSERT, UPDATE", "app_user", [GROUP_ROLES[Role.ADMIN]])
+
+    # The audit log: insert and read, never change. The chain head: a narrow UPDATE.
+    conn.execute(
+        text(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM {', '.join(map(_q, everyone))}")
+    )
+    _grant(conn, "SELECT, INSERT", "audit_event", everyone)
+    conn.execute(
+        text(
+            "DO $$ DECLARE s text := pg_get_serial_sequence('audit_event', 'id'); BEGIN "
+            "EXECUTE format('GRANT USAGE ON SEQUENCE %s TO "
+            + ", ".join(ALL_ROLES)
+            + "', s); END $$"
+        )
+    )
+    _grant(conn, "SELECT, UPDATE (chain_seq, chain_hash, event_id)", "audit_chain_head", everyone)
+    _rls(conn, "audit_event")
+    policies.append(
+        _policy(
+            conn,
+            "audit_event",
+            "fokus_read",
+            f"CREATE POLICY fokus_read ON audit_event FOR SELECT TO {', '.join(map(_q, everyone))} "
+            "USING (user_id = fokus_current_user_id() "
+            "OR (case_id IS NOT NULL AND fokus_case_visible(case_id)) "
+            "OR (user_id IS NOT NULL AND EXISTS (SELECT 1 FROM app_user u "
+            "    WHERE u.id = audit_event.user_id AND fokus_is_team_leader_of(u.unit_id))))",
+        )
+    )
+    policies.append(
+        _policy(
+            conn,
+            "audit_event",
+            "fokus_write",
+            "CREATE POLICY fokus_write ON audit_event FOR INSERT TO "
+            f"{', '.join(map(_q, everyone))} "
+            "WITH CHECK (user_id IS NULL OR user_id = fokus_current_user_id())",
+        )
+    )
+
+    # Case numbers are drawn by whoever creates a case.
+    _grant(conn, "SELECT, INSERT, UPDATE", "case_number_counter", CASE_ROLES)
+
+    # The case itself.
+    _rls(conn, "fs_case")
+    _grant(conn, "SELECT, INSERT, UPDATE", "fs_case", CASE_ROLES)
+    roles = ", ".join(map(_q, CASE_ROLES))
+    policies.append(
+        _policy(
+            conn,
+            "fs_case",
+            "fokus_read",
+            f"CREATE POLICY fokus_read ON fs_case FOR SELECT TO {roles} "
+            "USING (fokus_case_visible(id))",
+        )
+    )
+    policies.append(
+        _policy(
+            conn,
+            "fs_case",
+            "fokus_change",
+            f"CREATE POLICY fokus_change ON fs_case FOR UPDATE TO {roles} "
+            "USING (fokus_case_visible(id)) "
+            "WITH CHECK (unit_id = fokus_current_unit_id())",
+        )
+    )
+    policies.append(
+        _policy(
+            conn,
+            "fs_case",
+            "fokus_create",
+            f"CREATE POLICY fokus_create ON fs_case FOR INSERT TO {roles} "
+            "WITH CHECK (fokus_case_insertable(unit_id, caseworker_id))",
+        )
+    )
+
+    # Persons and what hangs off them.
+    policies.append(_follow(conn, "person", "fokus_person_visible(id)"))
+    policies.append(
+        _follow(
+            conn,
+            "person_identifier",
+            "EXISTS (SELECT 1 FROM person p WHERE p.id = person_identifier.person_id)",
+        )
+    )
+    policies.append(
+        _follow(
+            conn,
+            "contact_entry_member",
+            "EXISTS (SELECT 1 FROM contact_entry e WHERE e.id = contact_entry_member.entry_id)",
+        )
+    )
+
+    # Grants of the access matrix: an arbetsledare manages them for the unit's cases; a
+    # user sees their own; a caseworker may name themself on a case they already work
+    # (a new protected case keeps its creator).
+    policies.append(
+        _follow(
+            conn,
+            "case_named_staff",
+            "fokus_case_visible(case_id) AND (user_id = fokus_current_user_id() "
+            "OR fokus_is_team_leader_of((SELECT unit_id FROM fs_case c WHERE c.id = case_id)))",
+        )
+    )
+    policies.append(
+        _follow(
+            conn,
+            "case_share",
+            "user_id = fokus_current_user_id() "
+            "OR fokus_is_team_leader_of((SELECT unit_id FROM fs_case c WHERE c.id = case_id))",
+        )
+    )
+    policies.append(
+        _follow(
+            conn,
+            "stand_in",
+            "substitute_user_id = fokus_current_user_id() "
+            "OR absent_user_id = fokus_current_user_id() "
+            "OR fokus_is_team_leader_of((SELECT unit_id FROM app_user u "
+            "                            WHERE u.id = absent_user_id))",
+        )
+    )
+    policies.append(
+        _follow(
+            conn,
+            "emergency_access",
+            "user_id = fokus_current_user_id() "
+            "OR fokus_is_team_leader_of((SELECT unit_id FROM fs_case c WHERE c.id = case_id)) "
+            "OR fokus_is_team_leader_of((SELECT unit_id FROM app_user u WHERE u.id = user_id))",
+        )
+    )
+
+    # Everything else with a case or a person: follows the case, or the person.
+    ungranted: list[str] = []
+    for table in sorted(tables - _SPECIAL):
+        cols = {c["name"]: c for c in inspect(conn).get_columns(table)}
+        if "case_id" in cols:
+            predicate = (
+                "fokus_case_visible(case_id)"
+                if not cols["case_id"]["nullable"]
+                else "CASE WHEN case_id IS NOT NULL THEN fokus_case_visible(case_id) "
+                + (
+                    "ELSE fokus_person_visible(person_id) END"
+                    if "person_id" in cols
+                    else "ELSE false END"
+                )
+            )
+            policies.append(_follow(conn, table, predicate))
+        elif "person_id" in cols:
+            policies.append(_follow(conn, table, "fokus_person_visible(person_id)"))
+        else:
+            ungranted.append(table)
+    return InstallReport(tuple(policies), tuple(ungranted))
+
+
+def refresh_access_control(conn: Connection) -> InstallReport | None:
+    """After an upgrade: (re)install on PostgreSQL when the schema is at head, so tables
+    added by revisions after 0004 get their policies and grants. None when skipped."""
+    if conn.dialect.name != "postgresql":
+        return None
+    from alembic.runtime.migration import MigrationContext
+
+    from services.db import head_revision
+
+    if MigrationContext.configure(conn).get_current_revision() != head_revision():
+        return None
+    return install_access_control(conn)
+
+
+def remove_access_control(conn: Connection) -> None:
+    """Undo :func:`install_access_control` in this database (the group roles stay: they
+    are shared by every database of the server and may own grants elsewhere)."""
+    if conn.dialect.name != "postgresql":
+        return
+    rows = conn.execute(
+        text(
+            "SELECT tablename, policyname FROM pg_policies "
+            "WHERE schemaname = current_schema() AND policyname LIKE 'fokus_%'"
+        )
+    ).all()
+    for table, name in rows:
+        conn.execute(text(f"DROP POLICY IF EXISTS {_q(name)} ON {_q(table)}"))
+    existing = set(conn.execute(select(text("rolname")).select_from(text("pg_roles"))).scalars())
+    roles = [r for r in ALL_ROLES if r in existing]
+    for table in inspect(conn).get_table_names():
+        conn.execute(text(f"ALTER TABLE {_q(table)} DISABLE ROW LEVEL SECURITY"))
+        if roles:
+            conn.execute(text(f"REVOKE ALL ON {_q(table)} FROM {', '.join(map(_q, roles))}"))
+    if roles:
+        conn.execute(
+            text(
+                "DO $$ DECLARE s text := pg_get_serial_sequence('audit_event', 'id'); BEGIN "
+                "EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM "
+                + ", ".join(roles)
+                + "', s); END $$"
+            )
+        )
+    for fn in _FUNCTION_NAMES:
+        conn.execute(text(f"DROP FUNCTION IF EXISTS {fn}"))
+
+
+# --- login roles per user ----------------------------------------------------------------------
+
+_ROLE_CHARS = re.compile(r"[^a-z0-9_]")
+
+
+def db_role_name(username: str) -> str:
+    """``anna.berg`` → ``fokus_u_anna_berg`` (PostgreSQL's 63-byte limit kept)."""
+    return (LOGIN_PREFIX + _ROLE_CHARS.sub("_", username.lower()))[:63]
+
+
+def _raw(session: Session) -> Any:
+    """The psycopg connection under the session (for libpq's password encryption)."""
+    return session.connection().connection.driver_connection
+
+
+def _scram(session: Session, role: str, password: str) -> str:
+    """The SCRAM-SHA-256 verifier, computed here so the password never reaches the server's logs."""
+    verifier = _raw(session).pgconn.encrypt_password(
+        password.encode("utf-8"), role.encode("utf-8"), b"scram-sha-256"
+    )
+    return bytes(verifier).decode("ascii")
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def create_login_role(session: Session, actor: Actor, user: User, password: str) -> str:
+    """Create ``user``'s own LOGIN role with a SCRAM password, in their group role.
+
+    Runs in the caller's transaction (``user add``: the user row and the role
+    commit together; PostgreSQL's CREATE ROLE is transactional). Needs an
+    owner with CREATEROLE. Returns the role name.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return ""
+    if not password:
+        raise ValidationError.single("lösenord", "krävs för användarens databasroll")
+    role = db_role_name(user.username)
+    exists = session.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r").bindparams(r=role))
+    if exists:
+        raise ValidationError.single(
+            "användarnamn", f"databasrollen {role} finns redan på servern; välj ett annat namn"
+        )
+    group = GROUP_ROLES[Role(user.role)]
+    session.execute(
+        text(
+            f"CREATE ROLE {_q(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT "
+            f"IN ROLE {_q(group)} PASSWORD {_literal(_scram(session, role, password))}"
+        )
+    )
+    user.db_role = role
+    record(session, actor, "db_role_created", target_user=user.id, group=group)
+    return role
+
+
+def set_login_password(session: Session, user: User, password: str) -> None:
+    """A new password for the user's role (``user reset-password`` on PostgreSQL)."""
+    if session.get_bind().dialect.name != "postgresql" or not user.db_role:
+        return
+    session.execute(
+        text(
+            f"ALTER ROLE {_q(user.db_role)} PASSWORD "
+            f"{_literal(_scram(session, user.db_role, password))}"
+        )
+    )
+
+
+def set_login_enabled(session: Session, user: User, enabled: bool) -> None:
+    """LOGIN or NOLOGIN for the user's role (``user deactivate`` keeps the role for history)."""
+    if session.get_bind().dialect.name != "postgresql" or not user.db_role:
+        return
+    session.execute(text(f"ALTER ROLE {_q(user.db_role)} {'LOGIN' if enabled else 'NOLOGIN'}"))
+
+
+def sync_group(session: Session, user: User) -> None:
+    """Membership in exactly the group role of the user's current Fokus role."""
+    if session.get_bind().dialect.name != "postgresql" or not user.db_role:
+        return
+    wanted = GROUP_ROLES[Role(user.role)]
+    for group in ALL_ROLES:
+        verb = "GRANT" if group == wanted else "REVOKE"
+        prep = "TO" if group == wanted else "FROM"
+        session.execute(text(f"{verb} {_q(group)} {prep} {_q(user.db_role)}"))
+
+
+# --- connecting as the user ----------------------------------------------------------------------
+
+
+class NoFokusAccountError(FokusError):
+    """The database role is not mapped to an active Fokus user."""
+
+
+def connected_user(session: Session, workstation: str) -> Any:
+    """The :class:`services.auth.SessionUser` for the role this connection logged in as.
+
+    On PostgreSQL with per-user roles the server has already checked the
+    password (SCRAM); this maps ``session_user`` to ``app_user.db_role`` and
+    audits the login. Raises :class:`NoFokusAccountError` for a role without
+    an active Fokus account.
+    """
+    from services.auth import SessionUser
+
+    role = session.scalar(text("SELECT session_user"))
+    user = session.scalars(select(User).where(User.db_role == role, User.active.is_(True))).first()
+    if user is None:
+        raise NoFokusAccountError(
+            f"databasrollen {role} hör inte till något aktivt Fokus-konto; kontakta administratören"
+        )
+    actor = Actor(
+        username=user.username, role=Role(user.role), user_id=user.id, workstation=workstation
+    )
+    unit = session.get(Unit, user.unit_id)
+    record(session, actor, "login_success", db_role=True)
+    return SessionUser(
+        actor=actor,
+        full_name=user.full_name,
+        role=Role(user.role),
+        unit_id=user.unit_id,
+        unit_name=unit.name if unit is not None else "",
+        is_focus=user.is_focus,
+    )
+
+
+def user_url(server_url: str, username: str, password: str) -> str:
+    """The server's URL with the user's own role and password (for a per-user connection)."""
+    from sqlalchemy.engine import make_url
+
+    return (
+        make_url(server_url)
+        .set(username=db_role_name(username), password=password)
+        .render_as_string(hide_password=False)
+    )
+
+
+def role_exists(session: Session, role: str) -> bool:
+    return bool(
+        session.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r").bindparams(r=role))
+    )
+
+
+def drop_login_role(conn: Connection, role: str) -> None:
+    """Remove a login role (tests; a real deactivation uses :func:`set_login_enabled`)."""
+    if role.startswith(LOGIN_PREFIX):
+        conn.execute(text(f"DROP ROLE IF EXISTS {_q(role)}"))
+
+
+__all__ = [
+    "ALL_ROLES",
+    "GROUP_ROLES",
+    "InstallReport",
+    "NoFokusAccountError",
+    "connected_user",
+    "create_login_role",
+    "db_role_name",
+    "install_access_control",
+    "remove_access_control",
+    "set_login_enabled",
+    "set_login_password",
+    "sync_group",
+    "user_url",
+]
