@@ -40,7 +40,9 @@ class User(UUIDPk, Base):
     is_focus: Mapped[bool] = mapped_column(default=False)
     caseload_cap: Mapped[int] = mapped_column(default=DEFAULT_CAP_OTHER)
     active: Mapped[bool] = mapped_column(default=True)
-    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Deferred: loaded only when a login checks it. On PostgreSQL a user's own role may
+    # not read this column at all (services/pg_roles.py), so no query may ask for it.
+    password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column()
     # PostgreSQL: the user's own LOGIN role (services/pg_roles.py); RLS maps current_user here.

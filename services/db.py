@@ -166,6 +166,9 @@ def _known_revisions() -> set[str]:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+        from services.pg_roles import refresh_access_control  # PostgreSQL RLS and grants
+
+        refresh_access_control(conn)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
