@@ -285,12 +285,15 @@ def _read_password(prompt: str = "Lösenord: ") -> str:
 def cmd_user_add(args: argparse.Namespace) -> int:
     from services.users import UserInput, create_user_in, role_from_label
 
+    from services.pg_roles import create_login_role
+
     role = role_from_label(args.role)
     password = _read_password()
     db = _open(args)
+    db_role = ""
     try:
         with db.begin() as s:
-            create_user_in(
+            user = create_user_in(
                 s,
                 _actor(),
                 UserInput(
@@ -303,9 +306,12 @@ def cmd_user_add(args: argparse.Namespace) -> int:
                     password=password,
                 ),
             )
+            # PostgreSQL: the user's own LOGIN role (SCRAM, their password), same transaction.
+            db_role = create_login_role(s, _actor(), user, password)
     finally:
         db.dispose()
-    print(f"användaren {args.username} är skapad", file=sys.stderr)
+    created = f"; databasroll {db_role}" if db_role else ""
+    print(f"användaren {args.username} är skapad{created}", file=sys.stderr)
     return 0
 
 
