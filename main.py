@@ -283,9 +283,8 @@ def _read_password(prompt: str = "Lösenord: ") -> str:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from services.users import UserInput, create_user_in, role_from_label
-
     from services.pg_roles import create_login_role
+    from services.users import UserInput, create_user_in, role_from_label
 
     role = role_from_label(args.role)
     password = _read_password()
