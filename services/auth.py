@@ -11,6 +11,7 @@ user and a wrong password, so it does not reveal which accounts exist.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,9 +32,13 @@ DEMO_USERNAME = "demo"
 DEMO_FULL_NAME = "Demo Handläggare"
 DEMO_UNIT = "Försörjningsstöd Demo"
 
-# Verifying against a real hash when the user is unknown keeps the time a
-# failed login takes the same whether or not the account exists.
-_DUMMY_HASH = hash_password("fokus-dummy-password")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the user is unknown, so a failed login takes
+    the same time whether or not the account exists. Made on first use, not at import:
+    an argon2 hash costs about half a second of start-up on two cores."""
+    return hash_password("fokus-dummy-password")
 
 
 class LoginError(FokusError):
@@ -99,7 +104,7 @@ def authenticate(db: Database, username: str, password: str, workstation: str) -
     with db.begin() as s:
         user = s.scalars(select(User).where(User.username == wanted)).first() if wanted else None
         if user is None:
-            verify_password(_DUMMY_HASH, password or "")
+            verify_password(_dummy_hash(), password or "")
             record(s, _anonymous(workstation), "login_failure", reason="unknown_user")
             refusal = WRONG_CREDENTIALS
         else:
@@ -111,7 +116,7 @@ def authenticate(db: Database, username: str, password: str, workstation: str) -
             )
             now = utcnow()
             stored = user.password_hash
-            ok = verify_password(stored or _DUMMY_HASH, password or "") and stored is not None
+            ok = verify_password(stored or _dummy_hash(), password or "") and stored is not None
             locked = user.locked_until is not None and user.locked_until > now
             if locked:
                 record(s, actor, "login_failure", reason="locked")
