@@ -611,7 +611,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     try:
         central = open_database(args.central, auto_migrate_sqlite=False)
         try:
-            username = local_status(local).username
+            username = local_status(local, changes=False).username
             authenticate(central, username, password, socket.gethostname())
             result = sync(central, local, progress=_stderr_progress)
         finally:

@@ -79,7 +79,8 @@ Progress = Callable[[str], None]
 
 #: Field name of a conflict about a whole row (deleted on one side, changed on the other).
 ROW_FIELD = "(rad)"
-NUMBER_FIELDS = frozenset({"case_number", "number_year", "number_seq"})
+#: Field name of a conflict about a row both sides added under different ids (same month).
+DUPLICATE_FIELD = "(dubblett)"
 
 TABLE_LABELS = {
     "person": "person",
@@ -433,7 +434,7 @@ def _apply_central(
                     (
                         spec.name,
                         row_key(spec, r),
-                        "(dubblett)",
+                        DUPLICATE_FIELD,
                         None,
                         "finns redan",
                         "ny",
@@ -564,7 +565,18 @@ def _apply_local(
             .values(personal_id=None, id_kind=None, personal_id_short=None)
         )
     for spec in CASE_TABLES:
-        rows = [r for r in plan.local_insert.get(spec.name, []) if not _natural_clash(ls, spec, r)]
+        rows = []
+        for r in plan.local_insert.get(spec.name, []):
+            if _natural_clash(ls, spec, r):
+                # The laptop added "the same" row under another id: both are kept where
+                # they are, and the base must not claim the laptop had central's row.
+                key = row_key(spec, r)
+                plan.base.pop((spec.name, key), None)
+                plan.conflicts.append(
+                    (spec.name, key, DUPLICATE_FIELD, None, "ny", "finns redan", _case_of(spec, r))
+                )
+                continue
+            rows.append(r)
         for part in chunks(rows):
             ls.execute(insert(spec.table), list(part))
         result.pulled += len(rows)
@@ -642,7 +654,7 @@ def _write_base_and_conflicts(
             if case_id in numbers:
                 row.case_number = numbers[case_id]
     for ident, row in open_rows.items():
-        if ident not in seen and row.field != "(dubblett)":
+        if ident not in seen:
             row.resolved_at = now
             row.resolution = "same"  # both sides now agree, or the row is gone
     ls.flush()
