@@ -59,6 +59,7 @@ from models import (
     Unit,
     User,
 )
+from models import stats as support_years
 from models.codes import (
     CaseStatus,
     Direction,
@@ -1896,6 +1897,8 @@ def _seed_in(
         writer.stop()
     for sql in create:
         raw.execute(sql)
+    # The raw inserts bypassed the ORM hooks that keep the support-year aggregate current.
+    support_years.rebuild(session)
     record(
         session,
         actor,

@@ -54,16 +54,19 @@ Definitions (the single place they are written down):
   household on the closing day gets the case's outcome, dated the closing
   day.
 
-No aggregate table is kept. On a 100,000-case demo register (2.45 million
-support months, 234,000 persons, 2 cores) a person's or a household's clock
-takes a few milliseconds and :func:`stats` about 2 s on SQLite and on
-PostgreSQL alike, about half of it the persons' distinct months (1.3
-million person-months a year). A per-year table with a month bitmask per
-person and household, kept by triggers on ``support_month`` and
-``household_member``, would take :func:`stats` well under a second, but
-every bulk load of months (import, demo seeding) would pay for it row by
-row — an INSERT trigger on ``support_month`` alone made a 2-million-month
-load about 60 % slower in a trial — so it waits until a screen needs it.
+Register-wide figures (the Långvarig flag, the Långvariga view, the
+statistics, the dashboard) read the aggregate of ``models/stats.py`` — one
+row per household or person and calendar year with a month count and a
+12-bit month mask — instead of the raw months: on a 100,000-case demo
+register (2.45 million support months, 235,000 persons) the raw counting
+took about 2–4 s for :func:`stats`, mostly the persons' distinct months. The
+aggregate is kept current in the same transaction as the months it sums, and
+every reader here first calls :func:`models.stats.sync` so that a
+transaction sees its own edits. The raw definitions stay here
+(:func:`stats_from_months`, :func:`long_term_case_ids_from_months`, the
+clocks) and the tests check that both give the same figures. One person's or
+household's clock reads the raw months (a few milliseconds): it needs the
+runs across years, which the masks would only complicate.
 """
 
 from __future__ import annotations
@@ -97,8 +100,19 @@ from sqlalchemy.sql.selectable import Select, Subquery
 from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.types import TypeEngine
 
-from models import Case, HouseholdMember, Person, PersonOutcome, SupportMonth, User
+from models import (
+    Case,
+    HouseholdMember,
+    Person,
+    PersonOutcome,
+    SupportMonth,
+    SupportYearCase,
+    SupportYearPerson,
+    User,
+)
 from models.codes import OUTCOME_LABELS, CaseStatus, MemberRole, Outcome, Role
+from models.stats import FULL_YEAR_MASK
+from models.stats import sync as sync_support_years
 from services.caseload import OPEN_STATUSES
 from services.settings import Settings
 
@@ -312,6 +326,54 @@ def person_month_counts(since: date, until: date) -> Select[Any]:
 
 
 # ---------------------------------------------------------------------------
+# Counting from the support-year aggregate (models/stats.py)
+
+YearTable = type[SupportYearCase] | type[SupportYearPerson]
+
+
+def _bits(mask_expr: Any, mask: int) -> ColumnElement[int]:
+    """The number of months in ``mask_expr & mask`` (a portable 12-bit popcount)."""
+    masked = mask_expr.op("&", return_type=Integer)(literal_column(str(mask), Integer))
+    terms = [
+        masked.op(">>", return_type=Integer)(literal_column(str(k), Integer)).op(
+            "&", return_type=Integer
+        )(literal_column("1", Integer))
+        for k in range(12)
+    ]
+    total: ColumnElement[int] = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
+def _month_span_mask(first_month: int, last_month: int) -> int:
+    """Bits of months ``first_month``..``last_month`` (1 = January) of one year."""
+    return ((1 << last_month) - 1) & ~((1 << (first_month - 1)) - 1)
+
+
+def months_in(table: YearTable, first: date, last: date) -> ColumnElement[int]:
+    """One aggregate row's months from month ``first`` to month ``last`` (inclusive).
+
+    Whole years read the count column, the first and last year a masked
+    popcount; rows of other years give 0. ``first`` after ``last`` gives 0.
+    """
+    if first > last:
+        return literal_column("0", Integer)
+    whens: list[tuple[ColumnElement[bool], ColumnElement[int]]] = []
+    for year in range(first.year, last.year + 1):
+        lo = first.month if year == first.year else 1
+        hi = last.month if year == last.year else 12
+        mask = _month_span_mask(lo, hi)
+        value: Any = table.months if mask == FULL_YEAR_MASK else _bits(table.month_mask, mask)
+        whens.append((table.year == year, value))
+    return case(*whens, else_=0)
+
+
+def _in_years(table: YearTable, first: date, last: date) -> ColumnElement[bool]:
+    return and_(table.year >= first.year, table.year <= last.year)
+
+
+# ---------------------------------------------------------------------------
 # Clocks
 
 
@@ -500,11 +562,8 @@ def clocks_for_case(
     )
 
 
-def long_term_case_ids(dates: ReferenceDates) -> Select[Any]:
-    """Case ids carrying the register's Långvarig flag, for ``Case.id.in_(...)``.
-
-    Both years are read in one range scan of ``support_month`` by month.
-    """
+def long_term_case_ids_from_months(dates: ReferenceDates) -> Select[Any]:
+    """The Långvarig flag's case ids counted from the raw months (the reference definition)."""
     sm = SupportMonth
     last_y0 = date(dates.last_complete_year, 1, 1)
     cur_y0 = date(dates.current_year, 1, 1)
@@ -516,6 +575,57 @@ def long_term_case_ids(dates: ReferenceDates) -> Select[Any]:
         .group_by(sm.case_id)
         .having(or_(last_n >= LONG_TERM_MONTHS, cur_n >= LONG_TERM_MONTHS))
     )
+
+
+def long_term_year_condition(table: YearTable, dates: ReferenceDates) -> ColumnElement[bool]:
+    """The Långvarig rule on one aggregate row: 10+ months in the last complete year, or
+    10+ months of the current year up to the reference month.
+
+    The single definition of the flag: the register's filter
+    (:func:`services.search.long_term_predicate`), the Långvariga view, the
+    dashboard and the statistics all use it.
+    """
+    conds = [and_(table.year == dates.last_complete_year, table.months >= LONG_TERM_MONTHS)]
+    ref = dates.reference_month
+    if ref.year == dates.current_year:
+        upto = _bits(table.month_mask, _month_span_mask(1, ref.month))
+        conds.append(and_(table.year == dates.current_year, upto >= LONG_TERM_MONTHS))
+    return or_(*conds)
+
+
+def long_term_case_ids(dates: ReferenceDates) -> Select[Any]:
+    """Case ids carrying the register's Långvarig flag, for ``Case.id.in_(...)``."""
+    cy = SupportYearCase
+    return (
+        select(cy.case_id)
+        .where(
+            cy.year >= dates.last_complete_year,
+            cy.year <= dates.current_year,
+            long_term_year_condition(cy, dates),
+        )
+        .distinct()
+    )
+
+
+def long_term_flag(dates: ReferenceDates, *, correlated: bool = False) -> ColumnElement[bool]:
+    """The Långvarig flag as a condition on ``Case``.
+
+    ``correlated`` gives an EXISTS per case (fast when other conditions
+    already narrow the cases); otherwise an IN list of every flagged case.
+    Reads the aggregate as committed: a caller that has just written months
+    in the same session calls :func:`models.stats.sync` first.
+    """
+    if correlated:
+        cy = SupportYearCase
+        return exists(
+            select(cy.case_id).where(
+                cy.case_id == Case.id,
+                cy.year >= dates.last_complete_year,
+                cy.year <= dates.current_year,
+                long_term_year_condition(cy, dates),
+            )
+        )
+    return Case.id.in_(long_term_case_ids(dates))
 
 
 # ---------------------------------------------------------------------------
@@ -568,33 +678,31 @@ def long_term_view(
     """
     settings = settings or Settings()
     dates = reference_dates(as_of)
-    sm = SupportMonth
+    sync_support_years(session)
+    cy = SupportYearCase
+    ref = dates.reference_month
     last_y0 = date(dates.last_complete_year, 1, 1)
     cur_y0 = date(dates.current_year, 1, 1)
     window0 = dates.window_start(settings)
     since = min(last_y0, window0)
-
-    def count_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.sum(case((cond, 1), else_=0))
-
-    last_n = count_if(and_(sm.month >= last_y0, sm.month < cur_y0))
-    cur_n = count_if(sm.month >= cur_y0)
-    win_n = count_if(sm.month >= window0)
+    last_n = func.sum(months_in(cy, last_y0, add_months(cur_y0, -1)))
+    cur_n = func.sum(months_in(cy, cur_y0, ref))
     agg = (
         select(
-            sm.case_id,
+            cy.case_id,
             last_n.label("last_y"),
             cur_n.label("cur_y"),
-            win_n.label("window"),
+            func.sum(months_in(cy, window0, ref)).label("window"),
         )
-        .where(*_wide_month_range(sm.month, since, dates.reference_month))
-        .group_by(sm.case_id)
+        .where(_in_years(cy, since, ref))
+        .group_by(cy.case_id)
+        # long_term_year_condition on the sums it already has (the same rule).
         .having(or_(last_n >= LONG_TERM_MONTHS, cur_n >= LONG_TERM_MONTHS))
         .subquery("agg")
     )
     hm = HouseholdMember
     children = exists(
-        select(hm.id)
+        select(hm.case_id)
         .join(Person, Person.id == hm.person_id)
         .where(
             hm.case_id == Case.id,
@@ -603,7 +711,7 @@ def long_term_view(
         )
     )
     mental = exists(
-        select(hm.id)
+        select(hm.case_id)
         .join(Person, Person.id == hm.person_id)
         .where(hm.case_id == Case.id, _active_on(hm, dates.as_of), Person.mental_ill_health)
     )
@@ -723,6 +831,21 @@ def person_outcomes(
 # Statistics
 
 
+def _membership_mask(hm: type[HouseholdMember], year: int) -> ColumnElement[int]:
+    """The months of ``year`` a membership covers (see :func:`_member_in_month`), as a mask.
+
+    Only meaningful for a membership that overlaps the year.
+    """
+    y0, y1 = date(year, 1, 1), date(year, 12, 1)
+    lo = case((hm.valid_from < y0, 1), else_=cast(extract("month", hm.valid_from), Integer))
+    hi = case(
+        (or_(hm.valid_to.is_(None), hm.valid_to >= y1), 12),
+        else_=cast(extract("month", hm.valid_to), Integer),
+    )
+    one = literal_column("1", Integer)
+    return one.op("<<", return_type=Integer)(hi) - one.op("<<", return_type=Integer)(lo - 1)
+
+
 def stats(
     session: Session,
     *,
@@ -733,6 +856,130 @@ def stats(
     """The figures of ``python main.py stats``, JSON-able, every one computed in SQL.
 
     Keys: ``year``, ``as_of`` (ISO date) and ``reference_month`` (``YYYY-MM``),
+    ``cases_with_support``, ``long_term_cases``, ``long_term_with_children``,
+    ``long_term_persons``, ``long_term_adults``, ``very_long_term_cases``,
+    ``very_long_term_rule`` (threshold, window, label), ``caseload``
+    (username → open cases) and ``outcomes`` (outcome code → persons with
+    that outcome dated in the year). Months after the reference month are not
+    counted, also when ``year`` is the current year. Households and persons
+    are counted from the support-year aggregate (see the module docstring).
+    """
+    settings = settings or Settings()
+    dates = reference_dates(as_of, year)
+    sync_support_years(session)
+    y0 = date(dates.year, 1, 1)
+    y1 = date(dates.year + 1, 1, 1)
+    ref = dates.reference_month
+    until = min(ref, add_months(y1, -1))
+    window0 = dates.window_start(settings)
+    threshold = settings.long_term_threshold_months
+    adult_cutoff = dates.adult_born_on_or_before
+    cy, py, hm = SupportYearCase, SupportYearPerson, HouseholdMember
+
+    def count_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    year_mask = (
+        _month_span_mask(1, until.month if until.year == dates.year else 12) if until >= y0 else 0
+    )
+    masked = cy.month_mask.op("&", return_type=Integer)(literal_column(str(year_mask), Integer))
+    per_case = (
+        select(
+            cy.case_id.label("case_id"),
+            func.sum(months_in(cy, y0, until)).label("year_n"),
+            func.sum(months_in(cy, window0, ref)).label("window_n"),
+        )
+        .where(_in_years(cy, min(y0, window0), ref))
+        .group_by(cy.case_id)
+        .subquery("per_case")
+    )
+    lt = per_case.c.year_n >= LONG_TERM_MONTHS
+    counts = session.execute(
+        select(
+            count_if(per_case.c.year_n > 0),
+            count_if(lt),
+            count_if(per_case.c.window_n >= threshold),
+        ).select_from(per_case)
+    ).one()
+    # Long-term households with a member under 18 on as_of in one of the year's supported
+    # months: from the children's memberships of the year to their household's row of the
+    # year, where the membership's months (a mask) meet the household's.
+    with_children = session.scalar(
+        select(func.count(distinct(cy.case_id)))
+        .select_from(hm)
+        .join(Person, Person.id == hm.person_id)
+        .join(cy, and_(cy.case_id == hm.case_id, cy.year == dates.year))
+        .where(
+            Person.birth_date > adult_cutoff,
+            hm.valid_from < y1,
+            or_(hm.valid_to.is_(None), hm.valid_to >= y0),
+            months_in(cy, y0, until) >= LONG_TERM_MONTHS,
+            masked.op("&", return_type=Integer)(_membership_mask(hm, dates.year)) != 0,
+        )
+    )
+    case_row = (counts[0], counts[1], with_children or 0, counts[2])
+
+    # Conditions in WHERE (not inside CASE) so that SQLite reads the covering indexes.
+    person_lt = months_in(py, y0, until) >= LONG_TERM_MONTHS
+    persons = select(func.count()).where(py.year == dates.year, person_lt)
+    adults = (
+        select(func.count())
+        .select_from(py)
+        .join(Person, Person.id == py.person_id)
+        .where(py.year == dates.year, person_lt, Person.birth_date <= adult_cutoff)
+    )
+    person_row = (session.scalar(persons) or 0, session.scalar(adults) or 0)
+    return _assemble(session, dates, settings, case_row, person_row)
+
+
+def _assemble(
+    session: Session,
+    dates: ReferenceDates,
+    settings: Settings,
+    case_row: Any,
+    person_row: Any,
+) -> dict[str, Any]:
+    """The JSON-able figures from the household and person counts, plus outcomes and caseload."""
+    y0 = date(dates.year, 1, 1)
+    y1 = date(dates.year + 1, 1, 1)
+    threshold = settings.long_term_threshold_months
+    outcomes = person_outcomes(y0, y1).subquery("po")
+    outcome_rows = session.execute(
+        select(outcomes.c.outcome, func.count(distinct(outcomes.c.person_id)))
+        .group_by(outcomes.c.outcome)
+        .order_by(outcomes.c.outcome)
+    ).all()
+    return {
+        "year": dates.year,
+        "as_of": dates.as_of.isoformat(),
+        "reference_month": f"{dates.reference_month:%Y-%m}",
+        "cases_with_support": int(case_row[0]),
+        "long_term_cases": int(case_row[1]),
+        "long_term_with_children": int(case_row[2]),
+        "long_term_persons": int(person_row[0]),
+        "long_term_adults": int(person_row[1]),
+        "very_long_term_cases": int(case_row[3]),
+        "very_long_term_rule": {
+            "threshold_months": threshold,
+            "window_months": settings.long_term_window_months,
+            "label": very_long_term_label(settings),
+        },
+        "caseload": open_cases_per_user(session),
+        "outcomes": {str(code): int(n) for code, n in outcome_rows},
+    }
+
+
+def stats_from_months(
+    session: Session,
+    *,
+    year: int | None = None,
+    as_of: date | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """The figures of :func:`stats` counted from the raw months (the reference definition).
+
+    Slower on a large register; the tests check that :func:`stats` gives the
+    same figures. Keys: ``year``, ``as_of`` (ISO date) and ``reference_month`` (``YYYY-MM``),
     ``cases_with_support``, ``long_term_cases``, ``long_term_with_children``,
     ``long_term_persons``, ``long_term_adults``, ``very_long_term_cases``,
     ``very_long_term_rule`` (threshold, window, label), ``caseload``
@@ -796,31 +1043,7 @@ def stats(
         .join(Person, Person.id == per_person.c.person_id)
     ).one()
 
-    outcomes = person_outcomes(y0, y1).subquery("po")
-    outcome_rows = session.execute(
-        select(outcomes.c.outcome, func.count(distinct(outcomes.c.person_id)))
-        .group_by(outcomes.c.outcome)
-        .order_by(outcomes.c.outcome)
-    ).all()
-
-    return {
-        "year": dates.year,
-        "as_of": dates.as_of.isoformat(),
-        "reference_month": f"{ref:%Y-%m}",
-        "cases_with_support": int(case_row[0]),
-        "long_term_cases": int(case_row[1]),
-        "long_term_with_children": int(case_row[2]),
-        "long_term_persons": int(person_row[0]),
-        "long_term_adults": int(person_row[1]),
-        "very_long_term_cases": int(case_row[3]),
-        "very_long_term_rule": {
-            "threshold_months": threshold,
-            "window_months": settings.long_term_window_months,
-            "label": very_long_term_label(settings),
-        },
-        "caseload": open_cases_per_user(session),
-        "outcomes": {str(code): int(n) for code, n in outcome_rows},
-    }
+    return _assemble(session, dates, settings, case_row, person_row)
 
 
 def open_cases_per_user(session: Session) -> dict[str, int]:

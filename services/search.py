@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from models import Case, HouseholdMember, Person, PersonIdentifier, SupportMonth, User
+from models import Case, HouseholdMember, Person, PersonIdentifier, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole
 from services.access import case_scope_condition
 from services.audit import Actor
@@ -193,35 +193,14 @@ def long_term_predicate(today: date, *, correlated: bool = False) -> ColumnEleme
 
     Months count up to the reference month (the last complete one), as in
     the statistics, so the flag does not change with a month not yet over.
-    ``correlated``: per-case counts (see :func:`child_family_predicate`).
+    ``correlated``: per-case test (see :func:`child_family_predicate`). The
+    rule itself lives in :func:`services.longterm.long_term_flag`, the one
+    definition the register, the Långvariga view and the statistics share.
     """
-    this_year = date(today.year, 1, 1)
-    last_year = date(today.year - 1, 1, 1)
-    ref = reference_month(today)
-    sm = SupportMonth
-    if correlated:
+    # Imported here: services.longterm depends on services this module's users import.
+    from services.longterm import long_term_flag, reference_dates
 
-        def months(start: date, end_pred: ColumnElement[bool]) -> Any:
-            return (
-                select(func.count())
-                .where(sm.case_id == Case.id, sm.month >= start, end_pred)
-                .correlate(Case)
-                .scalar_subquery()
-            )
-
-        return or_(
-            months(last_year, sm.month < this_year) >= LONG_TERM_MONTHS_PER_YEAR,
-            months(this_year, sm.month <= ref) >= LONG_TERM_MONTHS_PER_YEAR,
-        )
-    previous = func.sum(case((sm.month < this_year, 1), else_=0))
-    current = func.sum(case((sm.month >= this_year, 1), else_=0))
-    ids = (
-        select(sm.case_id)
-        .where(sm.month >= last_year, sm.month <= ref)
-        .group_by(sm.case_id)
-        .having(or_(previous >= LONG_TERM_MONTHS_PER_YEAR, current >= LONG_TERM_MONTHS_PER_YEAR))
-    )
-    return Case.id.in_(ids)
+    return long_term_flag(reference_dates(today), correlated=correlated)
 
 
 def register_conditions(

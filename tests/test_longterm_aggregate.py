@@ -232,3 +232,38 @@ def test_rebuild_fills_an_emptied_table(db: Database, world: World, actor: Actor
     with db.begin() as s:
         assert stored(s) == expected
         assert (world.case_ids[1], 2024, 3, 0b111) in expected[0]
+
+
+VARIANTS = [
+    (date(2026, 11, 20), None),  # the reference month inside the current year
+    (date(2026, 1, 15), None),  # January: the reference month is last December
+    (date(2026, 11, 20), 2026),  # the current year, counted up to the reference month
+    (date(2026, 3, 1), 2024),  # an older year
+    (date(2026, 3, 1), 2027),  # a year not begun: nothing
+]
+
+
+def test_figures_from_the_aggregate_equal_the_raw_months(db: Database, actor: Actor) -> None:
+    """A seeded register: statistics, the Långvarig flag, the register filter and the
+    Långvariga view agree with the definitions counted from the raw months."""
+    from models import Case
+    from services import longterm as lt
+    from services.demo import seed_demo
+    from services.search import long_term_predicate
+
+    seed_demo(db, actor, cases=250, seed=7, as_of=date(2026, 11, 20))
+    with db.begin() as s:
+        assert stored(s) == oracle(s)
+        for as_of, year in VARIANTS:
+            fast = lt.stats(s, as_of=as_of, year=year)
+            assert fast == lt.stats_from_months(s, as_of=as_of, year=year), (as_of, year)
+            if year is None and as_of.month == 11:
+                assert fast["long_term_cases"] > 0 and fast["long_term_with_children"] > 0
+            dates = lt.reference_dates(as_of)
+            raw_ids = set(s.scalars(lt.long_term_case_ids_from_months(dates)))
+            assert set(s.scalars(lt.long_term_case_ids(dates))) == raw_ids
+            for correlated in (False, True):
+                pred = long_term_predicate(as_of, correlated=correlated)
+                assert set(s.scalars(select(Case.id).where(pred))) == raw_ids
+            view = lt.long_term_view(s, as_of, open_only=False)
+            assert {r.case_id for r in view} == raw_ids

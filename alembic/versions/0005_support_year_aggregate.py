@@ -7,8 +7,10 @@ cases in well under a second (see models/stats.py, which keeps the rows
 current in the same transaction as the months they sum). The upgrade fills
 them from the existing ``support_month`` and ``household_member`` rows with
 the same definition as models/stats.py, written out here so that this
-revision stays what it was when later model code changes. The downgrade
-drops the two tables; nothing else is touched.
+revision stays what it was when later model code changes. Also two covering
+indexes for the yearly counts: ``person (id, birth_date, mental_ill_health)`` (adults, priorities) and
+``household_member (case_id, person_id, valid_from, valid_to)`` (households
+with children). The downgrade drops the two tables and the two indexes.
 
 Revision ID: 0005
 Revises: 0004
@@ -47,6 +49,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('person_id', 'year', name=op.f('pk_support_year_person'))
     )
     op.create_index('ix_support_year_person_year', 'support_year_person', ['year', 'person_id', 'months', 'month_mask'], unique=False)
+    op.create_index(
+        'ix_person_support_stats', 'person', ['id', 'birth_date', 'mental_ill_health'], unique=False
+    )
+    op.create_index(
+        'ix_household_member_case_period',
+        'household_member',
+        ['case_id', 'person_id', 'valid_from', 'valid_to'],
+        unique=False,
+    )
     _fill()
 
 
@@ -79,6 +90,8 @@ def _fill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_household_member_case_period', table_name='household_member')
+    op.drop_index('ix_person_support_stats', table_name='person')
     op.drop_index('ix_support_year_person_year', table_name='support_year_person')
     op.drop_table('support_year_person')
     op.drop_index('ix_support_year_case_year', table_name='support_year_case')
