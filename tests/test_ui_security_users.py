@@ -274,3 +274,32 @@ def test_the_menu_is_there_for_the_administrator_only(qtbot, sqlite_db, admin, r
     assert menu.window is first  # one window, raised again
     first.close()
     qtbot.waitUntil(lambda: menu.window is None, timeout=2000)
+
+
+def test_start_up_shows_each_role_its_menu(qtbot, sqlite_db, admin, runner) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from ui.startup import install_role_menus
+
+    service = UserAdminService(db=sqlite_db, actor=admin.actor)
+    for name, role in (("lena", Role.TEAM_LEADER), ("kajsa", Role.CASEWORKER)):
+        service.add_user(
+            UserInput(
+                username=name,
+                full_name=name.title(),
+                role=role,
+                unit_name="Försörjningsstöd Söder",
+                password=PW,
+            )
+        )
+    seen = {}
+    for name, password in (("admin", ADMIN_PW), ("lena", PW), ("kajsa", PW)):
+        user = authenticate(sqlite_db, name, password, "t")
+        main = MainWindow(user_label=name)
+        qtbot.addWidget(main)
+        install_role_menus(sqlite_db, user, runner, SimpleNamespace(window=main))  # type: ignore[arg-type]
+        seen[name] = (
+            main.admin_menu.menuAction().isVisible(),
+            main.leader_menu.menuAction().isVisible(),
+        )
+    assert seen == {"admin": (True, False), "lena": (False, True), "kajsa": (False, False)}

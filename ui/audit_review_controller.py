@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,7 +55,7 @@ def previous_month(today: date) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
-def _when(value: Any) -> str:
+def _when(value: datetime) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 

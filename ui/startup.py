@@ -255,6 +255,31 @@ def start_idle_lock(
     return lock
 
 
+def install_role_menus(
+    db: Database, user: SessionUser, runner: BackgroundRunner, parts: MainParts
+) -> None:
+    """Administration → Användare for an administratör, Arbetsledning → Logguppföljning for
+    an arbetsledare (the services check the role again on every call)."""
+    if user.role is Role.ADMIN:
+        from services.user_admin import UserAdminService
+        from ui.user_admin_controller import UserAdminMenu
+
+        UserAdminMenu(
+            main_window=parts.window,
+            service=UserAdminService(db=db, actor=user.actor),
+            runner=runner,
+        )
+    elif user.role is Role.TEAM_LEADER:
+        from services.audit_review import AuditReviewService
+        from ui.audit_review_controller import AuditReviewMenu
+
+        AuditReviewMenu(
+            main_window=parts.window,
+            service=AuditReviewService(db=db, actor=user.actor),
+            runner=runner,
+        )
+
+
 def _main_loop(
     app: QApplication,
     db: Database,
@@ -273,6 +298,7 @@ def _main_loop(
         case_source=CaseViewService(db=db, actor=user.actor),
         summary_service=SummaryService(db=db, actor=user.actor),
     )
+    install_role_menus(db, user, runner, parts)
     if idle_minutes is not None and not user.is_demo:  # the demo user has no password
         start_idle_lock(app, db, user, runner, parts, minutes=idle_minutes)
     parts.window.show()
