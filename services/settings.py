@@ -45,6 +45,8 @@ class Settings:
     batch_export_cap: int = 200
     # Minutes without keyboard or mouse input before the idle lock hides case data.
     idle_lock_minutes: int = 10
+    # The follow-up list flags an open case without a contact note for this many weeks.
+    no_contact_weeks: int = 8
 
 
 def load_settings(path: Path | None = None) -> Settings:
