@@ -192,8 +192,9 @@ class _Curtain(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(CURTAIN_STYLE)
         label = QLabel(self.tr("Fokus är låst"))
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 40, 20, 20)  # above the lock dialog, which sits centred
         layout.addWidget(label)
         self.setGeometry(window.rect())
         self.show()
