@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from models import (
@@ -199,6 +199,43 @@ def case_scope_condition(
     return or_(regular, _emergency_condition(uid, now))
 
 
+@dataclass(frozen=True)
+class CaseBrief:
+    """What may be known of a case outside one's scope: its number and whether it is protected."""
+
+    id: uuid.UUID
+    case_number: str
+    unit_id: uuid.UUID
+    protected: bool
+
+
+def case_brief(
+    session: Session, case_id: uuid.UUID | None = None, *, case_number: str | None = None
+) -> CaseBrief | None:
+    """The case's number, unit and protection, by id or number; None when there is none.
+
+    On PostgreSQL a user's own role cannot see rows outside their scope, so
+    the brief then comes from ``fokus_case_brief`` (a SECURITY DEFINER
+    function that gives exactly these four facts to an active caseworker or
+    arbetsledare): enough to refuse with the case number, or to ask for
+    nödåtkomst.
+    """
+    where = Case.id == case_id if case_id is not None else Case.case_number == case_number
+    row = session.execute(
+        select(
+            Case.id, Case.case_number, Case.unit_id, protected_case_condition().label("p")
+        ).where(where)
+    ).first()
+    if row is None and session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            text("SELECT id, case_number, unit_id, protected FROM fokus_case_brief(:id, :num)"),
+            {"id": case_id, "num": case_number},
+        ).first()
+    if row is None:
+        return None
+    return CaseBrief(row[0], str(row[1]), row[2], bool(row[3]))
+
+
 def _local_today(now: datetime) -> date:
     return now.astimezone(LOCAL_TZ).date()
 
@@ -242,9 +279,7 @@ def require_case_access(
     today = today or _local_today(now)
     user = _account(session, actor)
     _refuse_admin(user)
-    case = session.execute(
-        select(Case.id, Case.unit_id, Case.case_number).where(Case.id == case_id)
-    ).first()
+    case = case_brief(session, case_id)
     if case is None:
         raise NotFoundError("ärendet finns inte")
     if purpose is Purpose.MANAGE:
@@ -259,9 +294,7 @@ def require_case_access(
     )
     if allowed is not None:
         return
-    protected = bool(
-        session.scalar(select(Case.id).where(Case.id == case_id, protected_case_condition()))
-    )
+    protected = case.protected
     if protected:
         message = (
             f"ärendet {case.case_number} har skyddade personuppgifter och är öppet bara för "
@@ -491,7 +524,7 @@ def request_emergency_access(
         raise ValidationError.single("nödåtkomst", "kommandoraden behöver ingen nödåtkomst")
     user = _account(session, actor)
     _refuse_admin(user)
-    case = session.get(Case, case_id)
+    case = case_brief(session, case_id)
     if case is None:
         raise NotFoundError("ärendet finns inte")
     already = session.scalar(
@@ -503,10 +536,7 @@ def request_emergency_access(
         raise ValidationError.single(
             "nödåtkomst", f"du har redan åtkomst till ärendet {case.case_number}"
         )
-    protected = (
-        session.scalar(select(Case.id).where(Case.id == case_id, protected_case_condition()))
-        is not None
-    )
+    protected = case.protected
     grant = EmergencyAccess(
         id=uuid.uuid4(),
         case_id=case_id,
@@ -840,6 +870,16 @@ class AccessService:
         self._actor = actor
         self._hours = emergency_hours
         self._clock = clock
+
+    def find_case(self, case_number: str) -> CaseBrief:
+        """A case by its number, also outside one's scope (for the nödåtkomst dialog)."""
+        with self._db.begin() as s:
+            if not is_unrestricted(self._actor):
+                _refuse_admin(_account(s, self._actor))
+            brief = case_brief(s, case_number=case_number.strip())
+            if brief is None:
+                raise NotFoundError(f"ärendet {case_number.strip()} finns inte")
+            return brief
 
     def case_access(self, case_id: uuid.UUID) -> CaseAccess:
         with self._db.begin() as s:

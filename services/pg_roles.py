@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import sql
 from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -128,6 +129,20 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
                  WHERE person_id = p_person AND fokus_case_visible(case_id))
 $$;
 
+-- Number, unit and protection of any case, for an active caseworker or arbetsledare:
+-- enough to refuse with the case number or to ask for nödåtkomst (services/access.py).
+CREATE OR REPLACE FUNCTION fokus_case_brief(p_case uuid, p_number text)
+RETURNS TABLE (id uuid, case_number text, unit_id uuid, protected boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT c.id, c.case_number::text, c.unit_id,
+         EXISTS (SELECT 1 FROM household_member hm JOIN person p ON p.id = hm.person_id
+                 WHERE hm.case_id = c.id AND p.protection IS NOT NULL)
+  FROM fs_case c
+  WHERE (c.id = p_case OR c.case_number = p_number)
+    AND EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
+                AND role IN ('caseworker', 'team_leader'))
+$$;
+
 -- A new case: in one's own unit; a caseworker's own.
 CREATE OR REPLACE FUNCTION fokus_case_insertable(p_unit uuid, p_caseworker uuid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -138,6 +153,7 @@ $$;
 """
 
 _FUNCTION_NAMES = (
+    "fokus_case_brief(uuid, text)",
     "fokus_case_insertable(uuid, uuid)",
     "fokus_person_visible(uuid)",
     "fokus_case_visible(uuid)",
@@ -454,10 +470,6 @@ def _scram(session: Session, role: str, password: str) -> str:
     return bytes(verifier).decode("ascii")
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def create_login_role(session: Session, actor: Actor, user: User, password: str) -> str:
     """Create ``user``'s own LOGIN role with a SCRAM password, in their group role.
 
@@ -476,10 +488,14 @@ def create_login_role(session: Session, actor: Actor, user: User, password: str)
             "användarnamn", f"databasrollen {role} finns redan på servern; välj ett annat namn"
         )
     group = GROUP_ROLES[Role(user.role)]
-    session.execute(
-        text(
-            f"CREATE ROLE {_q(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT "
-            f"IN ROLE {_q(group)} PASSWORD {_literal(_scram(session, role, password))}"
+    _raw(session).execute(
+        sql.SQL(
+            "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT IN ROLE {} "
+            "PASSWORD {}"
+        ).format(
+            sql.Identifier(role),
+            sql.Identifier(group),
+            sql.Literal(_scram(session, role, password)),
         )
     )
     user.db_role = role
@@ -491,10 +507,10 @@ def set_login_password(session: Session, user: User, password: str) -> None:
     """A new password for the user's role (``user reset-password`` on PostgreSQL)."""
     if session.get_bind().dialect.name != "postgresql" or not user.db_role:
         return
-    session.execute(
-        text(
-            f"ALTER ROLE {_q(user.db_role)} PASSWORD "
-            f"{_literal(_scram(session, user.db_role, password))}"
+    verifier = _scram(session, user.db_role, password)
+    _raw(session).execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(user.db_role), sql.Literal(verifier)
         )
     )
 

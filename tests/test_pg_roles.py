@@ -1,0 +1,271 @@
+"""PostgreSQL as the boundary: per-user roles, row-level security, an insert-only audit log.
+
+Users are created the way ``python main.py user add`` creates them (the
+user row and the LOGIN role in one transaction); then each connects with
+psycopg under their own role and password and sees only what the access
+matrix gives them, and Fokus itself runs on that connection.
+
+The test server authenticates 127.0.0.1 with ``trust`` (docs/access.md says
+what a real server must use), so a login here does not prove the password;
+the stored SCRAM verifier is therefore checked against the password itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from models.codes import MemberRole, Role
+from services import pg_roles
+from services.access import AccessService, OutsideScopeError
+from services.audit import Actor, verify_chain
+from services.case_view import CaseViewService
+from services.cases import CaseService
+from services.db import Database, open_database
+from services.errors import NotFoundError
+from services.journal import JournalService, NoteInput
+from services.register import RegisterService
+from services.search import RegisterFilter
+from services.users import UserInput, create_user_in
+from tests.factories import BENGT, KARIN, MARIE, make_case
+
+pytestmark = pytest.mark.postgres
+
+NOTE = NoteInput(datetime(2024, 6, 1, 10, tzinfo=UTC), "psychiatry", "phone", "Samtal om SIP")
+REASON = "Klienten ringer akut och handläggaren är ledig i dag"
+
+
+@dataclass
+class Staff:
+    username: str
+    password: str
+    role_name: str
+    user_id: uuid.UUID
+
+
+@dataclass
+class Server:
+    url: str
+    owner: Database
+    staff: dict[str, Staff]
+    cases: dict[str, uuid.UUID]
+
+    def psql(self, who: str) -> psycopg.Connection[tuple[object, ...]]:
+        url = make_url(self.url)
+        s = self.staff[who]
+        return psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            dbname=url.database,
+            user=s.role_name,
+            password=s.password,
+            autocommit=True,
+        )
+
+    def fokus(self, who: str) -> Database:
+        s = self.staff[who]
+        return open_database(pg_roles.user_url(self.url, s.username, s.password))
+
+
+def _add_user(db: Database, name: str, role: Role, unit: str) -> Staff:
+    """What ``user add`` does: the user and their login role, one transaction."""
+    cli = Actor.cli()
+    password = f"Lösen-{uuid.uuid4().hex[:10]}"
+    username = f"{name}{uuid.uuid4().hex[:6]}"  # login roles are server-wide
+    with db.begin() as s:
+        user = create_user_in(
+            s,
+            cli,
+            UserInput(
+                username=username,
+                full_name=name.title(),
+                role=role,
+                unit_name=unit,
+                password=password,
+            ),
+        )
+        role_name = pg_roles.create_login_role(s, cli, user, password)
+        return Staff(username, password, role_name, user.id)
+
+
+@pytest.fixture
+def server(pg_url: str) -> Iterator[Server]:
+    owner = open_database(pg_url)
+    staff: dict[str, Staff] = {}
+    try:
+        staff["anna"] = _add_user(owner, "anna", Role.CASEWORKER, "Södertälje")
+        staff["erik"] = _add_user(owner, "erik", Role.CASEWORKER, "Södertälje")
+        staff["lena"] = _add_user(owner, "lena", Role.TEAM_LEADER, "Södertälje")
+        staff["adam"] = _add_user(owner, "adam", Role.ADMIN, "Södertälje")
+        cli = Actor.cli()
+        service = CaseService(db=owner, actor=cli)
+        with owner.begin() as s:
+            unit_id = s.scalar(text("SELECT id FROM unit WHERE name = 'Södertälje'"))
+        a = MemberRole.APPLICANT
+        cases = {
+            "c_anna": make_case(
+                service, unit_id, (a, KARIN), caseworker_id=staff["anna"].user_id
+            ).id,
+            "c_erik": make_case(
+                service, unit_id, (a, BENGT), caseworker_id=staff["erik"].user_id
+            ).id,
+        }
+        journal = JournalService(db=owner, actor=cli)
+        for case_id in cases.values():
+            journal.add_note(case_id, NOTE, sign=True)
+        yield Server(pg_url, owner, staff, cases)
+    finally:
+        owner.dispose()
+        with psycopg.connect(_admin(pg_url), autocommit=True) as conn:
+            for s in staff.values():
+                conn.execute(f'DROP ROLE IF EXISTS "{s.role_name}"')  # type: ignore[arg-type]
+
+
+def _admin(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _scram_matches(verifier: str, password: str) -> bool:
+    """RFC 5802/7677: StoredKey = H(HMAC(PBKDF2(password, salt, i), "Client Key"))."""
+    m = re.fullmatch(r"SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)", verifier)
+    assert m is not None, "not a SCRAM-SHA-256 verifier"
+    iterations, salt, stored = int(m[1]), base64.b64decode(m[2]), m[3]
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    return base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored
+
+
+def test_user_add_creates_a_scram_login_role_in_the_group(server: Server) -> None:
+    with psycopg.connect(_admin(server.url)) as conn:
+        for who, group in [("anna", "fokus_caseworker"), ("lena", "fokus_team_leader")]:
+            s = server.staff[who]
+            verifier, can_login, member_of = conn.execute(
+                "SELECT a.rolpassword, a.rolcanlogin, array(SELECT g.rolname FROM pg_auth_members m "
+                "JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = a.oid) "
+                "FROM pg_authid a WHERE a.rolname = %s",
+                (s.role_name,),
+            ).fetchone()  # type: ignore[misc]
+            assert can_login and member_of == [group]
+            assert _scram_matches(verifier, s.password)
+            assert not _scram_matches(verifier, s.password + "x")
+    with server.owner.begin() as s:
+        roles = s.execute(text("SELECT username, db_role FROM app_user")).all()
+    assert {r.db_role for r in roles} == {s.role_name for s in server.staff.values()}
+
+
+def test_each_caseworker_sees_only_their_cases_in_psql(server: Server) -> None:
+    for who, mine in [("anna", "c_anna"), ("erik", "c_erik")]:
+        with server.psql(who) as conn:
+            cases = {r[0] for r in conn.execute("SELECT id FROM fs_case")}
+            notes = {r[0] for r in conn.execute("SELECT case_id FROM contact_entry")}
+            members = {r[0] for r in conn.execute("SELECT case_id FROM household_member")}
+            persons = conn.execute("SELECT count(*) FROM person").fetchone()
+            assert cases == notes == members == {server.cases[mine]}, who
+            assert persons == (1,)
+    with server.psql("lena") as conn:
+        assert {r[0] for r in conn.execute("SELECT id FROM fs_case")} == set(server.cases.values())
+
+
+def test_audit_log_is_insert_only_and_hashes_are_hidden(server: Server) -> None:
+    with server.psql("anna") as conn:
+        assert conn.execute("SELECT count(*) FROM audit_event").fetchone()[0] > 0  # type: ignore[index]
+        for sql in (
+            "UPDATE audit_event SET action = 'x'",
+            "DELETE FROM audit_event",
+            "TRUNCATE audit_event",
+            "SELECT password_hash FROM app_user",
+            "UPDATE fs_case SET unit_id = unit_id WHERE false",  # allowed, but:
+        ):
+            if sql.startswith("UPDATE fs_case"):
+                conn.execute(sql)  # type: ignore[arg-type]
+                continue
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)  # type: ignore[arg-type]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # no DELETE grant on cases
+            conn.execute("DELETE FROM fs_case")
+    with server.psql("adam") as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT id FROM fs_case")
+        assert conn.execute("SELECT count(*) FROM unit").fetchone() == (1,)
+
+
+def test_fokus_connected_as_the_user(server: Server) -> None:
+    db = server.fokus("anna")
+    try:
+        with db.begin() as s:
+            me = pg_roles.connected_user(s, "ws-anna")
+        assert me.username == server.staff["anna"].username and me.role is Role.CASEWORKER
+        view = CaseViewService(db=db, actor=me.actor)
+        assert view.load(server.cases["c_anna"]).case_number.startswith("FS-")
+        with pytest.raises(OutsideScopeError):
+            view.load(server.cases["c_erik"])
+        # Without the service's check the database still refuses: the row is not there.
+        with pytest.raises(NotFoundError):
+            CaseViewService(db=db, actor=Actor.cli()).load(server.cases["c_erik"])
+        assert RegisterService(db=db, actor=me.actor).count(RegisterFilter()) == 1
+        assert RegisterService(db=db, actor=Actor.cli()).count(RegisterFilter()) == 1
+        JournalService(db=db, actor=me.actor).add_note(server.cases["c_anna"], NOTE, sign=True)
+        with db.begin() as s:  # anna's own new case: INSERT policies and the case number
+            unit_id = s.scalar(
+                text("SELECT unit_id FROM app_user WHERE id = :u"), {"u": me.user_id}
+            )
+        ref = make_case(
+            CaseService(db=db, actor=me.actor),
+            unit_id,
+            (MemberRole.APPLICANT, MARIE),
+            caseworker_id=me.user_id,
+        )
+        assert view.load(ref.id).case_number == ref.case_number
+    finally:
+        db.dispose()
+    with server.owner.begin() as s:
+        assert verify_chain(s).ok  # the appends under the narrow grant kept the chain whole
+
+
+def test_emergency_access_through_fokus_opens_the_row_in_the_database(server: Server) -> None:
+    db = server.fokus("erik")
+    try:
+        with db.begin() as s:
+            me = pg_roles.connected_user(s, "ws-erik")
+        AccessService(db=db, actor=me.actor).request_emergency_access(
+            server.cases["c_anna"], REASON
+        )
+        CaseViewService(db=db, actor=me.actor).load(server.cases["c_anna"])
+    finally:
+        db.dispose()
+    with server.psql("erik") as conn:
+        assert {r[0] for r in conn.execute("SELECT id FROM fs_case")} == set(server.cases.values())
+    with server.psql("anna") as conn:  # anna sees nothing of erik's grants
+        assert conn.execute("SELECT count(*) FROM emergency_access").fetchone() == (0,)
+    with server.psql("lena") as conn:
+        assert conn.execute("SELECT count(*) FROM emergency_access").fetchone() == (1,)
+
+
+def test_a_role_without_an_account_is_refused(server: Server) -> None:
+    with server.owner.begin() as s:
+        s.execute(
+            text("UPDATE app_user SET active = false WHERE id = :u"),
+            {"u": server.staff["erik"].user_id},
+        )
+    with server.psql("erik") as conn:
+        assert conn.execute("SELECT count(*) FROM fs_case").fetchone() == (0,)
+    db = server.fokus("erik")
+    try:
+        with (
+            pytest.raises(pg_roles.NoFokusAccountError, match="inget aktivt|hör inte"),
+            db.begin() as s,
+        ):
+            pg_roles.connected_user(s, "ws")
+    finally:
+        db.dispose()
