@@ -343,6 +343,14 @@ def require_unit_leader(session: Session, actor: Actor, unit_id: uuid.UUID) -> U
     return user
 
 
+def require_admin(session: Session, actor: Actor) -> None:
+    """Users, units, reference data and settings: an administratör (or the command line)."""
+    if is_unrestricted(actor):
+        return
+    if _account(session, actor).role != Role.ADMIN.value:
+        raise PermissionDeniedError("bara en administratör får hantera användare och enheter")
+
+
 def require_case_creation(
     session: Session, actor: Actor, unit_id: uuid.UUID, caseworker_id: uuid.UUID | None
 ) -> None:
