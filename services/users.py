@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from models import DEFAULT_CAP_FOCUS, DEFAULT_CAP_OTHER, Unit, User
 from models.codes import ROLE_LABELS, Role
+from services.access import require_admin
 from services.audit import Actor, record
 from services.errors import NotFoundError, ValidationError
 from services.validation import Checker
@@ -50,6 +51,7 @@ def get_or_create_unit(session: Session, actor: Actor, name: str) -> Unit:
     c.done()
     unit = session.scalars(select(Unit).where(Unit.name == cleaned)).first()
     if unit is None:
+        require_admin(session, actor)
         unit = Unit(id=uuid.uuid4(), name=cleaned)
         session.add(unit)
         session.flush()
@@ -69,6 +71,7 @@ class UserInput:
 
 
 def create_user_in(session: Session, actor: Actor, data: UserInput) -> User:
+    require_admin(session, actor)
     c = Checker()
     username = (data.username or "").strip()
     if not _USERNAME.match(username):
