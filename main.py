@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_db_upgrade)
     cur = dbsub.add_parser("current", parents=[common], help="visa databasens schemaversion")
     cur.set_defaults(func=cmd_db_current)
+    grn = dbsub.add_parser(
+        "grants", parents=[common], help="PostgreSQL: förnya roller, radsäkerhet och rättigheter"
+    )
+    grn.set_defaults(func=cmd_db_grants)
 
     user = sub.add_parser("user", help="användare")
     usub = user.add_subparsers(
@@ -152,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     aex.add_argument("--to", dest="end", required=True, type=_date, metavar="ÅÅÅÅ-MM-DD")
     aex.add_argument("--out", required=True, type=Path, metavar="FIL")
     aex.set_defaults(func=cmd_audit_export)
+    aem = asub.add_parser(
+        "emergencies", parents=[common], help="lista nödåtkomster under en period (med skäl)"
+    )
+    aem.add_argument("--from", dest="start", required=True, type=_date, metavar="ÅÅÅÅ-MM-DD")
+    aem.add_argument("--to", dest="end", required=True, type=_date, metavar="ÅÅÅÅ-MM-DD")
+    aem.set_defaults(func=cmd_audit_emergencies)
 
     bench = sub.add_parser(
         "bench", help="mät Fokus mot målen på en egen, påhittad databas (se docs/bench.md)"
@@ -462,6 +472,44 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     print(f"{count} händelser skrivna till {args.out}")
+    return 0
+
+
+def cmd_audit_emergencies(args: argparse.Namespace) -> int:
+    from services.access import emergency_log
+    from services.audit import LOCAL_TZ
+
+    db = _open(args)
+    try:
+        with db.begin() as s:
+            rows = emergency_log(s, _actor(), args.start, args.end)
+    finally:
+        db.dispose()
+    for r in rows:
+        when = r.granted_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        flag = " SKYDDAD" if r.protected else ""
+        print(f"{when}\t{r.username}\t{r.case_number}{flag}\t{r.reason}")
+    print(f"{len(rows)} nödåtkomster", file=sys.stderr)
+    return 0
+
+
+def cmd_db_grants(args: argparse.Namespace) -> int:
+    from services.db import create_db_engine, describe_url, resolve_url
+    from services.pg_roles import install_access_control
+
+    url = resolve_url(args.url).url
+    engine = create_db_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            print("SQLite har inga roller eller radsäkerhet; inget att göra", file=sys.stderr)
+            return 0
+        with engine.begin() as conn:
+            report = install_access_control(conn)
+    finally:
+        engine.dispose()
+    print(f"{len(report.policies)} policyer och rättigheter förnyade: {describe_url(url)}")
+    if report.ungranted:
+        print("utan rättigheter för användarroller: " + ", ".join(report.ungranted))
     return 0
 
 
