@@ -11,6 +11,12 @@ notes, audit events) and cannot log in. The last active administratör can be
 neither deactivated nor given another role, so the system can always be
 administered. Adding a user goes through :func:`services.users.create_user_in`,
 the same path as ``python main.py user add``.
+
+On PostgreSQL every account also has its own login role (see
+:mod:`services.pg_roles`): adding a user creates it with the same password,
+a role change moves it to the matching group role, deactivation sets
+NOLOGIN, a password reset changes its SCRAM password — each in the same
+transaction as the change to the account, so the two never disagree.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ from services.audit import (
 )
 from services.db import Database
 from services.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from services.pg_roles import (
+    create_login_role,
+    set_login_enabled,
+    set_login_password,
+    sync_group,
+)
 from services.users import (
     PASSWORD_MIN,
     UserInput,
@@ -159,6 +171,7 @@ def add_user_in(session: Session, actor: Actor, data: UserInput) -> UserRow:
         password=data.password,
     )
     user = create_user_in(session, actor, cleaned)
+    create_login_role(session, actor, user, data.password)  # PostgreSQL only
     return _row(user, _unit_name(session, user.unit_id))
 
 
@@ -211,6 +224,8 @@ def update_user_in(
         changed.append("unit")
     if changed:
         session.flush()
+        if "role" in changed:
+            sync_group(session, user)  # PostgreSQL: the login role follows the Fokus role
         record(session, actor, USER_UPDATED, target_user=user.id, fields=changed, **detail)
     return _row(user, _unit_name(session, user.unit_id))
 
@@ -232,6 +247,7 @@ def set_active_in(
             )
     user.active = active
     session.flush()
+    set_login_enabled(session, user, active)  # PostgreSQL: NOLOGIN keeps the role for history
     record(session, actor, USER_REACTIVATED if active else USER_DEACTIVATED, target_user=user.id)
     return _row(user, _unit_name(session, user.unit_id))
 
@@ -250,6 +266,7 @@ def reset_password_in(
     user.failed_logins = 0
     user.locked_until = None
     session.flush()
+    set_login_password(session, user, password)  # PostgreSQL: the login role's SCRAM password
     record(session, actor, USER_PASSWORD_RESET, target_user=user.id)
     return _row(user, _unit_name(session, user.unit_id))
 
