@@ -151,8 +151,9 @@ def test_user_add_creates_a_scram_login_role_in_the_group(server: Server) -> Non
         for who, group in [("anna", "fokus_caseworker"), ("lena", "fokus_team_leader")]:
             s = server.staff[who]
             verifier, can_login, member_of = conn.execute(
-                "SELECT a.rolpassword, a.rolcanlogin, array(SELECT g.rolname FROM pg_auth_members m "
-                "JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = a.oid) "
+                "SELECT a.rolpassword, a.rolcanlogin, array(SELECT g.rolname "
+                "FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                "WHERE m.member = a.oid) "
                 "FROM pg_authid a WHERE a.rolname = %s",
                 (s.role_name,),
             ).fetchone()  # type: ignore[misc]
@@ -269,3 +270,49 @@ def test_a_role_without_an_account_is_refused(server: Server) -> None:
             pg_roles.connected_user(s, "ws")
     finally:
         db.dispose()
+
+
+def test_cli_user_add_creates_the_login_role_and_db_grants_refreshes(pg_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    username = f"cli{uuid.uuid4().hex[:8]}"
+    role = pg_roles.db_role_name(username)
+
+    def fokus(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "main.py", *args, "--url", pg_url],
+            cwd=root,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=120,
+        )
+
+    try:
+        added = fokus(
+            "user", "add", username, "--name", "Cli Test", "--role", "arbetsledare",
+            "--unit", "Nykvarn", stdin="hemligt-lösen-1\n",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        assert f"databasroll {role}" in added.stderr
+        with psycopg.connect(_admin(pg_url)) as conn:
+            verifier = conn.execute(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)
+            ).fetchone()
+        assert verifier is not None and _scram_matches(str(verifier[0]), "hemligt-lösen-1")
+        again = fokus(
+            "user", "add", username, "--name", "Cli Test", "--role", "arbetsledare",
+            "--unit", "Nykvarn", stdin="hemligt-lösen-1\n",
+        )  # fmt: skip
+        assert again.returncode != 0 and "Traceback" not in again.stderr
+        grants = fokus("db", "grants")
+        assert grants.returncode == 0, grants.stderr
+        assert "policyer och rättigheter förnyade" in grants.stdout
+    finally:
+        with psycopg.connect(_admin(pg_url), autocommit=True) as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')  # type: ignore[arg-type]
