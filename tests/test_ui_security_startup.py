@@ -12,9 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QProgressDialog
+from PySide6.QtWidgets import QApplication, QDialog, QProgressDialog
 
-from services.db import create_db_engine, open_database, upgrade
+from services.auth import WRONG_CREDENTIALS, LoginError, authenticate, first_run
+from services.db import Database, create_db_engine, open_database, upgrade
 from services.errors import DatabaseUnavailableError
 from ui.worker import BackgroundRunner
 
@@ -155,3 +156,100 @@ def test_unusable_idle_minutes_stop_the_start_with_one_line(  # type: ignore[no-
     code = ui.startup.run_app(url=sqlite_url)
     assert code == 1
     assert shown == ["inställningen idle_lock_minutes ska vara 1–480 minuter (är 'tio')"]
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url: str) -> Iterator[Database]:
+    db = open_database(sqlite_url)
+    yield db
+    db.dispose()
+
+
+def test_login_dialog_stays_responsive_while_the_password_is_checked(  # type: ignore[no-untyped-def]
+    qtbot, runner, tmp_path
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    from ui.login_dialog import LoginController, LoginDialog
+    from ui.view_state import ViewState
+
+    def slow_refusal(_username: str, _password: str):  # type: ignore[no-untyped-def]
+        time.sleep(0.6)  # a slow server or a heavy hash
+        raise LoginError(WRONG_CREDENTIALS)
+
+    dialog = LoginDialog()
+    qtbot.addWidget(dialog)
+    state = ViewState(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    controller = LoginController(
+        dialog=dialog, authenticate=slow_refusal, state=state, runner=runner
+    )
+    dialog.show()
+    dialog.username.setText("kajsa")
+    dialog.password.setText("fel")
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(50)
+    try:
+        with qtbot.waitSignal(controller.checked, timeout=5000):
+            dialog.login_button.click()
+            assert dialog.busy.isVisible() and not dialog.login_button.isEnabled()
+            dialog.login_button.click()  # a second click while busy starts nothing
+    finally:
+        timer.stop()
+    assert len(ticks) >= 5  # the GUI thread kept running during the check
+    assert dialog.error.text() == WRONG_CREDENTIALS and not dialog.busy.isVisible()
+
+
+def test_lockout_message_in_the_login_dialog(qtbot, runner, sqlite_db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QSettings
+
+    from ui.login_dialog import LoginController, LoginDialog
+    from ui.view_state import ViewState
+
+    first_run(sqlite_db, "admin", "Ada Admin", "rätt-lösenord-1", "Söder", workstation="t")
+    dialog = LoginDialog()
+    qtbot.addWidget(dialog)
+    state = ViewState(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    controller = LoginController(
+        dialog=dialog,
+        authenticate=lambda u, p: authenticate(sqlite_db, u, p, "t"),
+        state=state,
+        runner=runner,
+    )
+    dialog.username.setText("admin")
+    for password in ["fel"] * 5 + ["rätt-lösenord-1"]:
+        dialog.password.setText(password)
+        with qtbot.waitSignal(controller.checked, timeout=5000):
+            dialog.login_button.click()
+    assert dialog.error.text() == (
+        "kontot är tillfälligt låst efter för många misslyckade inloggningar; "
+        "försök igen om 15 minuter eller kontakta administratören"
+    )
+    assert controller.user is None and state.last_username == ""
+
+
+def test_cancel_during_the_check_stays_logged_out(qtbot, runner, sqlite_db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QSettings
+
+    from ui.login_dialog import LoginController, LoginDialog
+    from ui.view_state import ViewState
+
+    first_run(sqlite_db, "admin", "Ada Admin", "rätt-lösenord-1", "Söder", workstation="t")
+    dialog = LoginDialog()
+    qtbot.addWidget(dialog)
+    state = ViewState(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    controller = LoginController(
+        dialog=dialog,
+        authenticate=lambda u, p: (time.sleep(0.3), authenticate(sqlite_db, u, p, "t"))[1],
+        state=state,
+        runner=runner,
+    )
+    dialog.show()
+    dialog.username.setText("admin")
+    dialog.password.setText("rätt-lösenord-1")
+    with qtbot.waitSignal(controller.checked, timeout=5000):
+        dialog.login_button.click()
+        dialog.reject()
+    assert controller.user is None and state.last_username == ""
+    assert dialog.result() == QDialog.DialogCode.Rejected
