@@ -271,6 +271,17 @@ def _merge_table(
     compared = [f for f in fields if f not in spec.ignore]
     for key in sorted(set(base) | set(mine) | set(theirs)):
         b, l_row, c_row = base.get(key), mine.get(key), theirs.get(key)
+        if (
+            b is not None
+            and l_row is not None
+            and c_row is not None
+            and all(l_row[f] == c_row[f] and b.get(f) == to_json(c_row[f]) for f in compared)
+        ):
+            # The common case: nothing changed on either side (no JSON for the whole row).
+            if spec.versioned and l_row.get("version") != c_row.get("version"):
+                plan.versions[(spec.name, key)] = c_row
+            plan.base[(spec.name, key)] = b
+            continue
         lj = _json_row(l_row) if l_row is not None else None
         cj = _json_row(c_row) if c_row is not None else None
         case_id = _case_of(spec, l_row) or _case_of(spec, c_row)
@@ -546,7 +557,11 @@ def _purge_local(ls: Session) -> int:
         ls.execute(delete(spec.table))
     for sql in guards:
         ls.execute(text(sql))
-    ls.execute(delete(OfflineLocalBase))
+    ls.execute(
+        delete(OfflineLocalBase).where(
+            OfflineLocalBase.table_name.in_([spec.name for spec in CASE_TABLES])
+        )
+    )
     return cases
 
 
@@ -608,19 +623,34 @@ def _apply_local(
 
 
 def _write_base_and_conflicts(
-    ls: Session, plan: _Plan, numbers: dict[uuid.UUID, str], result: SyncResult
+    ls: Session,
+    plan: _Plan,
+    old_base: dict[str, dict[str, dict[str, Any]]],
+    numbers: dict[uuid.UUID, str],
+    result: SyncResult,
 ) -> None:
-    ls.execute(delete(OfflineLocalBase))
-    values = [
-        {
-            "table_name": name,
-            "row_key": key,
-            "data": json.dumps(data, sort_keys=True, ensure_ascii=False),
-        }
-        for (name, key), data in plan.base.items()
-    ]
-    for part in chunks(values, 2000):
-        ls.execute(insert(OfflineLocalBase), list(part))
+    """Store the new base (only rows whose base changed) and the conflict list."""
+    base_t = cast(Table, OfflineLocalBase.__table__)
+    for spec in CASE_TABLES:
+        old = old_base[spec.name]
+        stale = [k for k in old if plan.base.get((spec.name, k)) is not old[k]]
+        for part in chunks(stale):
+            ls.execute(
+                delete(base_t).where(
+                    base_t.c.table_name == spec.name, base_t.c.row_key.in_(list(part))
+                )
+            )
+        fresh = [
+            {
+                "table_name": spec.name,
+                "row_key": key,
+                "data": json.dumps(data, sort_keys=True, ensure_ascii=False),
+            }
+            for (name, key), data in plan.base.items()
+            if name == spec.name and data is not old.get(key)
+        ]
+        for part in chunks(fresh, 2000):
+            ls.execute(insert(base_t), list(part))
     open_rows = {
         (c.table_name, c.row_key, c.field): c
         for c in ls.scalars(
@@ -856,7 +886,7 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             r["id"]: renumber.get(r["id"], (r["case_number"],))[0]
             for r in list(mine["fs_case"].values()) + list(theirs["fs_case"].values())
         }
-        _write_base_and_conflicts(ls, plan, numbers, result)
+        _write_base_and_conflicts(ls, plan, base, numbers, result)
         if result.status != "active":
             say("utcheckningen gäller inte längre: tar bort ärendena lokalt")
             result.purged_cases = _purge_local(ls)
