@@ -278,3 +278,65 @@ def test_the_settings_file_sets_the_idle_minutes(tmp_path) -> None:  # type: ign
     path = tmp_path / "settings.toml"
     path.write_text("idle_lock_minutes = 4\n", encoding="utf-8")
     assert load_settings(path).idle_lock_minutes == 4
+
+
+def test_a_dialog_running_exec_survives_the_lock(qtbot, sqlite_db, user, runner) -> None:  # type: ignore[no-untyped-def]
+    """A modal dialog (its own event loop) is covered, not closed: its text and loop survive."""
+    dialog = QDialog()
+    dialog.setWindowTitle(CASE_TITLE)
+    note = QLineEdit("anteckning som inte får försvinna")
+    QVBoxLayout(dialog).addWidget(note)
+    qtbot.addWidget(dialog)
+    lock = _lock(qtbot, sqlite_db, user, runner, 100)
+    seen: list[str] = []
+
+    def when_locked() -> None:
+        seen.append(dialog.windowTitle())
+        seen.append("covered" if _centre_colour(dialog) == CURTAIN else "visible")
+        assert lock.dialog is not None
+        lock.dialog.password.setText(PASSWORD)
+        lock.dialog.unlock_button.click()
+
+    def when_unlocked() -> None:
+        seen.append(dialog.windowTitle())
+        dialog.accept()
+
+    lock.locked.connect(when_locked)
+    lock.unlocked.connect(when_unlocked)
+    try:
+        result = dialog.exec()  # returns only when when_unlocked accepts it
+    finally:
+        _teardown(lock)
+    assert seen == [LOCKED_TITLE, "covered", CASE_TITLE]
+    assert result == QDialog.DialogCode.Accepted
+    assert note.text() == "anteckning som inte får försvinna"
+
+
+def test_logout_from_the_lock_saves_the_view_and_quits(
+    qtbot, sqlite_db, user, runner, windows
+) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from ui.startup import start_idle_lock
+
+    main, _case, _note = windows
+    calls: list[str] = []
+    app = SimpleNamespace(quit=lambda: calls.append("quit"))
+    parts = SimpleNamespace(
+        window=main, controller=SimpleNamespace(save_state=lambda: calls.append("saved"))
+    )
+    lock = start_idle_lock(app, sqlite_db, user, runner, parts, minutes=10)  # type: ignore[arg-type]
+    try:
+        assert lock.watcher.timer.interval() == 10 * 60_000 and lock.watcher.timer.isActive()
+        lock.lock()
+        assert lock.dialog is not None
+        with qtbot.waitSignal(lock.logout_requested, timeout=5000):
+            lock.dialog.logout_button.click()
+        assert calls == ["saved", "quit"]
+        qtbot.waitUntil(lambda: "session_locked" in _actions(sqlite_db), timeout=2000)
+        assert _actions(sqlite_db)[-2:] in (
+            ["session_locked", "logout"],
+            ["logout", "session_locked"],
+        )
+    finally:
+        _teardown(lock)
