@@ -204,7 +204,7 @@ def test_recipient_change_updates_what_is_left_out(qtbot, world, runner, host) -
         ),
     )
     with qtbot.waitSignal(controller.preview_ready, timeout=WAIT) as blocker:
-        dialog.mask.setChecked(True)
+        dialog.mask_personnummer.setChecked(True)
     assert blocker.args[0] > 0 and dialog.document.pageCount() == blocker.args[0]
     assert "Inget skrivs ut" not in dialog.omissions.text()
     assert "Utlämnas till Försäkringskassan" in _pdf_text(controller.preview.pdf)  # type: ignore[union-attr]
@@ -249,7 +249,7 @@ def test_masked_save_has_no_run_of_ten_digits(qtbot, world, runner, host, tmp_pa
     controller = _open(qtbot, world, runner, host)
     dialog = _dialog(controller)
     with qtbot.waitSignal(controller.preview_ready, timeout=WAIT):
-        dialog.mask.setChecked(True)
+        dialog.mask_personnummer.setChecked(True)
     assert controller.shown_options is not None and controller.shown_options.mask_personnummer
     with qtbot.waitSignal(controller.saved, timeout=WAIT) as blocker:
         controller.save_to(tmp_path / "maskerad.pdf")

@@ -247,14 +247,18 @@ class BatchExportController(QObject):
             self.progress.setLabelText(self.tr("Avbryter efter den pågående filen …"))
 
     def _on_progress(self, done: int, total: int) -> None:
-        if self.progress is not None:
-            self.progress.setMaximum(total)
-            self.progress.setValue(done)
-            if not self._cancel.is_set():
-                self.progress.setLabelText(
-                    self.tr("Exporterar sammanfattningar … %s av %s")
-                    % (format_count(done), format_count(total))
-                )
+        progress = self.progress
+        if progress is None:
+            return
+        if not self._cancel.is_set():
+            progress.setLabelText(
+                self.tr("Exporterar sammanfattningar … %s av %s")
+                % (format_count(done), format_count(total))
+            )
+        progress.setMaximum(total)
+        # Last: a window-modal progress dialog processes events in setValue(), where the
+        # export's end may arrive and close (and drop) this dialog.
+        progress.setValue(done)
 
     def _on_exported(self, result: BatchResult) -> None:
         self._close_progress()

@@ -187,7 +187,7 @@ class SummaryDialogController(QObject):
         d.recipient.currentIndexChanged.connect(self._on_recipient_changed)
         d.persons.itemChanged.connect(self._on_person_changed)
         d.agencies.itemChanged.connect(self._on_option_changed)
-        for box in (*d.section_boxes.values(), d.mask, d.mental_health, d.support_reasons):
+        for box in (*d.section_boxes.values(), d.mask_personnummer, d.mental_health, d.support_reasons):
             box.toggled.connect(self._on_option_changed)
         d.period.toggled.connect(self._on_period_toggled)
         d.contact_from.dateChanged.connect(self._on_option_changed)
@@ -217,7 +217,7 @@ class SummaryDialogController(QObject):
             contact_agencies=(
                 None if len(checked_agencies) == len(agencies) else frozenset(checked_agencies)
             ),
-            mask_personnummer=d.mask.isChecked(),
+            mask_personnummer=d.mask_personnummer.isChecked(),
             include_mental_health=d.mental_health.isChecked(),
             include_support_reasons=d.support_reasons.isChecked(),
         )

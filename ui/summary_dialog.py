@@ -78,7 +78,7 @@ class SummaryDialog(QDialog):
         self.agencies = QListWidget()
         self.agencies.setAccessibleName(self.tr("Myndigheter i kontaktloggen"))
         self.agencies.setMaximumHeight(110)
-        self.mask = QCheckBox(self.tr("Maskera personnummer (ÅÅÅÅMMDD-XXXX)"))
+        self.mask_personnummer = QCheckBox(self.tr("Maskera personnummer (ÅÅÅÅMMDD-XXXX)"))
         self.mental_health = QCheckBox(self.tr("Ta med markering om psykisk ohälsa"))
         self.support_reasons = QCheckBox(self.tr("Ta med försörjningshinder"))
 
@@ -100,7 +100,7 @@ class SummaryDialog(QDialog):
         sensitive_box = QGroupBox(self.tr("Känsliga uppgifter"))
         sensitive = QVBoxLayout(sensitive_box)
         sensitive.setSpacing(2)
-        for box in (self.mask, self.mental_health, self.support_reasons):
+        for box in (self.mask_personnummer, self.mental_health, self.support_reasons):
             sensitive.addWidget(box)
 
         self.omissions_title = QLabel(self.tr("<b>Utelämnas</b>"))
