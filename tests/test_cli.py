@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from models import AuditEvent, User
 from models.codes import MemberRole
@@ -92,7 +93,10 @@ def test_user_add_reads_password_from_stdin(sqlite_url: str) -> None:
     assert ok.returncode == 0, ok.stderr
     db = open_database(sqlite_url)
     with db.begin() as s:
-        anna = s.scalars(select(User).where(User.username == "anna")).one()
+        # password_hash is deferred (a PostgreSQL user role may not read it): ask for it
+        anna = s.scalars(
+            select(User).where(User.username == "anna").options(undefer(User.password_hash))
+        ).one()
         actors = set(s.scalars(select(AuditEvent.actor)))
     db.dispose()
     assert (anna.role, anna.is_focus, anna.caseload_cap) == ("caseworker", True, 30)
