@@ -12,7 +12,7 @@ database and times them against Qt's C++ ``QSqlQueryModel`` in a
 that a signal ends, never by spinning, so the worker thread that fetches the
 rows is not starved of the GIL.
 
-:func:`exit_when_shown` is the start-up hook (``FOKUS_BENCH_EXIT_AT=login``).
+The start-up hook (``FOKUS_BENCH_EXIT_AT=login``) is :mod:`ui.bench_hook`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, Qt, QTimer, SignalInstance
+from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, SignalInstance
 from PySide6.QtSql import QSqlDatabase, QSqlQuery, QSqlQueryModel
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QTableView, QWidget
@@ -51,35 +51,6 @@ SIZE = (1200, 720)
 
 def _say(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- start-up hook
-
-
-class _FirstPaint(QObject):
-    """Prints ``FOKUS_BENCH login <monotonic>`` once the dialog has painted, then rejects it."""
-
-    def __init__(self, dialog: QWidget) -> None:
-        super().__init__(dialog)
-        self._dialog = dialog
-        self._done = False
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        if not self._done and event.type() == QEvent.Type.Paint:
-            self._done = True
-            QTimer.singleShot(0, self._report)
-        return False
-
-    def _report(self) -> None:
-        print(f"FOKUS_BENCH login {time.monotonic():.6f}", flush=True)
-        reject = getattr(self._dialog, "reject", None)
-        if callable(reject):
-            reject()
-
-
-def exit_when_shown(dialog: QWidget) -> None:
-    """Start-up timing: report when ``dialog`` is first painted and close it (no login)."""
-    dialog.installEventFilter(_FirstPaint(dialog))
 
 
 # --------------------------------------------------------------------------- waiting

@@ -109,7 +109,7 @@ def sign_in(
         runner=runner,
     )
     if os.environ.get("FOKUS_BENCH_EXIT_AT") == "login":  # python main.py bench: start-up time
-        from ui.bench import exit_when_shown
+        from ui.bench_hook import exit_when_shown
 
         exit_when_shown(dialog)
     if dialog.exec() != QDialog.DialogCode.Accepted:
