@@ -764,6 +764,102 @@ def long_term_view(
 
 
 # ---------------------------------------------------------------------------
+# Thresholds reached in the reference month (follow-up list, dashboard)
+
+
+def _lit(n: int) -> ColumnElement[int]:
+    return literal_column(str(n), Integer)
+
+
+def _span_bits(lo: int, hi: int) -> int:
+    return ((1 << (hi + 1)) - 1) & ~((1 << lo) - 1)
+
+
+def _all_set(mask: ColumnElement[int], lo: int, hi: int) -> ColumnElement[bool]:
+    bits = _span_bits(lo, hi)
+    return mask.op("&", return_type=Integer)(_lit(bits)) == bits
+
+
+def _bit_clear(mask: ColumnElement[int], k: int) -> ColumnElement[bool]:
+    return mask.op("&", return_type=Integer)(_lit(1 << k)) == 0
+
+
+def thresholds_reached(
+    dates: ReferenceDates,
+    settings: Settings,
+    person_ids: Select[Any] | None = None,
+) -> Select[Any]:
+    """Persons who reached a threshold *in* the reference month, from the aggregate.
+
+    Rows (person_id, jobbstimulans, aktivitetskrav, very_long_term), booleans,
+    one per person reaching at least one: the 6th consecutive month
+    (jobbstimulans), the month the aktivitetskrav is reached (see the module
+    docstring: the 3rd consecutive month, or 2026-07 for a run already
+    longer), and the month the mycket-långvarig count reaches its threshold
+    (the reference month has support, the month leaving the window had
+    none, and the count is exactly the threshold). ``person_ids`` narrows
+    the persons (a SELECT of ids).
+    """
+    py = SupportYearPerson
+    ref = dates.reference_month
+    cur, prev = ref.year, ref.year - 1
+    window0 = dates.window_start(settings)
+    leaving = add_months(window0, -1)
+    # Every threshold is reached in a month with support: only those persons are grouped.
+    ref_bit = _lit(1 << (ref.month - 1))
+    supported = select(py.person_id).where(
+        py.year == cur, py.month_mask.op("&", return_type=Integer)(ref_bit) != 0
+    )
+    if person_ids is not None:
+        supported = supported.where(py.person_id.in_(person_ids))
+    # One pass per person; the bit tests run on its three sums in the outer query.
+    per_person = (
+        select(
+            py.person_id,
+            # Two years of months as one 24-bit mask: bit 0 = January of the previous year.
+            func.sum(
+                case(
+                    (py.year == cur, py.month_mask.op("*", return_type=Integer)(_lit(4096))),
+                    (py.year == prev, py.month_mask),
+                    else_=0,
+                )
+            ).label("m24"),
+            func.sum(months_in(py, window0, ref)).label("window_n"),
+            func.sum(months_in(py, leaving, leaving)).label("left_n"),
+        )
+        .where(py.year >= leaving.year, py.year <= cur, py.person_id.in_(supported))
+        .group_by(py.person_id)
+        .subquery("per_person")
+    )
+    two_years = per_person.c.m24
+    r = 12 + ref.month - 1
+    jobb = and_(
+        _all_set(two_years, r - JOBBSTIMULANS_MONTHS + 1, r),
+        _bit_clear(two_years, r - JOBBSTIMULANS_MONTHS),
+    )
+    ak_from = AKTIVITETSKRAV_FROM.replace(day=1)
+    three = _all_set(two_years, r - AKTIVITETSKRAV_MONTHS + 1, r)
+    ak: ColumnElement[bool]
+    if ref < ak_from:
+        ak = literal_column("1", Integer) == 0
+    elif ref == ak_from:
+        ak = three
+    else:
+        ak = and_(three, _bit_clear(two_years, r - AKTIVITETSKRAV_MONTHS))
+    very = and_(
+        per_person.c.window_n == settings.long_term_threshold_months,
+        per_person.c.left_n == 0,
+        _all_set(two_years, r, r),
+    )
+    return select(
+        per_person.c.person_id,
+        case((jobb, 1), else_=0).label("jobbstimulans"),
+        case((ak, 1), else_=0).label("aktivitetskrav"),
+        case((very, 1), else_=0).label("very_long_term"),
+    ).where(or_(jobb, ak, very))
+
+
+# ---------------------------------------------------------------------------
 # Outcomes per person
 
 

@@ -1,0 +1,336 @@
+"""The follow-up list (bevakningar): what a caseworker must act on now.
+
+Why: vendors' case systems offer no reminders, so municipalities drive them
+with screen robots (see DOMAIN.md). Fokus computes the list from what is
+already recorded, in SQL, per caseworker or for a whole unit:
+
+* **Uppföljning** — a contact note's follow-up date (``follow_up_on``) that
+  has come (overdue, today, or within ``horizon_days``). A follow-up is
+  done once a later contact note is written in the case, or when the note
+  has been corrected (the correction carries its own follow-up date).
+* **Plandatum passerat** — a plan goal whose target date has passed and that
+  is not marked achieved.
+* **Jobbstimulans / Aktivitetskrav / Mycket långvarig** — a person of the
+  case reached the threshold in the reference month (the last complete
+  month; see services/longterm.py for the rules and
+  :func:`services.longterm.thresholds_reached`).
+* **Ingen kontakt** — an open case without a contact note for
+  ``Settings.no_contact_weeks`` weeks (since it was opened, if it has none).
+
+Only open cases count, and only cases the actor may open
+(:func:`services.access.case_scope_condition`). The mental ill-health flag
+never appears here. Each item carries a date to sort on; the list comes back
+ordered by that date, then case number.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from models import Case, ContactEntry, HouseholdMember, Person, PlanGoal, SupportMonth, User
+from models.codes import CaseStatus
+from models.stats import member_in_month
+from models.stats import sync as sync_support_years
+from services.access import case_scope_condition
+from services.audit import Actor, record
+from services.db import Database
+from services.longterm import (
+    ReferenceDates,
+    reference_dates,
+    thresholds_reached,
+    very_long_term_label,
+)
+from services.settings import Settings
+
+DEFAULT_HORIZON_DAYS = 7
+
+
+class FollowUpKind(StrEnum):
+    FOLLOW_UP = "follow_up"
+    PLAN_DATE = "plan_date"
+    JOBBSTIMULANS = "jobbstimulans"
+    AKTIVITETSKRAV = "aktivitetskrav"
+    VERY_LONG_TERM = "very_long_term"
+    NO_CONTACT = "no_contact"
+
+
+KIND_LABELS: dict[FollowUpKind, str] = {
+    FollowUpKind.FOLLOW_UP: "Uppföljning",
+    FollowUpKind.PLAN_DATE: "Plandatum passerat",
+    FollowUpKind.JOBBSTIMULANS: "Jobbstimulans",
+    FollowUpKind.AKTIVITETSKRAV: "Aktivitetskrav",
+    FollowUpKind.VERY_LONG_TERM: "Mycket långvarig",
+    FollowUpKind.NO_CONTACT: "Ingen kontakt",
+}
+
+
+@dataclass(frozen=True)
+class FollowUpItem:
+    """One line of the follow-up list."""
+
+    kind: FollowUpKind
+    due: date
+    case_id: uuid.UUID
+    case_number: str
+    caseworker: str | None
+    person_id: uuid.UUID | None
+    person_name: str
+    detail: str
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    def overdue(self, today: date) -> bool:
+        return self.due < today
+
+
+@dataclass(frozen=True)
+class FollowUpScope:
+    """Whose cases: one caseworker's (``caseworker_id``), a unit's, or both narrowed."""
+
+    caseworker_id: uuid.UUID | None = None
+    unit_id: uuid.UUID | None = None
+
+
+def _cases(actor: Actor, scope: FollowUpScope, today: date) -> Any:
+    """The open cases in scope that the actor may open, as a SELECT of ids."""
+    stmt = select(Case.id).where(
+        Case.status != CaseStatus.CLOSED.value, case_scope_condition(actor, today)
+    )
+    if scope.caseworker_id is not None:
+        stmt = stmt.where(Case.caseworker_id == scope.caseworker_id)
+    if scope.unit_id is not None:
+        stmt = stmt.where(Case.unit_id == scope.unit_id)
+    return stmt
+
+
+def _case_columns() -> tuple[Any, ...]:
+    return Case.id, Case.case_number, User.username
+
+
+def _day(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _follow_ups(session: Session, cases: Any, today: date, horizon: int) -> list[FollowUpItem]:
+    ce, later = ContactEntry, aliased(ContactEntry)
+    rows = session.execute(
+        select(*_case_columns(), ce.follow_up_on, ce.occurred_at, ce.counterpart)
+        .join(Case, Case.id == ce.case_id)
+        .outerjoin(User, User.id == Case.caseworker_id)
+        .where(
+            ce.case_id.in_(cases),
+            ce.follow_up_on.is_not(None),
+            ce.follow_up_on <= today + timedelta(days=horizon),
+            ~exists(
+                select(later.id).where(
+                    later.case_id == ce.case_id,
+                    or_(later.occurred_at > ce.occurred_at, later.corrects_id == ce.id),
+                )
+            ),
+        )
+    )
+    items = []
+    for case_id, number, worker, due, occurred, counterpart in rows:
+        noted = f"anteckning {_day(occurred):%Y-%m-%d}"
+        detail = f"{noted}, {counterpart}" if counterpart else noted
+        items.append(
+            FollowUpItem(FollowUpKind.FOLLOW_UP, due, case_id, number, worker, None, "", detail)
+        )
+    return items
+
+
+def _person_name(first: str | None, last: str | None) -> str:
+    return f"{first} {last}" if first is not None else ""
+
+
+def _plan_dates(session: Session, cases: Any, today: date) -> list[FollowUpItem]:
+    pg = PlanGoal
+    rows = session.execute(
+        select(
+            *_case_columns(),
+            pg.target_date,
+            pg.text,
+            Person.id,
+            Person.first_name,
+            Person.last_name,
+        )  # fmt: skip
+        .select_from(pg)
+        .join(Case, Case.id == pg.case_id)
+        .outerjoin(User, User.id == Case.caseworker_id)
+        .outerjoin(Person, Person.id == pg.person_id)
+        .where(
+            pg.case_id.in_(cases),
+            pg.target_date.is_not(None),
+            pg.target_date < today,
+            pg.achieved_on.is_(None),
+        )
+    )
+    items = []
+    for case_id, number, worker, due, text, pid, first, last in rows:
+        summary = " ".join(str(text).split())
+        detail = summary if len(summary) <= 80 else summary[:79] + "…"
+        items.append(
+            FollowUpItem(
+                FollowUpKind.PLAN_DATE,
+                due,
+                case_id,
+                number,
+                worker,
+                pid,
+                _person_name(first, last),
+                detail,
+            )  # fmt: skip
+        )
+    return items
+
+
+def _thresholds(
+    session: Session, cases: Any, dates: ReferenceDates, settings: Settings
+) -> list[FollowUpItem]:
+    """Persons of cases in scope reaching a threshold; the case that had support that month."""
+    hm, sm = HouseholdMember, SupportMonth
+    ref = dates.reference_month
+    in_scope = select(hm.person_id).where(hm.case_id.in_(cases))
+    reached = thresholds_reached(dates, settings, in_scope).subquery("reached")
+    rows = session.execute(
+        select(
+            *_case_columns(),
+            reached.c.person_id,
+            Person.first_name,
+            Person.last_name,
+            reached.c.jobbstimulans,
+            reached.c.aktivitetskrav,
+            reached.c.very_long_term,
+        )
+        .select_from(reached)
+        .join(Person, Person.id == reached.c.person_id)
+        .join(hm, hm.person_id == reached.c.person_id)
+        .join(sm, and_(sm.case_id == hm.case_id, sm.month == ref))
+        .join(Case, Case.id == hm.case_id)
+        .outerjoin(User, User.id == Case.caseworker_id)
+        .where(member_in_month(sm.month), Case.id.in_(cases))
+        .distinct()
+    )
+    label = very_long_term_label(settings)
+    items = []
+    for case_id, number, worker, pid, first, last, jobb, ak, very in rows:
+        name = _person_name(first, last)
+        month = f"{ref:%Y-%m}"
+        for flag, kind, detail in (
+            (jobb, FollowUpKind.JOBBSTIMULANS, f"6 månader i följd {month}"),
+            (ak, FollowUpKind.AKTIVITETSKRAV, f"3 månader i följd {month}"),
+            (very, FollowUpKind.VERY_LONG_TERM, f"{label}, nådd {month}"),
+        ):
+            if flag:
+                items.append(FollowUpItem(kind, ref, case_id, number, worker, pid, name, detail))
+    return items
+
+
+def _no_contact(session: Session, cases: Any, today: date, weeks: int) -> list[FollowUpItem]:
+    ce = ContactEntry
+    last = (
+        select(ce.case_id, func.max(ce.occurred_at).label("last_at"))
+        .where(ce.case_id.in_(cases))
+        .group_by(ce.case_id)
+        .subquery("last_contact")
+    )
+    limit = datetime.combine(today - timedelta(weeks=weeks), time.min, UTC)
+    rows = session.execute(
+        select(*_case_columns(), last.c.last_at, Case.opened_on)
+        .select_from(Case)
+        .outerjoin(last, last.c.case_id == Case.id)
+        .outerjoin(User, User.id == Case.caseworker_id)
+        .where(
+            Case.id.in_(cases),
+            or_(
+                last.c.last_at < limit,
+                and_(last.c.last_at.is_(None), Case.opened_on < limit.date()),
+            ),
+        )
+    )
+    items = []
+    for case_id, number, worker, last_at, opened_on in rows:
+        since = _day(last_at) if last_at is not None else opened_on
+        detail = (
+            f"senaste kontakt {since:%Y-%m-%d}"
+            if last_at is not None
+            else f"ingen kontakt sedan öppnat {since:%Y-%m-%d}"
+        )
+        due = since + timedelta(weeks=weeks)
+        items.append(
+            FollowUpItem(FollowUpKind.NO_CONTACT, due, case_id, number, worker, None, "", detail)
+        )
+    return items
+
+
+def follow_up_list(
+    session: Session,
+    actor: Actor,
+    scope: FollowUpScope,
+    *,
+    as_of: date | None = None,
+    settings: Settings | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    kinds: frozenset[FollowUpKind] | None = None,
+) -> list[FollowUpItem]:
+    """Every follow-up item in scope, ordered by date, then case number."""
+    settings = settings or Settings()
+    dates = reference_dates(as_of)
+    today = dates.as_of
+    wanted = kinds or frozenset(FollowUpKind)
+    cases = _cases(actor, scope, today)
+    items: list[FollowUpItem] = []
+    if FollowUpKind.FOLLOW_UP in wanted:
+        items += _follow_ups(session, cases, today, horizon_days)
+    if FollowUpKind.PLAN_DATE in wanted:
+        items += _plan_dates(session, cases, today)
+    if wanted & {FollowUpKind.JOBBSTIMULANS, FollowUpKind.AKTIVITETSKRAV,
+                 FollowUpKind.VERY_LONG_TERM}:  # fmt: skip
+        sync_support_years(session)
+        items += [i for i in _thresholds(session, cases, dates, settings) if i.kind in wanted]
+    if FollowUpKind.NO_CONTACT in wanted:
+        items += _no_contact(session, cases, today, settings.no_contact_weeks)
+    items.sort(key=lambda i: (i.due, i.case_number, i.kind.value, i.person_name))
+    return items
+
+
+class FollowUpService:
+    """The follow-up list for the signed-in user or, for an arbetsledare, the unit."""
+
+    def __init__(self, *, db: Database, actor: Actor, settings: Settings | None = None) -> None:
+        self._db = db
+        self._actor = actor
+        self._settings = settings or Settings()
+
+    def items(
+        self,
+        scope: FollowUpScope | None = None,
+        *,
+        as_of: date | None = None,
+        horizon_days: int = DEFAULT_HORIZON_DAYS,
+    ) -> list[FollowUpItem]:
+        """``scope`` None: the actor's own cases."""
+        scope = scope or FollowUpScope(caseworker_id=self._actor.user_id)
+        with self._db.begin() as s:
+            items = follow_up_list(
+                s, self._actor, scope, as_of=as_of, settings=self._settings,
+                horizon_days=horizon_days,
+            )  # fmt: skip
+            record(
+                s,
+                self._actor,
+                "follow_up_list",
+                unit_id=scope.unit_id,
+                caseworker_id=scope.caseworker_id,
+                rows=len(items),
+            )
+            return items
