@@ -268,8 +268,12 @@ def test_print_to_a_pdf_printer(qtbot, world, runner, host, tmp_path) -> None:  
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
     printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
     printer.setOutputFileName(str(out))
-    with qtbot.waitSignal(controller.print_recorded, timeout=WAIT):
-        pages = controller.print_to(printer)
+    assert not dialog.print_button.isHidden() and dialog.print_button.isEnabled()
+    with qtbot.waitSignal(controller.printed, timeout=WAIT) as blocker:
+        assert controller.print_to(printer)
+        assert not dialog.print_button.isEnabled()  # one print at a time
+        assert not controller.print_to(printer)
+    pages = blocker.args[0]
     assert pages == dialog.document.pageCount() > 0
     reader = PdfReader(str(out))
     assert len(reader.pages) == pages
@@ -284,7 +288,8 @@ def test_print_to_a_pdf_printer(qtbot, world, runner, host, tmp_path) -> None:  
     assert hi == 255 and lo < 100  # a white page with dark text on it
     (event,) = _events(world.db, "summary_printed")
     assert event["destination"] == "skrivare utskrift.pdf"
-    assert dialog.status.text() == "Utskriften är registrerad."
+    assert dialog.status.text() == f"Utskriven ({pages} sidor) och registrerad."
+    assert dialog.print_button.isEnabled()
 
 
 # --------------------------------------------------------------------------- batch export

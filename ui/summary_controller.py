@@ -39,7 +39,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QListWidgetItem, QWidget
 
 from services.errors import FokusError
 from services.summary import (
@@ -129,10 +129,25 @@ def print_document(document: QPdfDocument, printer: QPrinter, *, dpi: int = PRIN
             size = QSize(round(points.width() * dpi / 72), round(points.height() * dpi / 72))
             image = render_page(document, page, size)
             painter.drawImage(QRect(0, 0, target.width(), target.height()), image)
-            QApplication.processEvents()  # long documents: keep the window painted
     finally:
         painter.end()
     return pages
+
+
+def print_pdf(pdf: bytes, printer: QPrinter, *, dpi: int = PRINT_DPI) -> int:
+    """Print PDF bytes; safe in a worker thread (its own document, painting on a QPrinter)."""
+    buffer = QBuffer()
+    buffer.setData(QByteArray(pdf))
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    document = QPdfDocument()
+    try:
+        document.load(buffer)
+        if document.status() != QPdfDocument.Status.Ready:
+            raise FokusError("sammanfattningen kunde inte läsas för utskrift")
+        return print_document(document, printer, dpi=dpi)
+    finally:
+        document.close()
+        buffer.close()
 
 
 class SummaryDialogController(QObject):
@@ -143,8 +158,8 @@ class SummaryDialogController(QObject):
     preview_failed = Signal(str)
     saved = Signal(str)  # the path written
     save_failed = Signal(str)
-    printed = Signal(int)  # pages sent to the printer (audited after)
-    print_recorded = Signal()
+    printed = Signal(int)  # pages sent to the printer, and the print audited
+    print_failed = Signal(str)
 
     def __init__(
         self,
@@ -168,6 +183,7 @@ class SummaryDialogController(QObject):
         self._persons_touched = False
         self._buffer: QBuffer | None = None
         self.save_dialog: QFileDialog | None = None
+        self._printer: QPrinter | None = None  # the print under way
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(debounce_ms)
@@ -187,7 +203,12 @@ class SummaryDialogController(QObject):
         d.recipient.currentIndexChanged.connect(self._on_recipient_changed)
         d.persons.itemChanged.connect(self._on_person_changed)
         d.agencies.itemChanged.connect(self._on_option_changed)
-        for box in (*d.section_boxes.values(), d.mask_personnummer, d.mental_health, d.support_reasons):
+        for box in (
+            *d.section_boxes.values(),
+            d.mask_personnummer,
+            d.mental_health,
+            d.support_reasons,
+        ):
             box.toggled.connect(self._on_option_changed)
         d.period.toggled.connect(self._on_period_toggled)
         d.contact_from.dateChanged.connect(self._on_option_changed)
@@ -236,31 +257,30 @@ class SummaryDialogController(QObject):
         self._debounce.stop()
         self._request_preview()
 
-    def print_to(self, printer: QPrinter) -> int:
-        """Print the preview on screen to ``printer`` and audit it; returns the pages sent."""
+    def print_to(self, printer: QPrinter) -> bool:
+        """Print the preview on screen to ``printer`` in the background, then audit it.
+
+        Rendering a long summary at printer resolution takes seconds, so it runs
+        in the worker (Qt paints on a QPrinter outside the GUI thread) on a
+        document of its own; ``printed`` and ``print_recorded`` report the end.
+        Returns False when there is nothing to print or a print is under way.
+        """
         options = self._shown_options
-        if options is None or self.preview is None or not self.preview.pdf:
-            return 0
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            pages = print_document(self._dialog.document, printer)
-        except FokusError as exc:
-            self._dialog.set_status(
-                self.tr("Utskriften misslyckades: %s") % exc.message, error=True
-            )
-            return 0
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.printed.emit(pages)
+        if options is None or self.preview is None or not self.preview.pdf or self._printer:
+            return False
+        pdf = self.preview.pdf
         where = printer.printerName() or Path(printer.outputFileName()).name or "okänd"
-        self._dialog.set_status(self.tr("Skickat till skrivaren – loggas …"))
-        self._runner.run(
-            lambda: self._service.record_printed(self.case_id, options, printer=where),
-            on_done=self._on_print_recorded,
-            on_error=self._on_print_record_error,
-            owner=self,
-        )
-        return pages
+        self._printer = printer  # kept alive (and unused here) until the worker is done
+        self._dialog.print_button.setEnabled(False)
+        self._dialog.set_status(self.tr("Skriver ut …"))
+
+        def work() -> int:
+            pages = print_pdf(pdf, printer)
+            self._service.record_printed(self.case_id, options, printer=where)
+            return pages
+
+        self._runner.run(work, on_done=self._on_printed, on_error=self._on_print_error, owner=self)
+        return True
 
     def save_to(self, path: str | Path) -> None:
         """Write the summary for the options on screen to ``path`` (in the background)."""
@@ -431,16 +451,23 @@ class SummaryDialogController(QObject):
         self._dialog.set_status(self.tr("Kunde inte spara: %s") % exc.message, error=True)
         self.save_failed.emit(exc.message)
 
-    def _on_print_recorded(self, _note_id: object) -> None:
-        self._dialog.set_status(self.tr("Utskriften är registrerad."))
-        self.print_recorded.emit()
+    def _on_printed(self, pages: int) -> None:
+        self._printer = None
+        self._dialog.print_button.setEnabled(self._shown_options is not None and not self.busy)
+        self._dialog.set_status(
+            self.tr("Utskriven (1 sida) och registrerad.")
+            if pages == 1
+            else self.tr("Utskriven (%s sidor) och registrerad.") % pages
+        )
+        self.printed.emit(pages)
 
-    def _on_print_record_error(self, exc: BaseException) -> None:
+    def _on_print_error(self, exc: BaseException) -> None:
+        self._printer = None
+        self._dialog.print_button.setEnabled(self._shown_options is not None and not self.busy)
         if not isinstance(exc, FokusError):
             raise exc
-        self._dialog.set_status(
-            self.tr("Utskriften kunde inte registreras: %s") % exc.message, error=True
-        )
+        self._dialog.set_status(self.tr("Utskriften misslyckades: %s") % exc.message, error=True)
+        self.print_failed.emit(exc.message)
 
     # --- internals
     def _apply_default_persons(self) -> None:
@@ -513,5 +540,6 @@ __all__ = [
     "SummaryDialogController",
     "SummaryDialogs",
     "print_document",
+    "print_pdf",
     "render_page",
 ]
