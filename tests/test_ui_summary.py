@@ -225,6 +225,53 @@ def test_bad_options_show_the_field(qtbot, world, runner, host) -> None:  # type
     assert not dialog.save_button.isEnabled() and dialog.preview.isHidden()
 
 
+def test_contact_log_period_and_agencies(qtbot, world, runner, host) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from PySide6.QtCore import QDate, Qt
+
+    from services.journal import JournalService, NoteInput
+
+    journal = JournalService(db=world.db, actor=world.leader)
+    for day, agency, text in ((3, "fk", "TIDIGNOT"), (20, "fk", "SENNOT"), (21, "af", "AFNOT")):
+        journal.add_note(
+            world.case_id,
+            NoteInput(
+                occurred_at=datetime(2025, 3, day, 9, tzinfo=UTC),
+                agency_code=agency,
+                method_code="phone",
+                text=text,
+                member_ids=(world.karin,),
+            ),
+            sign=True,
+        )
+    controller = _open(qtbot, world, runner, host)
+    dialog = _dialog(controller)
+    assert not dialog.contact_from.isEnabled()
+    with qtbot.waitSignal(controller.preview_ready, timeout=WAIT):
+        dialog.contact_from.setDate(QDate(2025, 3, 10))
+        dialog.period.setChecked(True)
+    assert dialog.contact_from.isEnabled() and dialog.contact_to.isEnabled()
+    options = controller.shown_options
+    assert options is not None and options.contact_from == date(2025, 3, 10)
+    assert options.contact_to == date.today()
+    assert "Kontaktlogg: 1 anteckning utanför vald period" in dialog.omissions.text()
+    text = _pdf_text(controller.preview.pdf)  # type: ignore[union-attr]
+    assert "SENNOT" in text and "AFNOT" in text and "TIDIGNOT" not in text
+
+    af_row = next(
+        i
+        for i in range(dialog.agencies.count())
+        if dialog.agencies.item(i).data(Qt.ItemDataRole.UserRole) == "af"
+    )
+    with qtbot.waitSignal(controller.preview_ready, timeout=WAIT):
+        dialog.agencies.item(af_row).setCheckState(Qt.CheckState.Unchecked)
+    assert controller.shown_options is not None
+    assert "af" not in (controller.shown_options.contact_agencies or {"af"})
+    assert "Kontaktlogg: 1 anteckning med andra myndigheter än valda" in dialog.omissions.text()
+    assert "AFNOT" not in _pdf_text(controller.preview.pdf)  # type: ignore[union-attr]
+
+
 def test_save_as_pdf_writes_the_case(qtbot, world, runner, host, tmp_path) -> None:  # type: ignore[no-untyped-def]
     controller = _open(qtbot, world, runner, host)
     dialog = _dialog(controller)

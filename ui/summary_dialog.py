@@ -38,11 +38,11 @@ OMISSION_STYLE = (
 )
 
 
-def _date_edit() -> QDateEdit:
+def _date_edit(day: QDate) -> QDateEdit:
     edit = QDateEdit()
     edit.setCalendarPopup(True)
     edit.setDisplayFormat("yyyy-MM-dd")
-    edit.setDate(QDate.currentDate())
+    edit.setDate(day)
     edit.setEnabled(False)
     return edit
 
@@ -71,9 +71,9 @@ class SummaryDialog(QDialog):
             self.section_boxes[section] = box
             sections.addWidget(box)
         self.period = QCheckBox(self.tr("Bara kontakter i perioden"))
-        self.contact_from = _date_edit()
+        self.contact_from = _date_edit(QDate.currentDate().addYears(-1))  # a year back
         self.contact_from.setAccessibleName(self.tr("Kontaktlogg från"))
-        self.contact_to = _date_edit()
+        self.contact_to = _date_edit(QDate.currentDate())
         self.contact_to.setAccessibleName(self.tr("Kontaktlogg till"))
         self.agencies = QListWidget()
         self.agencies.setAccessibleName(self.tr("Myndigheter i kontaktloggen"))
