@@ -67,6 +67,8 @@ class SupportYearCase(Base):
     __table_args__ = (
         # Covering index for the register-wide counts of one or a few years.
         Index("ix_support_year_case_year", "year", "case_id", "months", "month_mask"),
+        # SQLite: the key is the table, so a (case_id, year) lookup reads no second B-tree.
+        {"sqlite_with_rowid": False},
     )
 
     case_id: Mapped[uuid.UUID] = mapped_column(
@@ -83,6 +85,7 @@ class SupportYearPerson(Base):
     __tablename__ = "support_year_person"
     __table_args__ = (
         Index("ix_support_year_person_year", "year", "person_id", "months", "month_mask"),
+        {"sqlite_with_rowid": False},
     )
 
     person_id: Mapped[uuid.UUID] = mapped_column(

@@ -37,7 +37,8 @@ def upgrade() -> None:
     sa.Column('months', sa.Integer(), nullable=False),
     sa.Column('month_mask', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['fs_case.id'], name=op.f('fk_support_year_case_case_id_fs_case'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('case_id', 'year', name=op.f('pk_support_year_case'))
+    sa.PrimaryKeyConstraint('case_id', 'year', name=op.f('pk_support_year_case')),
+    sqlite_with_rowid=False,
     )
     op.create_index('ix_support_year_case_year', 'support_year_case', ['year', 'case_id', 'months', 'month_mask'], unique=False)
     op.create_table('support_year_person',
@@ -46,7 +47,8 @@ def upgrade() -> None:
     sa.Column('months', sa.Integer(), nullable=False),
     sa.Column('month_mask', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_support_year_person_person_id_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('person_id', 'year', name=op.f('pk_support_year_person'))
+    sa.PrimaryKeyConstraint('person_id', 'year', name=op.f('pk_support_year_person')),
+    sqlite_with_rowid=False,
     )
     op.create_index('ix_support_year_person_year', 'support_year_person', ['year', 'person_id', 'months', 'month_mask'], unique=False)
     op.create_index(
