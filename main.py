@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "gui", parents=[common], help="starta programmet (samma som utan kommando)"
     )
+    run.add_argument(
+        "--offline",
+        type=Path,
+        metavar="FIL",
+        help="arbeta i en utcheckad offlinekopia (--url är då den centrala databasen för sync)",
+    )
     run.set_defaults(func=cmd_gui)
 
     demo = sub.add_parser("demo", help="prova Fokus med påhittade ärenden i en separat demodatabas")
@@ -234,6 +240,10 @@ def _actor():  # type: ignore[no-untyped-def]
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    if getattr(args, "offline", None) is not None:
+        from ui.offline_app import run_offline_app
+
+        return run_offline_app(local_path=args.offline, central_url=args.url)
     from ui.app import run_gui
 
     return run_gui(url=args.url)

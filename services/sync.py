@@ -208,6 +208,14 @@ def _local_rows(session: Session, user_id: uuid.UUID) -> dict[str, dict[str, Row
     return case_rows(session, case_ids, user_id)
 
 
+def pending_changes(local: Database) -> bool:
+    """Quick check (one query) for anything to synchronise: every write on the laptop is
+    audited, so an audit event not yet uploaded means something is waiting."""
+    with local.begin() as s:
+        last = s.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
+        return last is not None and last > _uploaded_through(s)
+
+
 def has_unsynced_changes(session: Session) -> bool:
     """True when the laptop copy differs from its base (something to synchronise)."""
     state = session.get(OfflineLocalState, 1)
