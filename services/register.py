@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from models import Case, HouseholdMember, Person, SupportMonth, User
@@ -41,7 +41,7 @@ WINDOW = 200
 RegisterKey = tuple[int, int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegisterRow:
     """One line of the desktop register. Never carries an address."""
 
@@ -145,10 +145,11 @@ def window_in(
     year_col, seq_col = Case.number_year, Case.number_seq
     if after is not None:
         year, seq = after
-        if descending:
-            stmt = stmt.where(or_(year_col < year, and_(year_col == year, seq_col < seq)))
-        else:
-            stmt = stmt.where(or_(year_col > year, and_(year_col == year, seq_col > seq)))
+        # A row-value comparison: SQLite and PostgreSQL seek the index to the key. The
+        # equivalent OR form made SQLite scan from the first case every time, so a
+        # window deep in 100,000 cases cost 200 ms and Ctrl+End grew quadratically.
+        key, bound = tuple_(year_col, seq_col), tuple_(literal(year), literal(seq))
+        stmt = stmt.where(key < bound if descending else key > bound)
     if descending:
         stmt = stmt.order_by(year_col.desc(), seq_col.desc())
     else:
