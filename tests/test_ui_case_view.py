@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QTableWidget, QWidget
+from PySide6.QtWidgets import QTableView, QWidget
 
 from models import AuditEvent
 from models.codes import MemberRole, Protection
@@ -129,13 +129,17 @@ def _opened_events(db: Database, case_id: uuid.UUID) -> int:
         )
 
 
-def _column(table: QTableWidget, col: int) -> list[str]:
-    return [table.item(r, col).text() for r in range(table.rowCount())]
+def _column(table: QTableView, col: int) -> list[str]:
+    model = table.model()
+    return [model.data(model.index(r, col)) for r in range(model.rowCount())]
 
 
-def _all_text(table: QTableWidget) -> str:
+def _all_text(table: QTableView) -> str:
+    model = table.model()
     return "\n".join(
-        table.item(r, c).text() for r in range(table.rowCount()) for c in range(table.columnCount())
+        str(model.data(model.index(r, c), Qt.ItemDataRole.ToolTipRole) or "")
+        for r in range(model.rowCount())
+        for c in range(model.columnCount())
     )
 
 
@@ -151,7 +155,14 @@ def _check_tabs(view: CaseView, ref: CaseRef) -> None:
     assert view.windowTitle() == f"Fokus – ärende {ref.case_number}"
     assert ref.case_number.startswith("FS-")
     tabs = [view.tabs.tabText(i) for i in range(view.tabs.count())]
-    assert tabs == ["Översikt", "Hushåll", "Kontaktlogg", "Ersättning", "Historik"]
+    assert tabs == [
+        "Översikt",
+        "Hushåll",
+        "Kontaktlogg",
+        "Ersättning",
+        "Planering och utfall",
+        "Historik",
+    ]
     f = view.fields
     assert f["case_number"].text() == ref.case_number
     assert f["opened"].text() == "2024-05-02"
@@ -164,7 +175,7 @@ def _check_tabs(view: CaseView, ref: CaseRef) -> None:
     assert NOTE_TEXT in notes and "Mitt eget utkast" in notes
     assert "Annas privata utkast" not in notes  # someone else's draft is private
     assert "2025-03-04" in _column(view.notes, 0)[0]
-    assert set(_column(view.notes, 4)) == {"signerad", "utkast"}
+    assert set(_column(view.notes, 5)) == {"signerad", "utkast"}
     assert _column(view.months, 0) == ["2025-03"]
     assert _column(view.months, 1) == ["8 450,50 kr"]
     assert "ärende skapat" in _column(view.history, 2)
@@ -352,6 +363,6 @@ def test_a_missing_case_is_shown_not_raised(qtbot, sqlite_db, runner, host) -> N
         pass
     assert blocker.args == ["ärendet finns inte"]
     assert view.loading.text() == "Ärendet kunde inte hämtas: ärendet finns inte"
-    assert view.members.rowCount() == 0
+    assert view.members.model().rowCount() == 0
     assert _opened_events(sqlite_db, missing) == 0  # a failed read leaves no event
     view.close()

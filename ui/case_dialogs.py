@@ -1,0 +1,158 @@
+"""Forms of the Översikt and Planering tabs: closing a case with its outcome, a plan
+goal, a person's outcome.
+
+An outcome is what the unit is measured by, so closing asks for it: the
+outcome, and for sjukersättning its grade and whether it is varaktig, for
+"annan ersättning" which one. The service checks the combination.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from PySide6.QtWidgets import QWidget
+
+from models.codes import (
+    DIRECTION_LABELS,
+    GRADE_LABELS,
+    OTHER_BENEFIT_LABELS,
+    OUTCOME_LABELS,
+    Direction,
+    OtherBenefit,
+    Outcome,
+    SicknessGrade,
+)
+from services.case_view import MemberDetail
+from services.cases import GoalInput, OutcomeInput
+from ui.case_forms import FormDialog, InputError, parse_day
+
+_NONE = ""
+
+
+class OutcomeFields:
+    """Outcome, grade, varaktig and benefit fields, enabled as the outcome requires."""
+
+    def __init__(self, dialog: FormDialog) -> None:
+        self.outcome = dialog.combo(
+            "utfall", dialog.tr("Utfall"), [(o.value, OUTCOME_LABELS[o]) for o in Outcome]
+        )
+        self.grade = dialog.combo(
+            "omfattning",
+            dialog.tr("Omfattning"),
+            [(_NONE, "–"), *((g.value, GRADE_LABELS[g]) for g in SicknessGrade)],
+        )
+        self.permanent = dialog.combo(
+            "varaktig",
+            dialog.tr("Varaktig"),
+            [(_NONE, "–"), ("yes", dialog.tr("varaktig")), ("no", dialog.tr("tidsbegränsad"))],
+        )
+        self.benefit = dialog.combo(
+            "ersättning",
+            dialog.tr("Annan ersättning"),
+            [(_NONE, "–"), *((b.value, OTHER_BENEFIT_LABELS[b]) for b in OtherBenefit)],
+        )
+        self.outcome.currentIndexChanged.connect(self._on_outcome)
+        self._on_outcome()
+
+    def _on_outcome(self, *_: object) -> None:
+        outcome = Outcome(str(self.outcome.currentData()))
+        sick = outcome is Outcome.SICKNESS_COMPENSATION
+        self.grade.setEnabled(sick)
+        self.permanent.setEnabled(sick)
+        self.benefit.setEnabled(outcome is Outcome.OTHER_BENEFIT)
+        for box in (self.grade, self.permanent, self.benefit):
+            if not box.isEnabled():
+                box.setCurrentIndex(0)
+
+    def value(self) -> OutcomeInput:
+        grade = str(self.grade.currentData())
+        permanent = str(self.permanent.currentData())
+        benefit = str(self.benefit.currentData())
+        return OutcomeInput(
+            outcome=Outcome(str(self.outcome.currentData())),
+            grade=SicknessGrade(grade) if grade else None,
+            permanent=None if not permanent else permanent == "yes",
+            benefit=OtherBenefit(benefit) if benefit else None,
+        )
+
+
+class CloseCaseDialog(FormDialog):
+    """Close a case on a date with its outcome."""
+
+    def __init__(self, *, today: date, parent: QWidget | None = None) -> None:
+        super().__init__(self_tr("Avsluta ärende"), parent)
+        self.closed_on = self.date_line("avslutat", self.tr("Avslutat"), today)
+        self.outcome = OutcomeFields(self)
+        self.save_button.setText(self.tr("Avsluta ärendet"))
+
+    def value(self) -> tuple[date, OutcomeInput]:
+        closed = parse_day("avslutat", self.closed_on.text(), required=True)
+        assert closed is not None
+        return closed, self.outcome.value()
+
+
+class GoalDialog(FormDialog):
+    """A goal in the plan, for one person or for the household."""
+
+    def __init__(
+        self,
+        *,
+        case_id: uuid.UUID,
+        members: Sequence[MemberDetail],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(self_tr("Nytt mål"), parent)
+        self.case_id = case_id
+        people: dict[uuid.UUID | None, str] = {None: self.tr("hela hushållet")}
+        for m in members:
+            people[m.person_id] = m.name
+        self.person = self.combo("person", self.tr("Gäller"), list(people.items()))
+        self.direction = self.combo(
+            "inriktning",
+            self.tr("Inriktning"),
+            [(d.value, DIRECTION_LABELS[d]) for d in Direction],
+            Direction.UNDECIDED.value,
+        )
+        self.text = self.text_area("mål", self.tr("Mål"))
+        self.target_date = self.date_line("måldatum", self.tr("Måldatum"))
+
+    def value(self) -> GoalInput:
+        return GoalInput(
+            case_id=self.case_id,
+            text=self.text.toPlainText(),
+            person_id=self.person.currentData(),
+            direction=Direction(str(self.direction.currentData())),
+            target_date=parse_day("måldatum", self.target_date.text()),
+        )
+
+
+class PersonOutcomeDialog(FormDialog):
+    """One person's outcome while the case goes on (e.g. the partner got work)."""
+
+    def __init__(
+        self, *, members: Sequence[MemberDetail], today: date, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(self_tr("Registrera utfall"), parent)
+        people: dict[uuid.UUID, str] = {}
+        for m in members:
+            if m.is_adult:
+                people[m.person_id] = m.name
+        self.person = self.combo("person", self.tr("Person"), list(people.items()))
+        self.recorded_on = self.date_line("datum", self.tr("Datum"), today)
+        self.outcome = OutcomeFields(self)
+
+    def value(self) -> tuple[uuid.UUID, OutcomeInput, date]:
+        person = self.person.currentData()
+        if person is None:
+            raise InputError("person", "välj en vuxen i hushållet")
+        day = parse_day("datum", self.recorded_on.text(), required=True)
+        assert day is not None
+        return person, self.outcome.value(), day
+
+
+def self_tr(text: str) -> str:
+    from PySide6.QtCore import QCoreApplication
+
+    return QCoreApplication.translate("CaseDialogs", text)
