@@ -174,6 +174,7 @@ def test_round_trip_of_a_note_and_a_new_case(central: Database, users, tmp_path:
     local = open_local(path, PW)
     anna = _anna(users)
     try:
+        assert not sync_mod.pending_changes(local)
         mine = JournalService(db=local, actor=anna).add_note(
             case_id, _note("Hembesök offline"), sign=True
         )
@@ -189,6 +190,7 @@ def test_round_trip_of_a_note_and_a_new_case(central: Database, users, tmp_path:
             case_id, _note("Telefon central"), sign=True
         )
         assert offline.local_status(local).unsynced_changes
+        assert sync_mod.pending_changes(local)
 
         result = sync(central, local)
         assert result.conflicts == []
@@ -209,6 +211,7 @@ def test_round_trip_of_a_note_and_a_new_case(central: Database, users, tmp_path:
             assert s.get(ContactEntry, theirs.id).text == "Telefon central"
             assert s.get(Case, new.id).case_number == real
         assert not offline.local_status(local).unsynced_changes
+        assert not sync_mod.pending_changes(local)
 
         again = sync(central, local)
         assert (again.pushed, again.pulled, again.audit_uploaded, again.new_cases) == (0, 0, 0, [])

@@ -52,9 +52,9 @@ class SyncDialog(QDialog):
         self.log.setReadOnly(True)
         self.log.setAccessibleName(self.tr("Synkroniseringslogg"))
         self.conflicts_button = QPushButton(self.tr("Lös konflikter …"))
-        self.conflicts_button.setVisible(False)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.addButton(self.conflicts_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.conflicts_button.setVisible(False)  # after addButton, which shows it
         self.close_button = self.buttons.button(QDialogButtonBox.StandardButton.Close)
         self.close_button.setEnabled(False)
         layout = QVBoxLayout(self)
