@@ -31,7 +31,7 @@ from services.search import RegisterFilter
 from services.settings import Settings, data_dir, load_settings
 from services.summary import SummaryService
 from ui.batch_export import BatchExportController
-from ui.case_controller import CaseSource, CaseWindows
+from ui.case_controller import CaseServices, CaseSource, CaseWindows
 from ui.first_run_dialog import FirstRunController, FirstRunDialog
 from ui.i18n import install_swedish
 from ui.idle_lock import IdleLock, install_idle_lock
@@ -163,6 +163,20 @@ class MainParts:
     summaries: SummaryDialogs | None = None
 
 
+def case_services(db: Database, actor: Actor) -> CaseServices:
+    """The services a case window edits through, for ``actor``."""
+    from services.cases import CaseEditService, CaseService
+    from services.journal import JournalService
+    from services.targets import TargetService
+
+    return CaseServices(
+        cases=CaseService(db=db, actor=actor),
+        edits=CaseEditService(db=db, actor=actor),
+        journal=JournalService(db=db, actor=actor),
+        targets=TargetService(db=db, actor=actor),
+    )
+
+
 def build_main_window(
     *,
     service: RegisterService,
@@ -171,6 +185,7 @@ def build_main_window(
     db_label: str,
     runner: BackgroundRunner,
     case_source: CaseSource | None = None,
+    case_services: CaseServices | None = None,
     summary_service: SummaryService | None = None,
 ) -> MainParts:
     """Wire the main window for ``user``: view, model, controllers.
@@ -192,7 +207,7 @@ def build_main_window(
         parent=window,
     )
     cases = (
-        CaseWindows(source=case_source, runner=runner, parent_window=window)
+        CaseWindows(source=case_source, runner=runner, parent_window=window, services=case_services)
         if case_source is not None
         else None
     )
@@ -296,6 +311,7 @@ def _main_loop(
         db_label=database_label(db),
         runner=runner,
         case_source=CaseViewService(db=db, actor=user.actor),
+        case_services=case_services(db, user.actor),
         summary_service=SummaryService(db=db, actor=user.actor),
     )
     install_role_menus(db, user, runner, parts)
