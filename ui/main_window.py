@@ -78,11 +78,23 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.search_action)
         view_menu.addAction(self.refresh_action)
         self.addAction(self.search_action)
+        # Översikt and Uppföljning (issue 5): hidden until their menus are installed.
+        view_menu.addSeparator()
+        self.dashboard_action = QAction(self.tr("Ö&versikt …"), self)
+        self.followup_action = QAction(self.tr("Upp&följning …"), self)
+        for action in (self.dashboard_action, self.followup_action):
+            action.setVisible(False)
+            view_menu.addAction(action)
         # Role menus: hidden until the controller shows them for an arbetsledare / administratör.
         self.leader_menu = self.menuBar().addMenu(self.tr("Arbets&ledning"))
         self.leader_menu.setObjectName("leaderMenu")
         self.audit_review_action = QAction(self.tr("&Logguppföljning …"), self)
         self.leader_menu.addAction(self.audit_review_action)
+        self.caseload_action = QAction(self.tr("Ärende&fördelning …"), self)
+        self.targets_action = QAction(self.tr("&Mål …"), self)
+        for action in (self.caseload_action, self.targets_action):
+            action.setVisible(False)
+            self.leader_menu.addAction(action)
         self.leader_menu.menuAction().setVisible(False)
         self.admin_menu = self.menuBar().addMenu(self.tr("A&dministration"))
         self.admin_menu.setObjectName("adminMenu")
