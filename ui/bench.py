@@ -118,7 +118,7 @@ class GuiBench:
 
         self.user = demo_login(self.db, "bench")
         self.runner = BackgroundRunner()
-        self.service = RegisterService(db=self.db)
+        self.service = RegisterService(db=self.db, actor=self.user.actor)  # as ui.startup
         self.state = ViewState(
             QSettings(str(self.work / "ui-state.ini"), QSettings.Format.IniFormat)
         )
@@ -297,8 +297,9 @@ class GuiBench:
     # --- everything, in an order that keeps the references out of the peak memory
     def run(self) -> None:
         f, ref, runs = self.figures, self.references, self.runs
-        window_sql = register_sql(self.db, RegisterFilter())
-        whole_sql = register_sql(self.db, RegisterFilter(), whole=True)
+        actor = self.user.actor
+        window_sql = register_sql(self.db, RegisterFilter(), actor=actor)
+        whole_sql = register_sql(self.db, RegisterFilter(), actor=actor, whole=True)
         queries: list[str] = list(self.plan["queries"])[:SEARCHES]
         search_sqls: list[str] = list(self.plan["sqls"])[:SEARCHES]
 
