@@ -57,7 +57,7 @@ from models.codes import Role
 from services.audit import append_to_chain, record
 from services.cases import allocate_case_numbers, format_case_number, is_provisional_case_number
 from services.db import Database
-from services.errors import ConflictError, NotFoundError, ValidationError
+from services.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from services.household import open_case_elsewhere
 from services.offline import (
     CASE_TABLES,
@@ -775,6 +775,11 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             user = cs.get(User, user_id)
             if user is None:
                 raise NotFoundError("användaren finns inte i den centrala databasen")
+            if not user.active:
+                # The laptop's changes stay in the encrypted file; an arbetsledare decides.
+                raise PermissionDeniedError(
+                    "kontot är inaktiverat centralt; kontakta arbetsledaren innan du synkroniserar"
+                )
             actor = local_actor(state, Role(user.role))
             now = utcnow()
             if checkout.revoked_at is not None:
