@@ -394,7 +394,11 @@ class SummaryDialogController(QObject):
         self._buffer = QBuffer(self)
         self._buffer.setData(QByteArray(result.pdf))
         self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-        d.document.load(self._buffer)
+        # A fresh document each time: the view then drops the pages it rendered of the
+        # previous one (reusing the document left old, transparent renders under the new).
+        document = QPdfDocument(d)
+        document.load(self._buffer)
+        d.set_document(document)
         d.show_preview()
         pages = d.document.pageCount()
         d.set_status(self.tr("1 sida") if pages == 1 else self.tr("%s sidor") % pages)

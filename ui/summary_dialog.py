@@ -202,6 +202,15 @@ class SummaryDialog(QDialog):
         self.placeholder.setVisible(True)
         self.preview.setVisible(False)
 
+    def set_document(self, document: QPdfDocument) -> None:
+        """Show ``document`` in the preview; the previous one is deleted."""
+        old = self.document
+        self.document = document
+        self.preview.setDocument(document)
+        if old is not document:
+            old.close()
+            old.deleteLater()
+
     def show_preview(self) -> None:
         self.placeholder.setVisible(False)
         self.preview.setVisible(True)
