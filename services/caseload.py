@@ -210,6 +210,32 @@ def assign_with_cap_check(
     return AssignOutcome(ref=CaseRef(moved.id, moved.case_number, moved.version), warning=warning)
 
 
+@dataclass(frozen=True)
+class CaseToMove:
+    """A case found by its number, with what a move needs (id and version)."""
+
+    id: uuid.UUID
+    case_number: str
+    version: int
+    status: str
+    is_focus: bool
+    caseworker: str | None
+
+
+def find_case_to_move(session: Session, actor: Actor, case_number: str) -> CaseToMove:
+    """The case with this number in the register, for the arbetsledare's move form."""
+    require_team_leader(actor, "flytta ärenden")
+    number = case_number.strip().upper()
+    row = session.execute(
+        select(Case.id, Case.case_number, Case.version, Case.status, Case.is_focus, User.username)
+        .outerjoin(User, User.id == Case.caseworker_id)
+        .where(Case.case_number == number)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"ärendet {number or '(tomt)'} finns inte")
+    return CaseToMove(row[0], row[1], int(row[2]), row[3], bool(row[4]), row[5])
+
+
 class CaseloadService:
     """One transaction per arbetsledare action on caseloads."""
 
@@ -220,6 +246,10 @@ class CaseloadService:
     def caseload(self, unit_id: uuid.UUID) -> list[CaseloadRow]:
         with self._db.begin() as s:
             return caseload(s, unit_id)
+
+    def find_case(self, case_number: str) -> CaseToMove:
+        with self._db.begin() as s:
+            return find_case_to_move(s, self._actor, case_number)
 
     def move(
         self,
