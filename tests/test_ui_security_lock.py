@@ -113,9 +113,8 @@ def _centre_colour(widget) -> QColor:  # type: ignore[no-untyped-def]
 
 
 def _teardown(lock: IdleLock) -> None:
-    lock.watcher.stop()
-    if lock.dialog is not None:
-        lock.dialog.finish()
+    lock.shutdown()
+    lock.deleteLater()
 
 
 def test_idle_time_covers_every_window_until_the_password(  # type: ignore[no-untyped-def]

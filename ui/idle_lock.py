@@ -249,6 +249,18 @@ class IdleLock(QObject):
     def start(self) -> None:
         self.watcher.start()
 
+    def shutdown(self) -> None:
+        """Stop watching for good (the program ends). Covered windows stay covered."""
+        self.watcher.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        d = self.dialog
+        self.dialog = None
+        if d is not None:
+            d.finish()
+            d.deleteLater()
+
     def lock(self) -> None:
         """Cover every window and ask for the password (does nothing when already locked)."""
         if self.dialog is not None:
