@@ -113,7 +113,9 @@ from models import (
 from models.codes import OUTCOME_LABELS, CaseStatus, MemberRole, Outcome, Role
 from models.stats import FULL_YEAR_MASK
 from models.stats import sync as sync_support_years
+from services.audit import Actor
 from services.caseload import OPEN_STATUSES
+from services.db import Database
 from services.settings import Settings
 
 LONG_TERM_MONTHS = 10
@@ -1201,3 +1203,98 @@ def format_stats(d: dict[str, Any]) -> str:
     else:
         lines.append("  (inga)")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# The clock panel of the case window (plain data for ui/clock_panel.py)
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    """One line of the clock panel: the household or one person who belonged to it."""
+
+    label: str
+    role: str
+    person_id: uuid.UUID | None
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class ClockPanelData:
+    """What the case window's clock panel shows, as of the reference month."""
+
+    case_id: uuid.UUID
+    as_of: date
+    reference_month: date
+    years: tuple[int, ...]
+    very_long_term_label: str
+    aktivitetskrav_from: date
+    rows: tuple[ClockRow, ...]
+
+
+def case_clock_panel(
+    session: Session,
+    case_id: uuid.UUID,
+    *,
+    as_of: date | None = None,
+    settings: Settings | None = None,
+    years: int = 4,
+) -> ClockPanelData:
+    """The household's clock and each member's own (over all their households).
+
+    Members are listed applicant first, then by name; ``years`` calendar
+    years up to the current one get a column of months each.
+    """
+    from models.codes import MEMBER_ROLE_LABELS
+
+    settings = settings or Settings()
+    dates = reference_dates(as_of)
+    clocks = clocks_for_case(session, case_id, dates, settings)
+    order = {r.value: i for i, r in enumerate(MemberRole)}
+    members = session.execute(
+        select(
+            HouseholdMember.person_id, HouseholdMember.role, Person.first_name, Person.last_name
+        )  # fmt: skip
+        .join(Person, Person.id == HouseholdMember.person_id)
+        .where(HouseholdMember.case_id == case_id)
+        .order_by(HouseholdMember.valid_from)
+    ).all()
+    seen: dict[uuid.UUID, ClockRow] = {}
+    for pid, role, first, last in members:
+        if pid in seen:
+            continue
+        label = MEMBER_ROLE_LABELS.get(MemberRole(role), role)
+        seen[pid] = ClockRow(f"{first} {last}", label, pid, clocks.members[pid])
+    rows = sorted(
+        seen.values(),
+        key=lambda r: (
+            min(order.get(m.role, 9) for m in members if m.person_id == r.person_id),
+            r.label,
+        ),
+    )
+    return ClockPanelData(
+        case_id=case_id,
+        as_of=dates.as_of,
+        reference_month=dates.reference_month,
+        years=tuple(range(dates.current_year - years + 1, dates.current_year + 1)),
+        very_long_term_label=very_long_term_label(settings),
+        aktivitetskrav_from=AKTIVITETSKRAV_FROM,
+        rows=(ClockRow("Hushållet", "", None, clocks.household), *rows),
+    )
+
+
+class LongTermService:
+    """Read-only time-on-support figures for the UI; one short transaction per call."""
+
+    def __init__(self, *, db: Database, actor: Actor, settings: Settings | None = None) -> None:
+        self._db = db
+        self._actor = actor
+        self._settings = settings or Settings()
+
+    def case_clock_panel(self, case_id: uuid.UUID, *, as_of: date | None = None) -> ClockPanelData:
+        """The clock panel for a case the actor may open (checked first)."""
+        from services.access import require_case_access
+
+        with self._db.begin() as s:
+            require_case_access(s, self._actor, case_id)
+            return case_clock_panel(s, case_id, as_of=as_of, settings=self._settings)
