@@ -634,7 +634,7 @@ class CheckoutResult:
 def _chosen_cases(
     session: Session, actor: Actor, user: User, case_numbers: Sequence[str] | None
 ) -> list[Case]:
-    if case_numbers:
+    if case_numbers is not None:  # an explicit list, possibly empty (zero cases)
         from services.access import Purpose, require_case_access
 
         chosen: list[Case] = []

@@ -428,6 +428,24 @@ def test_cli_checkout_and_sync_with_password_on_stdin(
     captured = capsys.readouterr()
     assert "synkroniserat" in captured.out and "läser" in captured.err
 
+    assert main(["offline", "list", "--central", pg_url]) == 0
+    listed = capsys.readouterr().out
+    code = re.search(r"\tL([0-9A-F]{4})\tanna\t1 ärenden", listed)
+    assert code is not None, listed
+    assert main(["offline", "revoke", "--central", pg_url, f"L{code.group(1)}"]) == 0
+    assert "återkallad" in capsys.readouterr().out
+    assert main(["offline", "revoke", "--central", pg_url, f"L{code.group(1)}"]) == 1
+    assert "redan återkallad" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PW + "\n"))
+    assert main(["offline", "status", "--local", str(path)]) == 0
+    assert "anna på L" in capsys.readouterr().out
+    # --cases with no numbers: explicitly zero cases.
+    monkeypatch.setattr("sys.stdin", io.StringIO(PW + "\n"))
+    empty = tmp_path / "empty.fokus"
+    args = ["offline", "checkout", "--central", pg_url, "--local", str(empty), "--user", "anna"]
+    assert main([*args, "--cases"]) == 0
+    assert "0 ärenden utcheckade" in capsys.readouterr().out
+
 
 def test_real_key_derivation_cost_and_key_size() -> None:
     salt = b"0123456789abcdef"
