@@ -830,6 +830,23 @@ class CaseEditService:
         with self._db.begin() as s:
             return open_case_holder_in(s, personal_id)
 
+    def create_case(self, data: CaseInput, reason_code: str | None = None) -> CaseRef:
+        """A case with its household and the sökande's försörjningshinder: all or nothing."""
+        with self._db.action("ärendet") as s:
+            case = create_case_with_reason_in(s, self._actor, data, reason_code)
+            s.flush()
+            return CaseRef(case.id, case.case_number, case.version)
+
+    def reason_kinds(self) -> list[tuple[str, str]]:
+        """Active försörjningshinder as (code, label), for forms."""
+        with self._db.begin() as s:
+            rows = s.execute(
+                select(SupportReasonKind.code, SupportReasonKind.label)
+                .where(SupportReasonKind.active)
+                .order_by(SupportReasonKind.sort_order, SupportReasonKind.label)
+            )
+            return [(code, label) for code, label in rows]
+
 
 # --- offline laptops (issue 7) ----------------------------------------------------------------
 
@@ -844,3 +861,25 @@ def provisional_case_number(laptop_code: str, year: int, seq: int) -> str:
 def is_provisional_case_number(case_number: str | None) -> bool:
     """True for a number from :func:`provisional_case_number` (not yet numbered centrally)."""
     return bool(case_number and _PROVISIONAL.match(case_number))
+
+
+def create_case_with_reason_in(
+    session: Session,
+    actor: Actor,
+    data: CaseInput,
+    reason_code: str | None,
+    *,
+    today: date | None = None,
+) -> Case:
+    """A new case and, if given, the sökande's försörjningshinder from the opening day."""
+    case = create_case_in(session, actor, data, today=today)
+    if reason_code:
+        session.flush()
+        applicant = session.scalars(
+            select(HouseholdMember.person_id).where(
+                HouseholdMember.case_id == case.id,
+                HouseholdMember.role == MemberRole.APPLICANT.value,
+            )
+        ).one()
+        add_support_reason_in(session, actor, case.id, applicant, reason_code, data.opened_on)
+    return case

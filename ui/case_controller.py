@@ -1108,6 +1108,7 @@ class CaseWindows(QObject):
     """
 
     print_requested = Signal(object)  # a case id, from any case window
+    case_created = Signal(object)  # a new case's id (the register may refresh)
 
     def __init__(
         self,
@@ -1125,9 +1126,43 @@ class CaseWindows(QObject):
         self._services = services
         self._today = today
         self._open: dict[uuid.UUID, CaseController] = {}
+        self.new_case_dialog: QWidget | None = None
 
     def controller(self, case_id: uuid.UUID) -> CaseController | None:
         return self._open.get(case_id)
+
+    def new_case(self, unit_id: uuid.UUID, caseworker_id: uuid.UUID | None = None) -> None:
+        """Ctrl+N: the new-case form; the case created opens in its window."""
+        from ui.new_case_dialog import NewCaseController, NewCaseDialog
+
+        if self._services is None:
+            return
+        if _alive(self.new_case_dialog):
+            assert self.new_case_dialog is not None
+            self.new_case_dialog.raise_()
+            self.new_case_dialog.activateWindow()
+            return
+        edits = self._services.edits
+
+        def show(kinds: list[tuple[str, str]]) -> None:
+            dialog = NewCaseDialog(
+                reason_kinds=kinds, today=self._today(), parent=self._parent_window
+            )
+            dialog.setWindowModality(Qt.WindowModality.NonModal)
+            controller = NewCaseController(
+                dialog=dialog,
+                edits=edits,
+                runner=self._runner,
+                unit_id=unit_id,
+                caseworker_id=caseworker_id,
+                open_case=self.open,
+            )
+            controller.created.connect(self.open)
+            controller.created.connect(self.case_created)
+            self.new_case_dialog = dialog
+            dialog.show()
+
+        self._runner.run(edits.reason_kinds, on_done=show, owner=self)
 
     def open(self, case_id: uuid.UUID) -> CaseController:
         existing = self._open.get(case_id)

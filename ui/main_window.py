@@ -22,6 +22,7 @@ class MainWindow(QMainWindow):
     """The caseworker's window: register in the middle, counts at the bottom."""
 
     closing = Signal()  # emitted before the window closes, e.g. to save its geometry
+    new_case_requested = Signal()  # Ctrl+N; wired to the new-case form when cases can be edited
 
     def __init__(self, *, user_label: str, demo: bool = False) -> None:
         super().__init__()
@@ -58,6 +59,11 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.database_label)
 
         file_menu = self.menuBar().addMenu(self.tr("&Arkiv"))
+        self.new_case_action = QAction(self.tr("&Nytt ärende …"), self)
+        self.new_case_action.setShortcut(QKeySequence.StandardKey.New)
+        self.new_case_action.setVisible(False)
+        self.new_case_action.triggered.connect(self.new_case_requested)
+        file_menu.addAction(self.new_case_action)
         # Shown by the controller when summaries are wired (export: for an arbetsledare only).
         self.print_summary_action = QAction(self.tr("Skriv ut &sammanfattning …"), self)
         self.print_summary_action.setShortcut(QKeySequence.StandardKey.Print)

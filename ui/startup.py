@@ -211,6 +211,10 @@ def build_main_window(
         if case_source is not None
         else None
     )
+    if cases is not None and case_services is not None:
+        window.new_case_action.setVisible(True)
+        window.new_case_requested.connect(lambda: cases.new_case(user.unit_id, user.user_id))
+        cases.case_created.connect(lambda _case_id: register.refresh())
     summaries = batch = None
     if summary_service is not None:
         summaries = SummaryDialogs(service=summary_service, runner=runner, parent=window)
