@@ -9,8 +9,8 @@ kept on workstations — and is a member of one group role per Fokus role:
   but only the rows the row-level security policies let through;
 * ``fokus_admin`` — users, units, reference data; no case tables at all.
 
-The policies call ``fokus_case_visible(case_id)``, a ``SECURITY DEFINER`` SQL
-function that implements the same matrix as
+The policies test ``case_id IN (SELECT fokus_visible_case_ids())``: a
+``SECURITY DEFINER`` SQL function, evaluated once per statement, that implements the same matrix as
 :func:`services.access.case_scope_condition` for ``session_user`` (mapped to
 ``app_user.db_role``). The audit table is INSERT and SELECT only for every
 group role; the chain head gets a column-level UPDATE (see docs/access.md
@@ -91,42 +91,61 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
                  AND role = 'team_leader' AND unit_id = p_unit)
 $$;
 
--- The access matrix of services/access.py (case_scope_condition), for session_user.
-CREATE OR REPLACE FUNCTION fokus_case_visible(p_case uuid) RETURNS boolean
+-- The access matrix of services/access.py (case_scope_condition), for session_user:
+-- the ids of every case the user may open. Policies test "case_id IN (SELECT
+-- fokus_visible_case_ids())", which PostgreSQL evaluates once per statement (a
+-- hashed subplan), not once per row.
+CREATE OR REPLACE FUNCTION fokus_visible_case_ids() RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   WITH me AS (SELECT id, unit_id, role FROM app_user WHERE db_role = session_user AND active),
-       day AS (SELECT (now() AT TIME ZONE 'Europe/Stockholm')::date AS d)
-  SELECT EXISTS (
-    SELECT 1 FROM fs_case c CROSS JOIN me CROSS JOIN day
-    WHERE c.id = p_case AND (
-      (c.unit_id = me.unit_id
-       AND (me.role = 'team_leader'
-            OR (me.role = 'caseworker'
-                AND (c.caseworker_id = me.id
-                     OR c.caseworker_id IN (
-                        SELECT s.absent_user_id FROM stand_in s
-                        WHERE s.substitute_user_id = me.id AND s.revoked_at IS NULL
-                          AND s.valid_from <= day.d AND s.valid_to >= day.d)
-                     OR EXISTS (
-                        SELECT 1 FROM case_share sh
-                        WHERE sh.case_id = c.id AND sh.user_id = me.id AND sh.revoked_at IS NULL
-                          AND sh.valid_from <= day.d AND sh.valid_to >= day.d))))
-       AND (NOT EXISTS (SELECT 1 FROM household_member hm JOIN person p ON p.id = hm.person_id
-                        WHERE hm.case_id = c.id AND p.protection IS NOT NULL)
-            OR EXISTS (SELECT 1 FROM case_named_staff n
-                       WHERE n.case_id = c.id AND n.user_id = me.id)))
-      OR EXISTS (SELECT 1 FROM emergency_access e
-                 WHERE e.case_id = c.id AND e.user_id = me.id
-                   AND e.granted_at <= now() AND e.expires_at > now())))
+       day AS (SELECT (now() AT TIME ZONE 'Europe/Stockholm')::date AS d),
+       regular AS (
+         SELECT c.id FROM fs_case c JOIN me ON c.unit_id = me.unit_id
+         WHERE me.role = 'team_leader'
+         UNION ALL
+         SELECT c.id FROM fs_case c JOIN me ON c.unit_id = me.unit_id CROSS JOIN day
+         WHERE me.role = 'caseworker'
+           AND (c.caseworker_id = me.id
+                OR c.caseworker_id IN (
+                   SELECT s.absent_user_id FROM stand_in s
+                   WHERE s.substitute_user_id = me.id AND s.revoked_at IS NULL
+                     AND s.valid_from <= day.d AND s.valid_to >= day.d)
+                OR c.id IN (
+                   SELECT sh.case_id FROM case_share sh
+                   WHERE sh.user_id = me.id AND sh.revoked_at IS NULL
+                     AND sh.valid_from <= day.d AND sh.valid_to >= day.d)))
+  SELECT r.id FROM regular r
+  WHERE r.id NOT IN (SELECT hm.case_id FROM household_member hm
+                     JOIN person p ON p.id = hm.person_id WHERE p.protection IS NOT NULL)
+     OR r.id IN (SELECT n.case_id FROM case_named_staff n JOIN me ON n.user_id = me.id)
+  UNION
+  SELECT e.case_id FROM emergency_access e JOIN me ON e.user_id = me.id
+  WHERE e.granted_at <= now() AND e.expires_at > now()
 $$;
 
--- A person is reached through a case: visible in a visible case's household, or in
--- no household at all (just created, about to be added).
-CREATE OR REPLACE FUNCTION fokus_person_visible(p_person uuid) RETURNS boolean
+-- One case (for the few places that test a single row).
+CREATE OR REPLACE FUNCTION fokus_case_visible(p_case uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT p_case IN (SELECT fokus_visible_case_ids())
+$$;
+
+-- A person is reached through a case: in a visible case's household, or in no
+-- household at all (just created, about to be added).
+CREATE OR REPLACE FUNCTION fokus_visible_person_ids() RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT hm.person_id FROM household_member hm
+  WHERE hm.case_id IN (SELECT fokus_visible_case_ids())
+  UNION
+  SELECT p.id FROM person p
+  WHERE NOT EXISTS (SELECT 1 FROM household_member hm WHERE hm.person_id = p.id)
+    AND EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
+                AND role IN ('caseworker', 'team_leader'))
+$$;
+
+-- A person in no household (a new row being inserted, or not yet added to a case).
+CREATE OR REPLACE FUNCTION fokus_person_unattached(p_person uuid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT NOT EXISTS (SELECT 1 FROM household_member WHERE person_id = p_person)
-      OR EXISTS (SELECT 1 FROM household_member
-                 WHERE person_id = p_person AND fokus_case_visible(case_id))
 $$;
 
 -- Number, unit and protection of any case, for an active caseworker or arbetsledare:
@@ -155,12 +174,18 @@ $$;
 _FUNCTION_NAMES = (
     "fokus_case_brief(uuid, text)",
     "fokus_case_insertable(uuid, uuid)",
-    "fokus_person_visible(uuid)",
     "fokus_case_visible(uuid)",
+    "fokus_visible_person_ids()",
+    "fokus_person_unattached(uuid)",
+    "fokus_visible_case_ids()",
     "fokus_is_team_leader_of(uuid)",
     "fokus_current_unit_id()",
     "fokus_current_user_id()",
 )
+
+
+_CASES = "case_id IN (SELECT fokus_visible_case_ids())"
+_PERSONS = "person_id IN (SELECT fokus_visible_person_ids())"
 
 
 def _q(name: str) -> str:
@@ -200,8 +225,9 @@ def _grant(conn: Connection, privileges: str, table: str, roles: Iterable[str]) 
     conn.execute(text(f"GRANT {privileges} ON {_q(table)} TO {', '.join(_q(r) for r in roles)}"))
 
 
-def _follow(conn: Connection, table: str, predicate: str) -> str:
-    """RLS on ``table``: every command limited to rows for which ``predicate`` holds."""
+def _follow(conn: Connection, table: str, predicate: str, check: str | None = None) -> str:
+    """RLS on ``table``: every command limited to rows for which ``predicate`` holds
+    (new rows: ``check``, default the same)."""
     _rls(conn, table)
     _grant(conn, "SELECT, INSERT, UPDATE, DELETE", table, CASE_ROLES)
     return _policy(
@@ -209,7 +235,7 @@ def _follow(conn: Connection, table: str, predicate: str) -> str:
         table,
         "fokus_scope",
         f"CREATE POLICY fokus_scope ON {_q(table)} TO {', '.join(_q(r) for r in CASE_ROLES)} "
-        f"USING ({predicate}) WITH CHECK ({predicate})",
+        f"USING ({predicate}) WITH CHECK ({check or predicate})",
     )
 
 
@@ -270,7 +296,7 @@ def install_access_control(conn: Connection) -> InstallReport:
             "fokus_read",
             f"CREATE POLICY fokus_read ON audit_event FOR SELECT TO {', '.join(map(_q, everyone))} "
             "USING (user_id = fokus_current_user_id() "
-            "OR (case_id IS NOT NULL AND fokus_case_visible(case_id)) "
+            "OR case_id IN (SELECT fokus_visible_case_ids()) "
             "OR (user_id IS NOT NULL AND EXISTS (SELECT 1 FROM app_user u "
             "    WHERE u.id = audit_event.user_id AND fokus_is_team_leader_of(u.unit_id))))",
         )
@@ -299,7 +325,7 @@ def install_access_control(conn: Connection) -> InstallReport:
             "fs_case",
             "fokus_read",
             f"CREATE POLICY fokus_read ON fs_case FOR SELECT TO {roles} "
-            "USING (fokus_case_visible(id))",
+            "USING (id IN (SELECT fokus_visible_case_ids()))",
         )
     )
     policies.append(
@@ -308,7 +334,7 @@ def install_access_control(conn: Connection) -> InstallReport:
             "fs_case",
             "fokus_change",
             f"CREATE POLICY fokus_change ON fs_case FOR UPDATE TO {roles} "
-            "USING (fokus_case_visible(id)) "
+            "USING (id IN (SELECT fokus_visible_case_ids())) "
             "WITH CHECK (unit_id = fokus_current_unit_id())",
         )
     )
@@ -323,19 +349,28 @@ def install_access_control(conn: Connection) -> InstallReport:
     )
 
     # Persons and what hangs off them.
-    policies.append(_follow(conn, "person", "fokus_person_visible(id)"))
+    policies.append(
+        _follow(
+            conn,
+            "person",
+            "id IN (SELECT fokus_visible_person_ids())",
+            # A new person is not in the table yet when the check runs.
+            "id IN (SELECT fokus_visible_person_ids()) OR fokus_person_unattached(id)",
+        )
+    )
     policies.append(
         _follow(
             conn,
             "person_identifier",
-            "EXISTS (SELECT 1 FROM person p WHERE p.id = person_identifier.person_id)",
+            "person_id IN (SELECT fokus_visible_person_ids())",
         )
     )
     policies.append(
         _follow(
             conn,
             "contact_entry_member",
-            "EXISTS (SELECT 1 FROM contact_entry e WHERE e.id = contact_entry_member.entry_id)",
+            "entry_id IN (SELECT e.id FROM contact_entry e "
+            "WHERE e.case_id IN (SELECT fokus_visible_case_ids()))",
         )
     )
 
@@ -346,7 +381,7 @@ def install_access_control(conn: Connection) -> InstallReport:
         _follow(
             conn,
             "case_named_staff",
-            "fokus_case_visible(case_id) AND (user_id = fokus_current_user_id() "
+            "case_id IN (SELECT fokus_visible_case_ids()) AND (user_id = fokus_current_user_id() "
             "OR fokus_is_team_leader_of((SELECT unit_id FROM fs_case c WHERE c.id = case_id)))",
         )
     )
@@ -383,19 +418,12 @@ def install_access_control(conn: Connection) -> InstallReport:
     for table in sorted(tables - _SPECIAL):
         cols = {c["name"]: c for c in inspect(conn).get_columns(table)}
         if "case_id" in cols:
-            predicate = (
-                "fokus_case_visible(case_id)"
-                if not cols["case_id"]["nullable"]
-                else "CASE WHEN case_id IS NOT NULL THEN fokus_case_visible(case_id) "
-                + (
-                    "ELSE fokus_person_visible(person_id) END"
-                    if "person_id" in cols
-                    else "ELSE false END"
-                )
-            )
+            predicate = _CASES
+            if cols["case_id"]["nullable"] and "person_id" in cols:
+                predicate = f"{_CASES} OR (case_id IS NULL AND {_PERSONS})"
             policies.append(_follow(conn, table, predicate))
         elif "person_id" in cols:
-            policies.append(_follow(conn, table, "fokus_person_visible(person_id)"))
+            policies.append(_follow(conn, table, _PERSONS))
         else:
             ungranted.append(table)
     return InstallReport(tuple(policies), tuple(ungranted))
