@@ -201,7 +201,9 @@ class _FieldForm:
         box.setSpacing(2)
         box.addWidget(widget)
         box.addWidget(error)
-        self._form.addRow(label, box)
+        caption = QLabel(label)
+        caption.setBuddy(widget)  # Alt+letter moves to the field (a layout row has no buddy)
+        self._form.addRow(caption, box)
         self.errors[field_name] = error
 
 
