@@ -2295,6 +2295,7 @@ def screen_preview(
     """
     now = now or utcnow()
     with db.begin() as s:
+        require_case_access(s, actor, case_id, Purpose.READ)
         plan = plan_summary(s, case_id, options, today=local_today(now))
         rendered = (
             render_summary(plan, settings=settings, author=_author(s, actor), now=now)
@@ -2518,6 +2519,7 @@ class SummaryService:
 
     def choices(self, case_id: uuid.UUID) -> SummaryChoices:
         with self._db.begin() as s:
+            require_case_access(s, self.actor, case_id, Purpose.READ)
             return summary_choices_in(s, case_id, today=local_today(utcnow()))
 
     def preview(self, case_id: uuid.UUID, options: SummaryOptions) -> PreviewResult:

@@ -383,3 +383,20 @@ def test_batch_file_names_hold_the_case_number_only() -> None:
     assert batch_file_name("FS-2024-00001") == "FS-2024-00001.pdf"
     assert batch_file_name("../FS 1/2") == "FS_1_2.pdf"
     assert batch_file_name("") == "arende.pdf"
+
+
+def test_the_dialog_needs_access_to_the_case(
+    db: Database, people: People, actor: Actor, unit_id: uuid.UUID
+) -> None:
+    from services.access import OutsideScopeError
+
+    f = _family(db, actor, unit_id)  # assigned to nobody: the arbetsledare's, not Hans's
+    outsider = SummaryService(db=db, actor=people.worker, settings=SETTINGS)
+    with pytest.raises(OutsideScopeError):
+        outsider.choices(f.case_id)
+    with pytest.raises(OutsideScopeError):
+        outsider.preview(f.case_id, SummaryOptions())
+    assert _events(db, "summary_previewed") == []
+    leader = SummaryService(db=db, actor=people.leader, settings=SETTINGS)
+    assert leader.choices(f.case_id).case_number == f.case_number
+    assert leader.preview(f.case_id, SummaryOptions()).pages >= 1
