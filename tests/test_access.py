@@ -373,3 +373,21 @@ def test_the_list_and_the_check_agree(world: World, who: str) -> None:
                 except PermissionDeniedError:
                     allowed = False
                 assert allowed == (name in listed), (who, name, purpose)
+
+
+def test_summaries_follow_the_scope(world: World) -> None:
+    from services.settings import Settings
+    from services.summary import SummaryOptions, plan_batch_in, preview_summary
+
+    anna = world.users["anna"]
+    preview = preview_summary(
+        world.db, anna, world.cases["c_anna"], SummaryOptions(), settings=Settings()
+    )
+    assert preview is not None
+    with pytest.raises(OutsideScopeError):
+        preview_summary(
+            world.db, anna, world.cases["c_erik"], SummaryOptions(), settings=Settings()
+        )
+    with world.db.begin() as s:
+        batch = plan_batch_in(s, world.users["lena"], RegisterFilter(), cap=50, today=TODAY)
+    assert set(batch.case_ids) == {world.cases[n] for n in ("c_anna", "c_erik", "c_free")}
