@@ -374,10 +374,38 @@ def _seed(
 
 
 def bench_user(db: Database) -> Any:
-    """The caseworker the GUI figures are measured as (the demo login; audited as one)."""
-    from services.auth import demo_login
+    """The user the GUI figures are measured as: the unit's team leader (arbetsledare).
 
-    return demo_login(db, "bench")
+    A caseworker's register lists only their own few cases; the team leader's
+    lists the whole unit, which is the 100,000-case register the targets are
+    about. Built from the account directly (no password, no login event).
+    """
+    from models import Unit, User
+    from models.codes import Role
+    from services.auth import SessionUser
+
+    with db.begin() as s:
+        leader = s.scalars(
+            select(User)
+            .where(User.role == Role.TEAM_LEADER.value, User.active.is_(True))
+            .order_by(User.username)
+        ).first()
+        if leader is None:
+            raise ValidationError.single("databas", "bench-databasen saknar arbetsledare")
+        unit = s.get(Unit, leader.unit_id)
+        assert unit is not None
+        return SessionUser(
+            actor=Actor(
+                username=leader.username,
+                role=Role.TEAM_LEADER,
+                user_id=leader.id,
+                workstation="bench",
+            ),
+            full_name=leader.full_name,
+            role=Role.TEAM_LEADER,
+            unit_id=unit.id,
+            unit_name=unit.name,
+        )
 
 
 def _unprotected() -> Any:
@@ -579,13 +607,23 @@ def search_queries(db: Database, count: int = SEARCHES) -> list[str]:
     return out
 
 
+RAW_BUDGET_S = 120.0
+
+
 def raw_driver_search_ms(db: Database, sqls: Sequence[str]) -> list[float]:
-    """Each SQL straight through the DB-API driver (execute + fetch all): the floor."""
+    """Each SQL straight through the DB-API driver (execute + fetch all): the floor.
+
+    A first pass warms the caches, as the other figures get; the second is
+    timed. Within :data:`RAW_BUDGET_S` (a slow query plan must not stall the bench).
+    """
     raw: Any = db.engine.raw_connection()
+    deadline = time.monotonic() + RAW_BUDGET_S
     try:
         times = []
-        for rounds in (0, 1):  # a first pass to warm the caches, as the other figures get
+        for rounds in (0, 1):
             for sql in sqls:
+                if time.monotonic() > deadline:
+                    break
                 cur = raw.cursor()
                 start = time.perf_counter()
                 cur.execute(sql)
@@ -1040,7 +1078,13 @@ def _measure(bench: BenchDatabase, *, runs: int, progress: Progress) -> BenchRes
     actor = bench_user(bench.db).actor
     sqls = [register_sql(bench.db, RegisterFilter(text=q), actor=actor) for q in queries]
     progress("kör samma SQL direkt i drivrutinen")
-    f["search_raw_driver_p50_ms"] = round(median(raw_driver_search_ms(bench.db, sqls)), 3)
+    raw = raw_driver_search_ms(bench.db, sqls)
+    if raw:
+        f["search_raw_driver_p50_ms"] = round(median(raw), 3)
+    if len(raw) < len(sqls):
+        notes["search_raw_driver_p50_ms"] = (
+            f"{len(raw)} av {len(sqls)} sökningar hann köras inom {RAW_BUDGET_S:.0f} s"
+        )
 
     progress("mäter sammanfattningar (PDF)")
     pdf, bare = pdf_figures(bench, runs)

@@ -33,7 +33,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QTableView, QWidget
 from sqlalchemy.engine import make_url
 
-from services.bench import SEARCHES, median, percentile, register_sql
+from services.bench import SEARCHES, bench_user, median, percentile, register_sql
 from services.case_view import CaseViewService
 from services.db import Database, open_database, sqlite_path
 from services.register import RegisterService
@@ -44,7 +44,9 @@ from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
 
 TIMEOUT_MS = 120_000
-JUMP_TIMEOUT_S = 600.0
+JUMP_TIMEOUT_S = 150.0
+FETCH_BUDGET_S = 60.0
+SEARCH_BUDGET_S = 150.0
 SCROLL_WINDOWS = 50
 SIZE = (1200, 720)
 
@@ -114,9 +116,7 @@ class GuiBench:
         self.work = Path(plan["work_dir"])
         self.app = create_application()
         self.db: Database = open_database(plan["url"])
-        from services.auth import demo_login
-
-        self.user = demo_login(self.db, "bench")
+        self.user = bench_user(self.db)  # the team leader: the whole unit's register
         self.runner = BackgroundRunner()
         self.service = RegisterService(db=self.db, actor=self.user.actor)  # as ui.startup
         self.state = ViewState(
@@ -157,9 +157,10 @@ class GuiBench:
 
     def window_fetches_ms(self, parts: MainParts) -> list[float]:
         table, model = parts.window.register.table, parts.model
-        times = []
+        times: list[float] = []
+        deadline = time.monotonic() + FETCH_BUDGET_S
         for _ in range(SCROLL_WINDOWS):
-            if model.exhausted:
+            if model.exhausted or time.monotonic() > deadline:
                 break
             wait_idle(self.runner)
             before = model.rowCount()
@@ -202,8 +203,11 @@ class GuiBench:
 
     def search_ms(self, parts: MainParts, queries: list[str]) -> list[float]:
         view, model = parts.window.register, parts.model
-        times = []
+        times: list[float] = []
+        deadline = time.monotonic() + SEARCH_BUDGET_S
         for q in queries:
+            if time.monotonic() > deadline:
+                break
             wait_idle(self.runner)
             start = time.perf_counter()
             view.search.setText(q)
@@ -324,12 +328,18 @@ class GuiBench:
         if fetches:
             f["window_fetch_p95_ms"] = round(percentile(fetches, 95), 1)
             ref["window_fetches"] = len(fetches)
+            if len(fetches) < SCROLL_WINDOWS and not parts.model.exhausted:
+                f["notes"]["window_fetch_p95_ms"] = (
+                    f"{len(fetches)} fönster hann hämtas inom {FETCH_BUDGET_S:.0f} s"
+                )
         else:
             f["notes"]["window_fetch_p95_ms"] = "alla ärenden fick plats i första fönstret"
 
         _say("registret: Ctrl+End")
         jumps = []
         for _ in range(min(runs, 3)):
+            if jumps and sum(jumps) > 30_000:
+                break  # slow enough that more runs would not change the picture
             ms = self.jump_to_end_ms(parts)
             if ms is None:
                 f["notes"]["jump_to_end_ms"] = f"sista raden nåddes inte på {JUMP_TIMEOUT_S:.0f} s"
@@ -343,6 +353,11 @@ class GuiBench:
         _say(f"registret: {len(queries)} sökningar")
         self.search_ms(parts, queries[:10])  # warm-up
         ours = self.search_ms(parts, queries)
+        if len(ours) < len(queries):
+            f["notes"]["search_p95_ms"] = (
+                f"{len(ours)} av {len(queries)} sökningar hann göras inom {SEARCH_BUDGET_S:.0f} s"
+            )
+        search_sqls = search_sqls[: len(ours)]
         f["search_p50_ms"] = round(percentile(ours, 50), 1)
         f["search_p95_ms"] = round(percentile(ours, 95), 1)
 
