@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from ui.case_forms import error_label
 from ui.case_models import COL_TEXT, NoteTableModel, RowsModel
 
+NOTE_COLUMN_WIDTHS = (116, 150, 90, 120, 120, 120, 190)
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 SUPPORT_CELL = "background: #2e7d5b; color: white; border: 1px solid #1f5a41; padding: 2px;"
 EMPTY_CELL = "background: #eef0f2; color: #555; border: 1px solid #d5d8dc; padding: 2px;"
@@ -290,6 +292,7 @@ class CaseView(QWidget):
         self.agency_filter = QComboBox()
         self.agency_filter.setAccessibleName(self.tr("Filter: myndighet"))
         self.agency_filter.addItem(self.tr("Alla myndigheter"), "")
+        self.agency_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.counterpart_filter = QLineEdit()
         self.counterpart_filter.setPlaceholderText(self.tr("Kontaktperson"))
         self.counterpart_filter.setAccessibleName(self.tr("Filter: kontaktperson"))
@@ -312,7 +315,13 @@ class CaseView(QWidget):
 
         self.notes_model = NoteTableModel()
         self.notes = _table(self.tr("Kontaktlogg"), self.notes_model)
-        self.notes.horizontalHeader().setSectionResizeMode(COL_TEXT, QHeaderView.ResizeMode.Stretch)
+        self.notes.setWordWrap(False)
+        self.notes.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.notes.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in enumerate(NOTE_COLUMN_WIDTHS):
+            self.notes.setColumnWidth(col, width)
+        header.setSectionResizeMode(COL_TEXT, QHeaderView.ResizeMode.Stretch)
         self.note_detail = QTextBrowser()
         self.note_detail.setAccessibleName(self.tr("Anteckningens text"))
         split = QSplitter(Qt.Orientation.Vertical)
@@ -350,8 +359,9 @@ class CaseView(QWidget):
             ]
         )
         self.child_notes = _table(self.tr("Anteckningar om barnet"), self.child_notes_model)
-        self.child_notes.setMaximumHeight(160)
+        self.child_notes.setMaximumHeight(130)
         cbox.addWidget(self.child_notes)
+        children.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         layout.addWidget(children)
         self.tabs.addTab(page, self.tr("Kontaktlogg"))
 
