@@ -432,11 +432,21 @@ def _where(spec: SyncTable, keys: Row) -> Any:
     return and_(*(spec.table.c[k] == v for k, v in keys.items()))
 
 
-def _natural_clash(session: Session, spec: SyncTable, row: Row) -> bool:
+_BOOKKEEPING = frozenset({"id", "case_id", "created_at", "created_by", "version"})
+
+
+def _natural_clash(session: Session, spec: SyncTable, row: Row) -> Row | None:
+    """The other row with the same natural key as ``row`` (same case and month), if any."""
     if not spec.natural:
-        return False
+        return None
     cond = and_(*(spec.table.c[k] == row[k] for k in spec.natural), spec.table.c.id != row["id"])
-    return session.execute(select(spec.table.c.id).where(cond).limit(1)).first() is not None
+    found = session.execute(select(spec.table).where(cond).limit(1)).first()
+    return dict(found._mapping) if found is not None else None
+
+
+def _brief(row: Row) -> dict[str, Any]:
+    """A row's own values for a conflict report (no ids or bookkeeping)."""
+    return {k: to_json(v) for k, v in row.items() if k not in _BOOKKEEPING}
 
 
 def _apply_central(
@@ -448,19 +458,29 @@ def _apply_central(
             if spec.name == "fs_case" and r["id"] in renumber:
                 number, year, seq = renumber[r["id"]]
                 r = {**r, "case_number": number, "number_year": year, "number_seq": seq}
-            if _natural_clash(cs, spec, r):
+            other = _natural_clash(cs, spec, r)
+            if other is not None:
+                # Both sides added "the same" row (same case and month) under different
+                # ids: neither is copied over the other; one conflict, keyed by ours.
                 plan.conflicts.append(
                     (
                         spec.name,
                         row_key(spec, r),
                         DUPLICATE_FIELD,
                         None,
-                        "finns redan",
-                        "ny",
+                        _brief(other),
+                        _brief(r),
                         _case_of(spec, r),
                     )
                 )
                 plan.base.pop((spec.name, row_key(spec, r)), None)
+                theirs_key = row_key(spec, other)
+                plan.local_insert[spec.name] = [
+                    x
+                    for x in plan.local_insert.get(spec.name, [])
+                    if row_key(spec, x) != theirs_key
+                ]
+                plan.base.pop((spec.name, theirs_key), None)
                 continue
             rows.append(r)
         for part in chunks(rows):
@@ -590,13 +610,22 @@ def _apply_local(
     for spec in CASE_TABLES:
         rows = []
         for r in plan.local_insert.get(spec.name, []):
-            if _natural_clash(ls, spec, r):
+            mine = _natural_clash(ls, spec, r)
+            if mine is not None:
                 # The laptop added "the same" row under another id: both are kept where
                 # they are, and the base must not claim the laptop had central's row.
-                key = row_key(spec, r)
-                plan.base.pop((spec.name, key), None)
+                key = row_key(spec, mine)
+                plan.base.pop((spec.name, row_key(spec, r)), None)
                 plan.conflicts.append(
-                    (spec.name, key, DUPLICATE_FIELD, None, "ny", "finns redan", _case_of(spec, r))
+                    (
+                        spec.name,
+                        key,
+                        DUPLICATE_FIELD,
+                        None,
+                        _brief(r),
+                        _brief(mine),
+                        _case_of(spec, r),
+                    )
                 )
                 continue
             rows.append(r)

@@ -452,3 +452,53 @@ def test_real_key_derivation_cost_and_key_size() -> None:
     key = offline.derive_key(PW, salt, KdfParams())
     assert len(key) == 32
     assert key != offline.derive_key(PW + "x", salt, KdfParams())
+
+
+def test_deletions_and_duplicate_months_merge_without_loss(
+    central: Database, users, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from models import PersonOutcome, SupportMonth
+    from models.codes import Outcome
+    from services.cases import OutcomeInput
+    from services.support import SupportService
+    from services.targets import record_person_outcome_in
+
+    case_id = _case_for_anna(central, users, (A, KARIN), (C, BENGT))
+    with central.begin() as s:
+        karin, bengt = (
+            s.scalar(select(Person.id).where(Person.first_name == name))
+            for name in ("Karin", "Bengt")
+        )
+        for pid in (karin, bengt):
+            record_person_outcome_in(
+                s, Actor.cli(), case_id, pid, OutcomeInput(Outcome.WORK), date(2024, 6, 1)
+            )
+    path = tmp_path / "l.fokus"
+    checkout(central, path, "anna", PW)
+    local = open_local(path, PW)
+    anna = _anna(users)
+    try:
+        # Removed offline (Karin) and centrally (Bengt): each removal reaches the other side.
+        with local.begin() as s:
+            record_person_outcome_in(s, anna, case_id, karin, None, date(2024, 7, 1))
+        with central.begin() as s:
+            record_person_outcome_in(s, Actor.cli(), case_id, bengt, None, date(2024, 7, 1))
+        # The same month added on both sides with different amounts: both kept, reported.
+        SupportService(db=central, actor=Actor.cli()).add_month(case_id, date(2024, 8, 1), 500_00)
+        SupportService(db=local, actor=anna).add_month(case_id, date(2024, 8, 1), 700_00)
+
+        result = sync(central, local)
+        assert [c.field for c in result.conflicts] == ["(dubblett)"]
+        for db in (central, local):
+            assert _count(db, select(func.count()).select_from(PersonOutcome)) == 0
+        with central.begin() as s:
+            assert s.scalar(select(SupportMonth.amount_ore)) == 500_00
+        with local.begin() as s:
+            assert s.scalar(select(SupportMonth.amount_ore)) == 700_00
+        again = sync(central, local)
+        assert len(again.conflicts) == 1 and again.pushed == 0
+        _chain_ok(central)
+    finally:
+        local.dispose()

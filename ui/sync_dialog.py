@@ -152,7 +152,8 @@ class SyncController(QObject):
         from ui.conflict_dialog import THEIRS, ConflictDialog, ConflictField
 
         assert self.result is not None and self._resolve is not None
-        conflicts = self.result.conflicts
+        # A deleted or duplicated row is settled in the case itself; fields are chosen here.
+        conflicts = [c for c in self.result.conflicts if not c.field.startswith("(")]
         labels = [_conflict_label(c) for c in conflicts]
         dialog = ConflictDialog(
             [
