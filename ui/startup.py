@@ -297,6 +297,63 @@ def install_role_menus(
             service=AuditReviewService(db=db, actor=user.actor),
             runner=runner,
         )
+        install_leader_menus(db, user, runner, parts)
+    if user.role is not Role.ADMIN:
+        install_follow_up_menu(db, user, runner, parts)
+
+
+def install_follow_up_menu(
+    db: Database, user: SessionUser, runner: BackgroundRunner, parts: MainParts
+) -> None:
+    """Visa → Uppföljning: the user's own follow-ups (an arbetsledare may choose the unit)."""
+    from services.followup import FollowUpService
+    from services.settings import load_settings
+    from ui.followup_controller import FollowUpMenu
+
+    FollowUpMenu(
+        main_window=parts.window,
+        service=FollowUpService(db=db, actor=user.actor, settings=load_settings()),
+        runner=runner,
+        unit_id=user.unit_id,
+        leader=user.role is Role.TEAM_LEADER,
+        open_case=parts.register.case_activated.emit,
+    )
+
+
+def install_leader_menus(
+    db: Database, user: SessionUser, runner: BackgroundRunner, parts: MainParts
+) -> None:
+    """Visa → Översikt, Arbetsledning → Ärendefördelning and Mål, for an arbetsledare."""
+    from services.caseload import CaseloadService
+    from services.dashboard import DashboardService
+    from services.settings import load_settings
+    from services.targets import TargetService
+    from ui.caseload_controller import CaseloadMenu
+    from ui.dashboard_controller import DashboardMenu
+    from ui.targets_controller import TargetsMenu
+
+    settings = load_settings()
+    DashboardMenu(
+        main_window=parts.window,
+        service=DashboardService(db=db, actor=user.actor, settings=settings),
+        runner=runner,
+        unit_id=user.unit_id,
+        unit_name=user.unit_name,
+    )
+    CaseloadMenu(
+        main_window=parts.window,
+        service=CaseloadService(db=db, actor=user.actor),
+        runner=runner,
+        unit_id=user.unit_id,
+        unit_name=user.unit_name,
+    )
+    TargetsMenu(
+        main_window=parts.window,
+        service=TargetService(db=db, actor=user.actor),
+        runner=runner,
+        unit_id=user.unit_id,
+        unit_name=user.unit_name,
+    )
 
 
 def _main_loop(
