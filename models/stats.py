@@ -270,12 +270,47 @@ def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
             pending.persons.update(_old_and_new(obj, "person_id"))
 
 
+_KEYS = {SupportMonth.__tablename__: "case_id", HouseholdMember.__tablename__: "person_id"}
+
+
 def _do_orm_execute(state: ORMExecuteState) -> None:
+    """A DML statement on a source table: note the subjects it touches, or everything.
+
+    INSERT with parameter rows: the ids in them. UPDATE/DELETE with a WHERE
+    clause: the ids of the rows it matches, read before it runs (and, for an
+    UPDATE that moves rows to another subject, everything). Anything else
+    marks the whole table for a rebuild at commit.
+    """
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     table = getattr(state.statement, "table", None)
-    if getattr(table, "name", None) in (SupportMonth.__tablename__, HouseholdMember.__tablename__):
+    key = _KEYS.get(getattr(table, "name", ""))
+    if key is None or table is None:
+        return
+    ids = _touched(state, table, key)
+    if ids is None:
         state.session.info[_INFO_ALL] = True
+        return
+    pending = _pending(state.session)
+    (pending.cases if key == "case_id" else pending.persons).update(ids)
+
+
+def _touched(state: ORMExecuteState, table: Any, key: str) -> set[Any] | None:
+    stmt: Any = state.statement
+    params: Any = state.parameters
+    rows: list[Any] = list(params) if isinstance(params, list) else [params] if params else []
+    if state.is_insert:
+        inline = getattr(stmt, "_values", None) or getattr(stmt, "_multi_values", None)
+        if inline or not rows or any(key not in r for r in rows):
+            return None
+        return {r[key] for r in rows}
+    values = getattr(stmt, "_values", None) or {}
+    if any(getattr(c, "key", c) == key for c in values) or any(key in r for r in rows):
+        return None  # rows move to another subject
+    where = getattr(stmt, "whereclause", None)
+    if where is None or rows:
+        return None
+    return set(state.session.execute(select(table.c[key]).where(where)).scalars())
 
 
 def sync(session: Session) -> None:

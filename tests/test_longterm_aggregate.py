@@ -195,18 +195,18 @@ def test_aggregate_equals_raw_months_after_random_edits(
             assert stored(check) == oracle(check), f"after committing {batches[: n + 1]}"
 
 
-def test_a_bulk_statement_marks_everything_for_a_rebuild(
-    db: Database, world: World, actor: Actor
-) -> None:
-    from sqlalchemy import insert
+def test_bulk_statements_refresh_what_they_touch(db: Database, world: World, actor: Actor) -> None:
+    """INSERT/UPDATE/DELETE statements run through a session (as offline sync does)."""
+    from sqlalchemy import delete, insert, update
 
+    case0, case1 = world.case_ids[0], world.case_ids[1]
     with db.begin() as s:
         s.execute(
             insert(SupportMonth),
             [
                 {
                     "id": uuid.uuid4(),
-                    "case_id": world.case_ids[0],
+                    "case_id": case0,
                     "month": _month(i),
                     "amount_ore": 1,
                     "source": MonthSource.MANUAL.value,
@@ -215,9 +215,32 @@ def test_a_bulk_statement_marks_everything_for_a_rebuild(
                 for i in range(12)
             ],
         )
+        assert not s.info.get("fokus_support_year_all")  # targeted, not a rebuild
     with db.begin() as s:
         assert stored(s) == oracle(s)
-        assert (world.case_ids[0], 2024, 12, 0xFFF) in stored(s)[0]
+        assert (case0, 2024, 12, 0xFFF) in stored(s)[0]
+        s.execute(
+            update(HouseholdMember)
+            .where(HouseholdMember.case_id == case0)
+            .values(valid_to=date(2024, 6, 30))
+        )
+        s.execute(delete(SupportMonth).where(SupportMonth.month == _month(0)))
+        assert not s.info.get("fokus_support_year_all")
+    with db.begin() as s:
+        assert stored(s) == oracle(s)
+        assert (case0, 2024, 11, 0xFFE) in stored(s)[0]
+        # Moving memberships to another household by statement: everything is rebuilt.
+        s.execute(
+            update(HouseholdMember).where(HouseholdMember.case_id == case0).values(case_id=case1)
+        )
+        s.execute(
+            update(HouseholdMember)
+            .where(HouseholdMember.case_id == case1)
+            .values(person_id=world.person_ids[0])
+        )
+        assert s.info.get("fokus_support_year_all")
+    with db.begin() as s:
+        assert stored(s) == oracle(s)
 
 
 def test_rebuild_fills_an_emptied_table(db: Database, world: World, actor: Actor) -> None:
