@@ -74,6 +74,8 @@ class CaseServices:
     edits: Any
     journal: Any
     targets: Any
+    drafts: Any = None  # a services.drafts.DraftStore: note text autosaved, encrypted
+    draft_interval_ms: int = 5_000
 
 
 def _day(d: date | None) -> str:
@@ -116,6 +118,7 @@ class CaseController(QObject):
         self.detail: CaseDetail | None = None
         self.dialog: FormDialog | None = None  # the form now open, if any
         self.conflict_dialog: ConflictDialog | None = None
+        self.autosaver: Any = None  # the autosave of the note form now open, if any
         self.housing_dirty = False
         self._housing_base: dict[str, str] = {}
         self._pending_action = ""
@@ -201,6 +204,8 @@ class CaseController(QObject):
         self.detail = detail
         self._fill(detail, old)
         self._view.loading.setVisible(False)
+        if old is None:
+            self._offer_drafts()
         self.loaded.emit()
 
     def _on_load_error(self, exc: BaseException) -> None:
@@ -890,6 +895,37 @@ class CaseController(QObject):
         )
 
     # --- Kontaktlogg
+    def _autosave(self, dialog: ContactDialog, mode: str, note_id: uuid.UUID | None) -> None:
+        if self._services is None or self._services.drafts is None:
+            return
+        from ui.drafts import NoteDraftAutosaver, draft_key
+
+        self.autosaver = NoteDraftAutosaver(
+            dialog=dialog,
+            store=self._services.drafts,
+            key=draft_key(self.case_id, mode, note_id),
+            interval_ms=self._services.draft_interval_ms,
+        )
+
+    def _offer_drafts(self) -> None:
+        """Say so when this user left an unsaved note draft in this case."""
+        if self._services is None or self._services.drafts is None or self.detail is None:
+            return
+        from ui.drafts import draft_key
+
+        keys = [draft_key(self.case_id, NEW, None)]
+        keys += [draft_key(self.case_id, EDIT, n.id) for n in self.detail.notes if not n.signed]
+        keys += [draft_key(self.case_id, CORRECT, n.id) for n in self.detail.notes if n.signed]
+        found = self._services.drafts.keys(keys)
+        if found:
+            self._view.show_message(
+                self.tr(
+                    "Du har %d osparat utkast i det här ärendet; det visas igen när du öppnar "
+                    "samma anteckning (Ny kontakt, Ändra utkast eller Rätta)."
+                )
+                % len(found)
+            )
+
     def _members_for_notes(self) -> list[MemberDetail]:
         d = self.detail
         assert d is not None
@@ -914,16 +950,15 @@ class CaseController(QObject):
             )
 
         self._view.tabs.setCurrentIndex(2)
-        self._open_dialog(
-            ContactDialog(
-                agencies=d.agencies,
-                methods=d.methods,
-                members=self._members_for_notes(),
-                mode=NEW,
-                parent=self._view,
-            ),
-            save,
+        dialog = ContactDialog(
+            agencies=d.agencies,
+            methods=d.methods,
+            members=self._members_for_notes(),
+            mode=NEW,
+            parent=self._view,
         )
+        self._autosave(dialog, NEW, None)
+        self._open_dialog(dialog, save)
 
     def _on_edit_note(self) -> None:
         n = self.selected_note()
@@ -946,17 +981,16 @@ class CaseController(QObject):
                 dialog=dlg,
             )
 
-        self._open_dialog(
-            ContactDialog(
-                agencies=d.agencies,
-                methods=d.methods,
-                members=self._members_for_notes(),
-                note=n,
-                mode=EDIT,
-                parent=self._view,
-            ),
-            save,
+        dialog = ContactDialog(
+            agencies=d.agencies,
+            methods=d.methods,
+            members=self._members_for_notes(),
+            note=n,
+            mode=EDIT,
+            parent=self._view,
         )
+        self._autosave(dialog, EDIT, n.id)
+        self._open_dialog(dialog, save)
 
     def _on_sign_note(self) -> None:
         n = self.selected_note()
@@ -988,17 +1022,16 @@ class CaseController(QObject):
                 dialog=dlg,
             )
 
-        self._open_dialog(
-            ContactDialog(
-                agencies=d.agencies,
-                methods=d.methods,
-                members=self._members_for_notes(),
-                note=n,
-                mode=CORRECT,
-                parent=self._view,
-            ),
-            save,
+        dialog = ContactDialog(
+            agencies=d.agencies,
+            methods=d.methods,
+            members=self._members_for_notes(),
+            note=n,
+            mode=CORRECT,
+            parent=self._view,
         )
+        self._autosave(dialog, CORRECT, n.id)
+        self._open_dialog(dialog, save)
 
     # --- Översikt
     def _on_close_case(self) -> None:
@@ -1092,6 +1125,8 @@ class CaseController(QObject):
         )
 
     def _may_close(self) -> bool:
+        if self.autosaver is not None and _alive(self.autosaver):
+            self.autosaver.save_now()  # the note's text survives the window as a draft
         if not self.has_unsaved_changes():
             return True
         if not self.confirm_discard():

@@ -166,14 +166,23 @@ class MainParts:
 def case_services(db: Database, actor: Actor) -> CaseServices:
     """The services a case window edits through, for ``actor``."""
     from services.cases import CaseEditService, CaseService
+    from services.drafts import DraftStore
     from services.journal import JournalService
     from services.targets import TargetService
 
+    try:
+        drafts: DraftStore | None = DraftStore(
+            directory=data_dir() / "drafts", username=actor.username
+        )
+    except (OSError, ValueError):
+        logging.getLogger(__name__).exception("the draft store could not be opened")
+        drafts = None  # notes still save; only the autosave is missing
     return CaseServices(
         cases=CaseService(db=db, actor=actor),
         edits=CaseEditService(db=db, actor=actor),
         journal=JournalService(db=db, actor=actor),
         targets=TargetService(db=db, actor=actor),
+        drafts=drafts,
     )
 
 
