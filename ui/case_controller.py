@@ -500,7 +500,8 @@ class CaseController(QObject):
         return model.object(rows[0].row()) if rows else None
 
     def selected_member(self) -> MemberDetail | None:
-        return self._selected(self._view.members, self._view.members_model)
+        member: MemberDetail | None = self._selected(self._view.members, self._view.members_model)
+        return member
 
     def selected_note(self) -> NoteDetail | None:
         rows = self._view.notes.selectionModel().selectedRows()
@@ -719,6 +720,7 @@ class CaseController(QObject):
         cases, case_id, version = self._services.cases, self.case_id, self.detail.version
 
         def invalid(exc: ValidationError) -> None:
+            self.housing_dirty = True  # not saved: the form keeps what was typed
             self._show_housing_errors([(e.field, e.message) for e in exc.errors])
 
         self.housing_dirty = False  # the form is filled from the saved case after the refresh
@@ -726,7 +728,7 @@ class CaseController(QObject):
             lambda: cases.update_case(case_id, version, changes),
             done_text=self.tr("bostaden sparad"),
             on_conflict=self._on_housing_conflict,
-            on_invalid=lambda exc: (setattr(self, "housing_dirty", True), invalid(exc)),
+            on_invalid=invalid,
         )
 
     def _on_housing_conflict(self, exc: ConflictError) -> None:

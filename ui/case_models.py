@@ -191,7 +191,7 @@ class NoteTableModel(QAbstractTableModel):
             and role == Qt.ItemDataRole.DisplayRole
             and 0 <= section < len(NOTE_HEADERS)
         ):
-            return _tr(NOTE_HEADERS[section])
+            return _tr(str(NOTE_HEADERS[section]))
         return None
 
     def status_text(self, n: NoteDetail) -> str:

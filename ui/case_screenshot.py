@@ -27,6 +27,7 @@ def main(argv: list[str]) -> int:
     from services.register import RegisterService
     from services.search import RegisterFilter
     from ui.case_controller import CaseWindows
+    from ui.case_view import CaseView
     from ui.i18n import install_swedish
     from ui.startup import case_services
     from ui.worker import BackgroundRunner
@@ -58,16 +59,17 @@ def main(argv: list[str]) -> int:
                 app.processEvents()
                 runner.wait(50)
             view = controller.parent()
-            view.resize(1180, 760)  # type: ignore[attr-defined]
-            view.tabs.setCurrentIndex(tab)  # type: ignore[attr-defined]
-            warned = [i for i, n in enumerate(view.notes_model.notes()) if n.missing_consent]  # type: ignore[attr-defined]
+            assert isinstance(view, CaseView)
+            view.resize(1180, 760)
+            view.tabs.setCurrentIndex(tab)
+            warned = [i for i, n in enumerate(view.notes_model.notes()) if n.missing_consent]
             if warned:
-                view.notes.selectRow(warned[-1])  # type: ignore[attr-defined]
+                view.notes.selectRow(warned[-1])
             for _ in range(20):
                 app.processEvents()
             out.parent.mkdir(parents=True, exist_ok=True)
-            view.grab().save(str(out))  # type: ignore[attr-defined]
-            view.close()  # type: ignore[attr-defined]
+            view.grab().save(str(out))
+            view.close()
             runner.wait()
             QCoreApplication.processEvents()
         finally:

@@ -15,7 +15,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from services.drafts import DraftStore
 from ui.case_forms import find_data
@@ -91,7 +91,9 @@ class NoteDraftAutosaver(QObject):
             )
             notice.setAccessibleName(self.tr("Återställt utkast"))
             notice.setStyleSheet("background: #fff4d6; padding: 4px;")
-            dialog.layout().insertWidget(0, notice)
+            layout = dialog.layout()
+            assert isinstance(layout, QVBoxLayout)
+            layout.insertWidget(0, notice)
             self.notice = notice
         dialog.text.textChanged.connect(self._timer.start)
         dialog.counterpart.textEdited.connect(self._timer.start)

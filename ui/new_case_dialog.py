@@ -76,7 +76,7 @@ class NewCaseDialog(FormDialog):
         self.children_box = QWidget()
         self._children_layout = QVBoxLayout(self.children_box)
         self._children_layout.setContentsMargins(0, 0, 0, 0)
-        self.children: list[ChildRow] = []
+        self.child_rows: list[ChildRow] = []
         self.add_child_button = QPushButton(self.tr("Lägg till barn"))
         self._children_layout.addWidget(self.add_child_button)
         self.add_field("barn", self.tr("Barn"), self.children_box)
@@ -101,7 +101,7 @@ class NewCaseDialog(FormDialog):
         row = QWidget()
         box = QHBoxLayout(row)
         box.setContentsMargins(0, 0, 0, 0)
-        n = len(self.children) + 1
+        n = len(self.child_rows) + 1
         edits = []
         for placeholder in (self.tr("personnummer"), self.tr("förnamn"), self.tr("efternamn")):
             edit = QLineEdit()
@@ -112,7 +112,7 @@ class NewCaseDialog(FormDialog):
             edits.append(edit)
         self._children_layout.insertWidget(self._children_layout.count() - 1, row)
         child = ChildRow(*edits)
-        self.children.append(child)
+        self.child_rows.append(child)
         return child
 
     def show_holder(self, holder: OpenCaseHolder | None) -> None:
@@ -173,7 +173,7 @@ class NewCaseDialog(FormDialog):
                     ),
                 )
             )
-        for child in self.children:
+        for child in self.child_rows:
             if not any(e.text().strip() for e in (child.personal_id, child.first_name)):
                 continue
             members.append(
