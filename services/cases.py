@@ -768,7 +768,8 @@ def update_member_person_in(
         mental_ill_health=person.mental_ill_health,
     )
     changed = update_person_in(session, actor, person, full)
-    record(session, actor, "person_updated", person_id=person.id, fields=sorted(changed))
+    if changed:
+        record(session, actor, "person_updated", person_id=person.id, fields=sorted(changed))
     return person
 
 
@@ -837,6 +838,20 @@ class CaseEditService:
             s.flush()
             return CaseRef(case.id, case.case_number, case.version)
 
+    def update_member(
+        self,
+        member: tuple[uuid.UUID, int],
+        role: MemberRole,
+        valid_from: date,
+        studying: bool,
+        person: tuple[uuid.UUID, int],
+        data: MemberPersonInput,
+    ) -> None:
+        """Edit a member: membership (id, version) and person (id, version) in one transaction."""
+        with self._db.action("medlemskapet") as s:
+            update_membership_in(s, self._actor, *member, role, valid_from, studying)
+            update_member_person_in(s, self._actor, *person, data)
+
     def reason_kinds(self) -> list[tuple[str, str]]:
         """Active försörjningshinder as (code, label), for forms."""
         with self._db.begin() as s:
@@ -883,3 +898,44 @@ def create_case_with_reason_in(
         ).one()
         add_support_reason_in(session, actor, case.id, applicant, reason_code, data.opened_on)
     return case
+
+
+def update_membership_in(
+    session: Session,
+    actor: Actor,
+    member_id: uuid.UUID,
+    expected_version: int,
+    role: MemberRole,
+    valid_from: date,
+    studying: bool,
+) -> HouseholdMember:
+    """Change a membership's role, start date or studying flag, under the household rules."""
+    member = load_checked(session, HouseholdMember, member_id, expected_version, "medlemskapet")
+    if (member.role, member.valid_from, member.studying) == (role.value, valid_from, studying):
+        return member
+    errors: list[FieldError] = []
+    if member.role == MemberRole.APPLICANT.value and role is not MemberRole.APPLICANT:
+        errors.append(FieldError("roll", "sökande byts inte här; ett ärende har alltid en sökande"))
+    if member.valid_to is not None and valid_from > member.valid_to:
+        errors.append(FieldError("från", "kan inte ligga efter till-datumet"))
+    person = _get(session, Person, member.person_id, "personen")
+    proposed = Membership(role, person.birth_date, valid_from, member.valid_to, studying)
+    if (err := child_error(proposed)) is not None:
+        errors.append(err)
+    others = [
+        Membership(MemberRole(m.role), birth, m.valid_from, m.valid_to, m.studying)
+        for m, birth in session.execute(
+            select(HouseholdMember, Person.birth_date)
+            .join(Person, Person.id == HouseholdMember.person_id)
+            .where(HouseholdMember.case_id == member.case_id, HouseholdMember.id != member.id)
+        )
+    ]
+    if (err := role_conflict(proposed, others)) is not None:
+        errors.append(err)
+    if errors:
+        raise ValidationError(errors)
+    member.role = role.value
+    member.valid_from = valid_from
+    member.studying = studying
+    record(session, actor, "member_updated", case_id=member.case_id, role=role.value)
+    return member

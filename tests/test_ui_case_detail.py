@@ -258,3 +258,43 @@ def test_a_case_with_1000_notes_reads_quickly(db, actor, unit_id) -> None:  # ty
     assert len(d.notes) == 1000
     assert sum(1 for n in d.notes if n.missing_consent) == 667
     assert elapsed < 1.5, f"reading 1,000 notes took {elapsed:.2f} s"
+
+
+def test_membership_edits_follow_the_household_rules(db, actor, unit_id) -> None:  # type: ignore[no-untyped-def]
+    ref = _case(db, actor, unit_id)
+    view = CaseViewService(db=db, actor=actor)
+    karin, marie, oskar = view.load(ref.id).members
+    edits = CaseEditService(db=db, actor=actor)
+    same = MemberPersonInput("Oskar", "Nyström", "20120630-2844")
+    edits.update_member(
+        (oskar.id, oskar.version),
+        MemberRole.CHILD,
+        date(2024, 6, 1),
+        False,
+        (oskar.person_id, oskar.person_version),
+        same,
+    )
+    oskar = view.refresh(ref.id).members[2]
+    assert (oskar.valid_from, oskar.version, oskar.person_version) == (date(2024, 6, 1), 2, 1)
+    with pytest.raises(ValidationError) as err:  # a second medsökande, and the sökande kept
+        edits.update_member(
+            (oskar.id, oskar.version),
+            MemberRole.CO_APPLICANT,
+            date(2024, 6, 1),
+            False,
+            (oskar.person_id, oskar.person_version),
+            MemberPersonInput("Oskar", "Ek", None),
+        )
+    assert err.value.errors[0].message == "hushållet har redan en medsökande under samma period"
+    with pytest.raises(ValidationError) as err:
+        edits.update_member(
+            (karin.id, karin.version),
+            MemberRole.OTHER_ADULT,
+            karin.valid_from,
+            False,
+            (karin.person_id, karin.person_version),
+            MemberPersonInput("Karin", "Nyström", "19780214-3524"),
+        )
+    assert err.value.errors[0].field == "roll"
+    # Nothing half-saved: the person's new name went with the refused membership change.
+    assert view.refresh(ref.id).members[2].last_name == "Nyström"

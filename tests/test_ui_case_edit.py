@@ -330,10 +330,17 @@ def test_household_members_personnummer_housing_reasons(qtbot, sqlite_db, runner
     _select(view.members, 2)
     view.edit_member_button.click()
     edit = controller.dialog
-    assert isinstance(edit, MemberDialog) and not edit.role.isEnabled()
+    assert isinstance(edit, MemberDialog) and edit.role.isEnabled()
     edit.phone.setText("070-123 45 67")
+    edit.valid_from.setText("2024-07-01")
     _save(qtbot, controller, edit)
-    assert controller.detail.members[2].phone == "070-123 45 67"
+    asa = controller.detail.members[2]
+    assert (asa.phone, asa.valid_from) == ("070-123 45 67", date(2024, 7, 1))
+    _select(view.members, 0)
+    view.edit_member_button.click()
+    applicant = controller.dialog
+    assert isinstance(applicant, MemberDialog) and not applicant.role.isEnabled()
+    applicant.reject()
 
     # End the membership.
     _select(view.members, 2)

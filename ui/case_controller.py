@@ -807,9 +807,17 @@ class CaseController(QObject):
         def save(dlg: FormDialog) -> None:
             assert isinstance(dlg, MemberDialog)
             data = dlg.person_value()
+            role, start, studying = dlg.membership_value()
             self._submit(
-                lambda: edits.update_member_person(member.person_id, member.person_version, data),
-                done_text=self.tr("personen sparad"),
+                lambda: edits.update_member(
+                    (member.id, member.version),
+                    role,
+                    start,
+                    studying,
+                    (member.person_id, member.person_version),
+                    data,
+                ),
+                done_text=self.tr("medlemmen sparad"),
                 dialog=dlg,
             )
 

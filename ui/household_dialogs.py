@@ -100,8 +100,9 @@ class MemberDialog(FormDialog):
             "studerar", self.tr("Studerar (barn 18–20 år)"), member.studying if member else False
         )
         if member is not None:
-            for w in (self.role, self.valid_from, self.studying, self.birth_date):
-                w.setEnabled(False)
+            self.birth_date.setEnabled(False)  # follows from the personnummer, or is kept
+            # The sökande stays sökande (a case always has one); other roles may change.
+            self.role.setEnabled(member.role != MemberRole.APPLICANT.value)
         self.personal_id.setFocus()
 
     def _refuse_bad_pid(self) -> None:
@@ -117,6 +118,12 @@ class MemberDialog(FormDialog):
             phone=self.phone.text(),
             email=self.email.text(),
         )
+
+    def membership_value(self) -> tuple[MemberRole, date, bool]:
+        """Role, from date and studying flag of an existing membership."""
+        start = parse_day("från", self.valid_from.text(), required=True)
+        assert start is not None
+        return MemberRole(str(self.role.currentData())), start, self.studying.isChecked()
 
     def member_value(self) -> MemberInput:
         self._refuse_bad_pid()
