@@ -29,7 +29,7 @@ from services.support import SupportService
 from services.targets import TargetService
 from tests.factories import KARIN, OSKAR, make_case
 from ui.case_controller import CaseController, CaseServices, CaseWindows
-from ui.case_dialogs import CloseCaseDialog, GoalDialog, PersonOutcomeDialog
+from ui.case_dialogs import CloseCaseDialog, GoalDialog, MonthDialog, PersonOutcomeDialog
 from ui.case_forms import find_data
 from ui.case_models import COL_CONSENT, COL_STATUS, COL_TEXT, NoteTableModel, RowsModel
 from ui.case_view import SUPPORT_CELL, CaseView
@@ -113,6 +113,7 @@ def _windows(db: Database, actor: Actor, runner: BackgroundRunner, host: QWidget
             edits=CaseEditService(db=db, actor=actor),
             journal=JournalService(db=db, actor=actor),
             targets=TargetService(db=db, actor=actor),
+            support=SupportService(db=db, actor=actor),
         ),
     )
 
@@ -398,7 +399,8 @@ def test_household_members_personnummer_housing_reasons(qtbot, sqlite_db, runner
 def test_close_with_outcome_reopen_plan_and_months(qtbot, sqlite_db, runner, host) -> None:  # type: ignore[no-untyped-def]
     actor = Actor.cli()
     ref = _case(sqlite_db, actor)
-    view, controller = _open(qtbot, _windows(sqlite_db, actor, runner, host), ref.id)
+    windows = _windows(sqlite_db, actor, runner, host)
+    view, controller = _open(qtbot, windows, ref.id)
     karin = controller.detail.members[0]
     assert view.reopen_button.isEnabled() is False
 
@@ -408,6 +410,23 @@ def test_close_with_outcome_reopen_plan_and_months(qtbot, sqlite_db, runner, hos
     assert view.month_strip.cells[(2025, 3)].styleSheet() == SUPPORT_CELL
     assert view.month_strip.cells[(2025, 5)].text() == ""
     assert len([k for k in view.month_strip.cells if k[0] == 2025]) == 12
+    # A month entered by hand; a bad month is refused beside its field; Ctrl+S saves the form.
+    view.tabs.setCurrentIndex(3)
+    view.add_month_button.click()
+    month = controller.dialog
+    assert isinstance(month, MonthDialog)
+    qtbot.keyClicks(month.month, "2025-13")
+    qtbot.keyClicks(month.amount, "9 100")
+    month.save_button.click()
+    assert month.error_text("månad") == "ogiltig månad '2025-13', ange ÅÅÅÅ-MM"
+    month.month.clear()
+    qtbot.keyClicks(month.month, "2025-05")
+    month.activateWindow()
+    qtbot.waitUntil(month.isActiveWindow, timeout=WAIT)
+    with qtbot.waitSignal(controller.action_done, timeout=WAIT):
+        QTest.keySequence(month, "Ctrl+S")
+    assert view.month_strip.cells[(2025, 5)].text() == "9 100 kr"
+    assert view.month_strip.cells[(2025, 5)].styleSheet() == SUPPORT_CELL
 
     # Plan: a goal for Karin, reached; an outcome for her.
     view.add_goal_button.click()
@@ -439,7 +458,9 @@ def test_close_with_outcome_reopen_plan_and_months(qtbot, sqlite_db, runner, hos
     assert close.error_text("varaktig").startswith("ange om")
     _set_combo(close.outcome.grade, "1/1")
     _set_combo(close.outcome.permanent, "yes")
-    _save(qtbot, controller, close)
+    with qtbot.waitSignal(windows.case_changed, timeout=WAIT) as changed:
+        _save(qtbot, controller, close)
+    assert changed.args == [ref.id]  # the register lists the new status
     assert view.fields["status"].text() == "avslutad"
     assert view.fields["outcome"].text() == "sjukersättning hel, varaktig"
     assert view.reopen_button.isEnabled() and not view.close_case_button.isEnabled()

@@ -33,7 +33,7 @@ from services.case_view import CaseDetail, MemberDetail, NoteDetail
 from services.cases import CaseChanges
 from services.errors import ConflictError, FokusError, ValidationError
 from services.support import format_amount, parse_amount_ore
-from ui.case_dialogs import CloseCaseDialog, GoalDialog, PersonOutcomeDialog
+from ui.case_dialogs import CloseCaseDialog, GoalDialog, MonthDialog, PersonOutcomeDialog
 from ui.case_forms import FormDialog, InputError, ask_discard, find_data, parse_day
 from ui.case_models import NoteFilter
 from ui.case_view import CaseView
@@ -74,6 +74,7 @@ class CaseServices:
     edits: Any
     journal: Any
     targets: Any
+    support: Any = None  # a services.support.SupportService: months entered by hand
     drafts: Any = None  # a services.drafts.DraftStore: note text autosaved, encrypted
     draft_interval_ms: int = 5_000
 
@@ -97,6 +98,7 @@ class CaseController(QObject):
     load_failed = Signal(str)
     action_done = Signal(str)  # what was done ("anteckning sparad", …), after the refresh
     action_failed = Signal(str)
+    register_changed = Signal(object)  # the case id, when what the register lists changed
 
     def __init__(
         self,
@@ -171,6 +173,7 @@ class CaseController(QObject):
         v.add_goal_button.clicked.connect(self._on_add_goal)
         v.achieve_goal_button.clicked.connect(self._on_achieve_goal)
         v.add_outcome_button.clicked.connect(self._on_add_outcome)
+        v.add_month_button.clicked.connect(self._on_add_month)
 
     # --- loading
     def reload(self) -> None:
@@ -206,6 +209,8 @@ class CaseController(QObject):
         self._view.loading.setVisible(False)
         if old is None:
             self._offer_drafts()
+        elif self._listed(old) != self._listed(detail):
+            self.register_changed.emit(self.case_id)
         self.loaded.emit()
 
     def _on_load_error(self, exc: BaseException) -> None:
@@ -214,6 +219,11 @@ class CaseController(QObject):
         self._view.loading.setText(self.tr("Ärendet kunde inte hämtas: %s") % exc.message)
         self._view.loading.setVisible(True)
         self.load_failed.emit(exc.message)
+
+    @staticmethod
+    def _listed(d: CaseDetail) -> tuple[object, ...]:
+        """What the case register shows of a case (status, household, months, caseworker)."""
+        return (d.status, d.members, d.months, d.caseworker_name, d.is_focus)
 
     # --- filling
     def _names(self, d: CaseDetail) -> dict[uuid.UUID, str]:
@@ -477,6 +487,9 @@ class CaseController(QObject):
         ):
             w.setEnabled(loaded)
         v.new_note_action.setEnabled(loaded)
+        v.add_month_button.setEnabled(
+            loaded and self._services is not None and self._services.support is not None
+        )
         for edit in v.housing_edits.values():
             edit.setEnabled(loaded)
         v.close_case_button.setEnabled(loaded and not closed)
@@ -1072,6 +1085,22 @@ class CaseController(QObject):
             lambda: cases.reopen(case_id, version), done_text=self.tr("ärendet återöppnat")
         )
 
+    def _on_add_month(self) -> None:
+        if self.detail is None or self._services is None or self._services.support is None:
+            return
+        support, case_id = self._services.support, self.case_id
+
+        def save(dlg: FormDialog) -> None:
+            assert isinstance(dlg, MonthDialog)
+            month, amount = dlg.value()
+            self._submit(
+                lambda: support.add_month(case_id, month, amount),
+                done_text=self.tr("månaden sparad"),
+                dialog=dlg,
+            )
+
+        self._open_dialog(MonthDialog(parent=self._view), save)
+
     def _on_print(self) -> None:
         self._view.print_requested.emit(self.case_id)
 
@@ -1154,6 +1183,7 @@ class CaseWindows(QObject):
 
     print_requested = Signal(object)  # a case id, from any case window
     case_created = Signal(object)  # a new case's id (the register may refresh)
+    case_changed = Signal(object)  # a case's id, after an edit that the register shows
 
     def __init__(
         self,
@@ -1230,5 +1260,6 @@ class CaseWindows(QObject):
         self._open[case_id] = controller
         view.closed.connect(lambda: self._open.pop(case_id, None))
         view.print_requested.connect(self.print_requested)
+        controller.register_changed.connect(self.case_changed)
         view.show()
         return controller

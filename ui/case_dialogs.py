@@ -152,6 +152,30 @@ class PersonOutcomeDialog(FormDialog):
         return person, self.outcome.value(), day
 
 
+class MonthDialog(FormDialog):
+    """A month with paid support entered by hand (the payment system's import does the rest)."""
+
+    def __init__(self, *, parent: QWidget | None = None) -> None:
+        super().__init__(self_tr("Registrera stödmånad"), parent)
+        self.month = self.line("månad", self.tr("Månad"))
+        self.month.setPlaceholderText(self.tr("ÅÅÅÅ-MM"))
+        self.amount = self.line("belopp", self.tr("Belopp"))
+        self.amount.setPlaceholderText(self.tr("t.ex. 8 450,50"))
+
+    def value(self) -> tuple[date, int]:
+        from services.support import parse_amount_ore, parse_month
+
+        try:
+            month = parse_month(self.month.text())
+        except ValueError as exc:
+            raise InputError("månad", str(exc)) from exc
+        try:
+            amount = parse_amount_ore(self.amount.text())
+        except ValueError as exc:
+            raise InputError("belopp", str(exc)) from exc
+        return month, amount
+
+
 def self_tr(text: str) -> str:
     from PySide6.QtCore import QCoreApplication
 

@@ -374,6 +374,8 @@ class CaseView(QWidget):
         self.months_model = RowsModel([self.tr("Månad"), self.tr("Belopp")])
         self.months = _table(self.tr("Ersättning"), self.months_model)
         layout.addWidget(self.months, 1)
+        self.add_month_button = QPushButton(self.tr("Registrera månad …"))
+        layout.addLayout(_buttons(self.add_month_button))
         self.tabs.addTab(page, self.tr("Ersättning"))
 
     def _build_plan(self) -> None:

@@ -168,6 +168,7 @@ def case_services(db: Database, actor: Actor) -> CaseServices:
     from services.cases import CaseEditService, CaseService
     from services.drafts import DraftStore
     from services.journal import JournalService
+    from services.support import SupportService
     from services.targets import TargetService
 
     try:
@@ -182,6 +183,7 @@ def case_services(db: Database, actor: Actor) -> CaseServices:
         edits=CaseEditService(db=db, actor=actor),
         journal=JournalService(db=db, actor=actor),
         targets=TargetService(db=db, actor=actor),
+        support=SupportService(db=db, actor=actor),
         drafts=drafts,
     )
 
@@ -224,6 +226,7 @@ def build_main_window(
         window.new_case_action.setVisible(True)
         window.new_case_requested.connect(lambda: cases.new_case(user.unit_id, user.user_id))
         cases.case_created.connect(lambda _case_id: register.refresh())
+        cases.case_changed.connect(lambda _case_id: register.refresh())
     summaries = batch = None
     if summary_service is not None:
         summaries = SummaryDialogs(service=summary_service, runner=runner, parent=window)
