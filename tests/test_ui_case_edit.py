@@ -29,7 +29,13 @@ from services.support import SupportService
 from services.targets import TargetService
 from tests.factories import KARIN, OSKAR, make_case
 from ui.case_controller import CaseController, CaseServices, CaseWindows
-from ui.case_dialogs import CloseCaseDialog, GoalDialog, MonthDialog, PersonOutcomeDialog
+from ui.case_dialogs import (
+    CloseCaseDialog,
+    DirectionDialog,
+    GoalDialog,
+    MonthDialog,
+    PersonOutcomeDialog,
+)
 from ui.case_forms import find_data
 from ui.case_models import COL_CONSENT, COL_STATUS, COL_TEXT, NoteTableModel, RowsModel
 from ui.case_view import SUPPORT_CELL, CaseView
@@ -441,6 +447,20 @@ def test_close_with_outcome_reopen_plan_and_months(qtbot, sqlite_db, runner, hos
     with qtbot.waitSignal(controller.action_done, timeout=WAIT):
         view.achieve_goal_button.click()
     assert view.goals_model.column_texts(4) == [date.today().isoformat()]
+    view.add_direction_button.click()
+    direction = controller.dialog
+    assert isinstance(direction, DirectionDialog)
+    assert [direction.person.itemText(i) for i in range(direction.person.count())] == [
+        "Karin Nyström"
+    ]  # adults only
+    _set_combo(direction.direction, "sickness_compensation")
+    direction.goal.setPlainText("Ansökan om sjukersättning hos Försäkringskassan")
+    direction.goal_date.setText("2020-01-01")
+    _save_fails(qtbot, controller, direction)
+    assert direction.error_text("måldatum") == "kan inte ligga före startdatumet"
+    direction.goal_date.setText("")
+    _save(qtbot, controller, direction)
+    assert view.directions_model.column_texts(1) == ["sjukersättning/aktivitetsersättning"]
     view.add_outcome_button.click()
     outcome = controller.dialog
     assert isinstance(outcome, PersonOutcomeDialog)

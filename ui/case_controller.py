@@ -33,7 +33,13 @@ from services.case_view import CaseDetail, MemberDetail, NoteDetail
 from services.cases import CaseChanges
 from services.errors import ConflictError, FokusError, ValidationError
 from services.support import format_amount, parse_amount_ore
-from ui.case_dialogs import CloseCaseDialog, GoalDialog, MonthDialog, PersonOutcomeDialog
+from ui.case_dialogs import (
+    CloseCaseDialog,
+    DirectionDialog,
+    GoalDialog,
+    MonthDialog,
+    PersonOutcomeDialog,
+)
 from ui.case_forms import FormDialog, InputError, ask_discard, find_data, parse_day
 from ui.case_models import NoteFilter
 from ui.case_view import CaseView
@@ -174,6 +180,7 @@ class CaseController(QObject):
         v.achieve_goal_button.clicked.connect(self._on_achieve_goal)
         v.add_outcome_button.clicked.connect(self._on_add_outcome)
         v.add_month_button.clicked.connect(self._on_add_month)
+        v.add_direction_button.clicked.connect(self._on_add_direction)
 
     # --- loading
     def reload(self) -> None:
@@ -482,6 +489,7 @@ class CaseController(QObject):
             v.add_consent_button,
             v.new_note_button,
             v.add_goal_button,
+            v.add_direction_button,
             v.add_outcome_button,
             v.save_housing_button,
         ):
@@ -1122,6 +1130,31 @@ class CaseController(QObject):
             GoalDialog(
                 case_id=self.case_id,
                 members=[m for m in d.members if m.current],
+                parent=self._view,
+            ),
+            save,
+        )
+
+    def _on_add_direction(self) -> None:
+        d = self.detail
+        if d is None or self._services is None:
+            return
+        targets = self._services.targets
+
+        def save(dlg: FormDialog) -> None:
+            assert isinstance(dlg, DirectionDialog)
+            data = dlg.value()
+            self._submit(
+                lambda: targets.set_direction(data),
+                done_text=self.tr("inriktningen sparad"),
+                dialog=dlg,
+            )
+
+        self._open_dialog(
+            DirectionDialog(
+                case_id=self.case_id,
+                members=[m for m in d.members if m.current],
+                today=self._today(),
                 parent=self._view,
             ),
             save,

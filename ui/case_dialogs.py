@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
@@ -150,6 +151,52 @@ class PersonOutcomeDialog(FormDialog):
         day = parse_day("datum", self.recorded_on.text(), required=True)
         assert day is not None
         return person, self.outcome.value(), day
+
+
+class DirectionDialog(FormDialog):
+    """A new direction for one adult (the current one ends the day before)."""
+
+    def __init__(
+        self,
+        *,
+        case_id: uuid.UUID,
+        members: Sequence[MemberDetail],
+        today: date,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(self_tr("Ny inriktning"), parent)
+        self.case_id = case_id
+        people: dict[uuid.UUID, str] = {}
+        for m in members:
+            if m.is_adult:
+                people[m.person_id] = m.name
+        self.person = self.combo("person", self.tr("Person"), list(people.items()))
+        self.direction = self.combo(
+            "inriktning",
+            self.tr("Inriktning"),
+            [(d.value, DIRECTION_LABELS[d]) for d in Direction],
+            Direction.WORK_STUDIES.value,
+        )
+        self.started_on = self.date_line("från", self.tr("Från"), today)
+        self.goal = self.text_area("mål", self.tr("Mål"))
+        self.goal_date = self.date_line("måldatum", self.tr("Måldatum"))
+
+    def value(self) -> Any:
+        from services.targets import DirectionInput
+
+        person = self.person.currentData()
+        if person is None:
+            raise InputError("person", "välj en vuxen i hushållet")
+        start = parse_day("från", self.started_on.text(), required=True)
+        assert start is not None
+        return DirectionInput(
+            case_id=self.case_id,
+            person_id=person,
+            direction=Direction(str(self.direction.currentData())),
+            started_on=start,
+            goal=self.goal.toPlainText(),
+            goal_date=parse_day("måldatum", self.goal_date.text()),
+        )
 
 
 class MonthDialog(FormDialog):

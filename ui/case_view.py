@@ -411,11 +411,17 @@ class CaseView(QWidget):
         ):
             layout.addWidget(QLabel(f"<b>{title}</b>"))
             layout.addWidget(table, 1)
+        self.add_direction_button = QPushButton(self.tr("Ny inriktning …"))
         self.add_goal_button = QPushButton(self.tr("Nytt mål …"))
         self.achieve_goal_button = QPushButton(self.tr("Markera mål uppnått"))
         self.add_outcome_button = QPushButton(self.tr("Registrera utfall …"))
         layout.addLayout(
-            _buttons(self.add_goal_button, self.achieve_goal_button, self.add_outcome_button)
+            _buttons(
+                self.add_direction_button,
+                self.add_goal_button,
+                self.achieve_goal_button,
+                self.add_outcome_button,
+            )
         )
         self.tabs.addTab(page, self.tr("Planering och utfall"))
 
