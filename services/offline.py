@@ -501,9 +501,11 @@ def _select_in(
 ) -> list[Row]:
     wanted = sorted(set(ids), key=str)
     rows: list[Row] = []
+    names = [c.name for c in table.columns]
+    conn = session.connection()  # Core rows as tuples: the sync reads tens of thousands
     for part in chunks(wanted):
         stmt = select(table).where(table.c[column].in_(part), *extra)
-        rows.extend(dict(r._mapping) for r in session.execute(stmt))
+        rows.extend(dict(zip(names, r, strict=True)) for r in conn.execute(stmt))
     return rows
 
 
