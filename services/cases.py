@@ -911,6 +911,7 @@ def update_membership_in(
 ) -> HouseholdMember:
     """Change a membership's role, start date or studying flag, under the household rules."""
     member = load_checked(session, HouseholdMember, member_id, expected_version, "medlemskapet")
+    require_case_access(session, actor, member.case_id, Purpose.WRITE)
     if (member.role, member.valid_from, member.studying) == (role.value, valid_from, studying):
         return member
     errors: list[FieldError] = []

@@ -298,3 +298,30 @@ def test_membership_edits_follow_the_household_rules(db, actor, unit_id) -> None
     assert err.value.errors[0].field == "roll"
     # Nothing half-saved: the person's new name went with the refused membership change.
     assert view.refresh(ref.id).members[2].last_name == "Nyström"
+
+
+def test_the_new_edits_keep_to_the_users_scope(db, actor, unit_id) -> None:  # type: ignore[no-untyped-def]
+    from models.codes import Role
+    from services.errors import PermissionDeniedError
+    from services.users import UserInput, create_user_in
+
+    ref = _case(db, actor, unit_id)  # no caseworker: not in anyone's own caseload
+    with db.begin() as s:
+        stranger = create_user_in(
+            s, actor, UserInput("sven", "Sven Svensson", Role.CASEWORKER, "Försörjningsstöd Järna")
+        )
+        stranger_actor = Actor("sven", Role.CASEWORKER, user_id=stranger.id)
+    karin = CaseViewService(db=db, actor=actor).load(ref.id).members[0]
+    edits = CaseEditService(db=db, actor=stranger_actor)
+    with pytest.raises(PermissionDeniedError):
+        edits.update_member(
+            (karin.id, karin.version),
+            MemberRole.APPLICANT,
+            karin.valid_from,
+            False,
+            (karin.person_id, karin.person_version),
+            MemberPersonInput("Karin", "Berg", "19780214-3524"),
+        )
+    with pytest.raises(PermissionDeniedError):
+        edits.add_goal(GoalInput(ref.id, "Körkort"))
+    assert CaseViewService(db=db, actor=actor).refresh(ref.id).members[0].last_name == "Nyström"
