@@ -281,7 +281,14 @@ def create_local(path: Path, password: str, *, kdf: KdfParams | None = None) -> 
         )
     if not password:
         raise ValidationError.single("lösenord", "måste fyllas i")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the start (the content is encrypted; the name need not be public).
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise ValidationError.single(
+            "--local", f"filen {path} kan inte skapas: {exc.strerror}"
+        ) from exc
     try:
         return _open_engine(path, password, create=True, kdf=kdf or DEFAULT_KDF)
     except BaseException:
