@@ -205,3 +205,47 @@ def test_resolving_conflicts_in_the_shared_conflict_dialog(qtbot, runner) -> Non
     qtbot.waitUntil(lambda: bool(picked), timeout=5000)
     assert picked == [[(conflict, "theirs")]]
     qtbot.waitUntil(lambda: "sparade" in dialog.status.text(), timeout=5000)
+
+
+def test_case_windows_refuse_cases_of_an_expired_copy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from models import OfflineLocalState
+    from services.errors import NotFoundError
+    from services.offline import CheckoutExpiredError, KdfParams, create_local
+    from ui.offline_app import OfflineCaseSource
+
+    local = create_local(tmp_path / "l.fokus", "lösenord-1", kdf=KdfParams(1, 8192, 1))
+    now = datetime.now(UTC)
+    with local.begin() as s:
+        s.add(
+            OfflineLocalState(
+                id=1,
+                laptop_id=uuid.uuid4(),
+                laptop_code="AB12",
+                checkout_id=uuid.uuid4(),
+                user_id=uuid.uuid4(),
+                username="anna",
+                checked_out_at=now,
+                expires_at=now + timedelta(days=1),
+                last_provisional=0,
+            )
+        )
+
+    class Inner:
+        def load(self, case_id):  # type: ignore[no-untyped-def]
+            return ("detalj", case_id)
+
+        other = "vidare"
+
+    source = OfflineCaseSource(inner=Inner(), local=local)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(NotFoundError):  # valid copy: the case must exist locally
+            source.load(uuid.uuid4())
+        assert source.other == "vidare"
+        with local.begin() as s:
+            s.execute(update(OfflineLocalState).values(expires_at=now - timedelta(minutes=1)))
+        with pytest.raises(CheckoutExpiredError, match="gick ut"):
+            source.load(uuid.uuid4())
+    finally:
+        local.dispose()

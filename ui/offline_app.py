@@ -9,7 +9,9 @@ the usual one, with :class:`ui.sync_dialog.OfflineMenu` added.
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import QDialog
 
@@ -17,7 +19,7 @@ from services.auth import SessionUser, authenticate
 from services.case_view import CaseViewService
 from services.db import Database, resolve_url
 from services.errors import FokusError
-from services.offline import open_local
+from services.offline import open_local, require_case_usable
 from services.register import RegisterService
 from services.summary import SummaryService
 from ui.login_dialog import LoginController, LoginDialog
@@ -27,6 +29,22 @@ from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
 
 log = logging.getLogger(__name__)
+
+
+class OfflineCaseSource:
+    """The case window's source on a laptop copy: refuses every case once the checkout
+    has expired or was revoked (checked at each opening, in the worker)."""
+
+    def __init__(self, *, inner: CaseViewService, local: Database) -> None:
+        self._inner = inner
+        self._local = local
+
+    def load(self, case_id: uuid.UUID) -> Any:
+        require_case_usable(self._local, case_id)
+        return self._inner.load(case_id)
+
+    def __getattr__(self, name: str) -> Any:  # everything else as the real service
+        return getattr(self._inner, name)
 
 
 def run_offline_app(*, local_path: Path, central_url: str | None) -> int:
@@ -58,7 +76,7 @@ def run_offline_app(*, local_path: Path, central_url: str | None) -> int:
             state=state,
             db_label=f"Offline: {local_path}",
             runner=runner,
-            case_source=CaseViewService(db=db, actor=user.actor),
+            case_source=OfflineCaseSource(inner=CaseViewService(db=db, actor=user.actor), local=db),
             summary_service=SummaryService(db=db, actor=user.actor),
         )
         OfflineMenu(

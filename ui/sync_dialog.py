@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
@@ -230,11 +230,16 @@ class OfflineMenu(QObject):
         file_menu.insertAction(first, self.sync_action)
         self.dialog: SyncDialog | None = None
         self.controller: SyncController | None = None
+        # A checkout can expire while the app runs: look again every minute.
+        self.timer = QTimer(self)
+        self.timer.setInterval(60_000)
         self.refresh_status()
         self._connect_signals()
+        self.timer.start()
 
     def _connect_signals(self) -> None:
         self.sync_action.triggered.connect(self._on_sync_triggered)
+        self.timer.timeout.connect(self.refresh_status)
         self._window.installEventFilter(self)
 
     def refresh_status(self) -> None:
