@@ -320,7 +320,7 @@ def test_logout_from_the_lock_saves_the_view_and_quits(
 
     main, _case, _note = windows
     calls: list[str] = []
-    app = SimpleNamespace(quit=lambda: calls.append("quit"))
+    app = SimpleNamespace(exit=lambda code: calls.append(f"exit {code}"))
     parts = SimpleNamespace(
         window=main, controller=SimpleNamespace(save_state=lambda: calls.append("saved"))
     )
@@ -331,7 +331,7 @@ def test_logout_from_the_lock_saves_the_view_and_quits(
         assert lock.dialog is not None
         with qtbot.waitSignal(lock.logout_requested, timeout=5000):
             lock.dialog.logout_button.click()
-        assert calls == ["saved", "quit"]
+        assert calls == ["saved", "exit 0"]
         qtbot.waitUntil(lambda: "session_locked" in _actions(sqlite_db), timeout=2000)
         assert _actions(sqlite_db)[-2:] in (
             ["session_locked", "logout"],

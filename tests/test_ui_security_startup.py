@@ -21,7 +21,7 @@ from ui.worker import BackgroundRunner
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore("propagateSizeHints"),
+    pytest.mark.qt_log_ignore("propagateSizeHints", "does not support raise"),
 ]
 
 
@@ -253,3 +253,90 @@ def test_cancel_during_the_check_stays_logged_out(qtbot, runner, sqlite_db, tmp_
         dialog.reject()
     assert controller.user is None and state.last_username == ""
     assert dialog.result() == QDialog.DialogCode.Rejected
+
+
+def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    """The real start: worker open, login dialog, main window with the administrator's menu,
+    the idle lock, "Logga ut" quits the application and run_app returns 0."""
+    from PySide6.QtCore import QDeadlineTimer
+    from sqlalchemy import select
+
+    import ui.startup
+    from models import AuditEvent
+    from ui.idle_lock import IdleLock
+    from ui.login_dialog import LoginDialog
+    from ui.main_window import MainWindow
+
+    db = open_database(sqlite_url)
+    first_run(db, "admin", "Ada Admin", "rätt-lösenord-1", "Söder", workstation="t")
+    db.dispose()
+    deadline = QDeadlineTimer(30_000)
+    seen: dict[str, object] = {}
+
+    def login() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, LoginDialog):
+            if deadline.hasExpired():
+                seen["problem"] = "no login dialog"
+                QApplication.instance().exit(1)  # type: ignore[union-attr]
+                return
+            QTimer.singleShot(30, login)
+            return
+        dialog.username.setText("admin")
+        dialog.password.setText("rätt-lösenord-1")
+        dialog.login_button.click()
+        QTimer.singleShot(30, lock_when_shown)
+
+    def lock_when_shown() -> None:
+        windows = [
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        ]
+        if not windows:
+            if deadline.hasExpired():
+                seen["problem"] = "no main window"
+                QApplication.instance().exit(1)  # type: ignore[union-attr]
+                return
+            QTimer.singleShot(30, lock_when_shown)
+            return
+        w = windows[0]
+        seen["admin_menu"] = w.admin_menu.menuAction().isVisible()
+        locks = w.findChildren(IdleLock)
+        seen["locks"] = len(locks)
+        seen["interval"] = locks[0].watcher.timer.interval() if locks else None
+        if not locks:
+            w.close()
+            return
+        locks[0].lock()
+        seen["title"] = w.windowTitle()
+        assert locks[0].dialog is not None
+        locks[0].dialog.logout_button.click()
+
+    def give_up() -> None:  # never hang the test run: end whatever loop is running
+        seen.setdefault("problem", "timeout")
+        for widget in QApplication.topLevelWidgets():
+            widget.close()
+        QApplication.instance().exit(1)  # type: ignore[union-attr]
+
+    QTimer.singleShot(0, login)
+    safety = QTimer()
+    safety.setSingleShot(True)
+    safety.timeout.connect(give_up)
+    safety.start(45_000)
+    try:
+        code = ui.startup.run_app(url=sqlite_url)
+    finally:
+        safety.stop()
+    assert shown == [] and "problem" not in seen, seen
+    assert code == 0
+    assert seen["admin_menu"] is True and seen["locks"] == 1
+    assert seen["interval"] == 10 * 60_000 and seen["title"] == "Fokus – låst"
+    db = open_database(sqlite_url)
+    try:
+        with db.begin() as s:
+            actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    finally:
+        db.dispose()
+    assert actions[-3:] in (
+        ["login_success", "session_locked", "logout"],
+        ["login_success", "logout", "session_locked"],
+    )

@@ -399,6 +399,7 @@ class IdleLock(QObject):
 
     def _logged_out(self) -> None:
         log.info("logout from the idle lock user_id=%s", self._user.user_id)
+        self.shutdown()  # the windows stay covered until the application has ended
         self.logout_requested.emit()
 
     def _end_lock(self) -> None:

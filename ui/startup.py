@@ -280,7 +280,9 @@ def start_idle_lock(
 
     def log_out() -> None:
         parts.controller.save_state()
-        app.quit()
+        # exit(), not quit(): Qt 6's quit() first asks every window to close, and the
+        # lock (or an unsaved-changes guard under it) would refuse and keep Fokus running
+        app.exit(0)
 
     lock.logout_requested.connect(log_out)
     return lock
