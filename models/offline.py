@@ -54,7 +54,9 @@ class OfflineCheckoutCase(Base):
     checkout_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("offline_checkout.id"), primary_key=True
     )
-    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("fs_case.id"), primary_key=True, index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("fs_case.id"), primary_key=True, index=True
+    )
 
     checkout: Mapped[OfflineCheckout] = relationship(back_populates="cases")
 
