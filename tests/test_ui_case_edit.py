@@ -21,7 +21,13 @@ from PySide6.QtWidgets import QTableView, QWidget
 from models.codes import MemberRole
 from services.audit import Actor
 from services.case_view import CaseViewService
-from services.cases import CaseChanges, CaseEditService, CaseRef, CaseService
+from services.cases import (
+    CaseChanges,
+    CaseEditService,
+    CaseRef,
+    CaseService,
+    MemberPersonInput,
+)
 from services.db import Database, open_database
 from services.errors import ValidationError
 from services.journal import JournalService
@@ -526,6 +532,34 @@ def test_a_conflict_shows_theirs_beside_yours(qtbot, sqlite_db, runner, host) ->
     d = CaseViewService(db=sqlite_db, actor=actor).refresh(ref.id)
     assert (d.town, d.housing_cost_ore) == ("Järna", 900_000)
     assert view.fields["address"].text() == "Storgatan 12, 151 30 Järna"
+
+    # Two people edit the same member: theirs beside yours per field, chosen per field.
+    _select(view.members, 1)
+    view.edit_member_button.click()
+    edit = controller.dialog
+    assert isinstance(edit, MemberDialog)
+    oskar = controller.detail.members[1]
+    other_edits = CaseEditService(db=sqlite_db, actor=Actor("anna", actor.role))
+    other_edits.update_member_person(
+        oskar.person_id,
+        oskar.person_version,
+        MemberPersonInput("Oskar", "Nyström", "20120630-2844", phone="08-55 00 11"),
+    )
+    edit.last_name.setText("Berg")
+    edit.save_button.click()
+    qtbot.waitUntil(lambda: controller.conflict_dialog is not dialog, timeout=WAIT)
+    member_conflict = controller.conflict_dialog
+    assert isinstance(member_conflict, ConflictDialog)
+    rows = {f.label: (f.base, f.theirs, f.yours) for f in member_conflict.fields}
+    assert rows == {
+        "Efternamn": ("Nyström", "Nyström", "Berg"),
+        "Telefon": ("", "08-55 00 11", ""),
+    }
+    member_conflict.choose("Telefon", THEIRS)
+    with qtbot.waitSignal(controller.action_done, timeout=WAIT):
+        member_conflict.ok_button.click()
+    oskar = controller.detail.members[1]
+    assert (oskar.last_name, oskar.phone) == ("Berg", "08-55 00 11")
 
     # A stale member version without field data: the window says so and reloads.
     karin_version = controller.detail.members[1].version

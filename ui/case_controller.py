@@ -824,6 +824,10 @@ class CaseController(QObject):
         if member is None or self._services is None:
             return
         edits = self._services.edits
+        dialog = MemberDialog(member=member, today=self._today(), parent=self._view)
+        base = dialog.values()
+        # The versions the next save starts from; a conflict moves them to the saved ones.
+        versions = {"member": member.version, "person": member.person_version}
 
         def save(dlg: FormDialog) -> None:
             assert isinstance(dlg, MemberDialog)
@@ -831,18 +835,69 @@ class CaseController(QObject):
             role, start, studying = dlg.membership_value()
             self._submit(
                 lambda: edits.update_member(
-                    (member.id, member.version),
+                    (member.id, versions["member"]),
                     role,
                     start,
                     studying,
-                    (member.person_id, member.person_version),
+                    (member.person_id, versions["person"]),
                     data,
                 ),
                 done_text=self.tr("medlemmen sparad"),
                 dialog=dlg,
+                on_conflict=lambda exc: self._on_member_conflict(
+                    exc, dlg, member.id, base, versions
+                ),
             )
 
-        self._open_dialog(MemberDialog(member=member, today=self._today(), parent=self._view), save)
+        self._open_dialog(dialog, save)
+
+    def _on_member_conflict(
+        self,
+        exc: ConflictError,
+        dialog: MemberDialog,
+        member_id: uuid.UUID,
+        base: dict[str, str],
+        versions: dict[str, int],
+    ) -> None:
+        """Someone saved this member first: theirs beside yours per field, then save again."""
+        dialog.set_busy(False)
+        yours = dialog.values()
+
+        def got_theirs() -> None:
+            d = self.detail
+            fresh = next((m for m in d.members if m.id == member_id), None) if d else None
+            if fresh is None or not _alive(dialog):
+                return
+            theirs = MemberDialog.values_of(fresh)
+            fields = [
+                ConflictField(label, base.get(label), theirs[label], yours[label])
+                for label in yours
+                if theirs[label] != yours[label]
+                and (theirs[label] != base.get(label) or yours[label] != base.get(label))
+            ]
+            versions["member"], versions["person"] = fresh.version, fresh.person_version
+            base.clear()
+            base.update(theirs)
+            conflict = ConflictDialog(fields, what=exc.what, parent=dialog)
+            self.conflict_dialog = conflict
+
+            def finished(result: int) -> None:
+                if not _alive(dialog):
+                    return
+                if result != ConflictDialog.DialogCode.Accepted:
+                    dialog.show_message(
+                        self.tr("Inget sparades; formuläret har dina värden, sparat är deras.")
+                    )
+                    return
+                resolved = dialog.values()
+                resolved.update(conflict.resolved())
+                dialog.set_values(resolved)
+                dialog.save_button.click()
+
+            conflict.finished.connect(finished)
+            conflict.open()
+
+        self.refresh(then=got_theirs)
 
     def _on_end_member(self) -> None:
         member = self.selected_member()

@@ -105,6 +105,44 @@ class MemberDialog(FormDialog):
             self.role.setEnabled(member.role != MemberRole.APPLICANT.value)
         self.personal_id.setFocus()
 
+    LABELS = ("Förnamn", "Efternamn", "Personnummer", "Telefon", "E-post", "Roll", "Från")
+
+    def values(self) -> dict[str, str]:
+        """The form as text per field label (what the conflict dialog compares)."""
+        return {
+            "Förnamn": self.first_name.text().strip(),
+            "Efternamn": self.last_name.text().strip(),
+            "Personnummer": self.personal_id.text().strip(),
+            "Telefon": self.phone.text().strip(),
+            "E-post": self.email.text().strip(),
+            "Roll": self.role.currentText(),
+            "Från": self.valid_from.text().strip(),
+        }
+
+    @staticmethod
+    def values_of(m: MemberDetail) -> dict[str, str]:
+        """A stored member as :meth:`values` shows it."""
+        return {
+            "Förnamn": m.first_name,
+            "Efternamn": m.last_name,
+            "Personnummer": m.personal_id,
+            "Telefon": m.phone,
+            "E-post": m.email,
+            "Roll": m.role_label,
+            "Från": m.valid_from.isoformat(),
+        }
+
+    def set_values(self, values: dict[str, str]) -> None:
+        self.first_name.setText(values["Förnamn"])
+        self.last_name.setText(values["Efternamn"])
+        self.personal_id.setText(values["Personnummer"])
+        self.phone.setText(values["Telefon"])
+        self.email.setText(values["E-post"])
+        index = self.role.findText(values["Roll"])
+        if index >= 0:
+            self.role.setCurrentIndex(index)
+        self.valid_from.setText(values["Från"])
+
     def _refuse_bad_pid(self) -> None:
         if not self.pid_check.valid:
             raise InputError("personnummer", self.pid_check.message)
