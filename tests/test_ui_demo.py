@@ -8,12 +8,16 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QTimer
 from PySide6.QtWidgets import QApplication, QProgressDialog
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import main
 import ui.startup
-from models import AuditEvent
+from models import AuditEvent, Case, User
+from models.codes import Role
+from services.access import case_scope_condition
+from services.audit import Actor
 from services.auth import demo_login
+from services.db import open_database
 from services.register import RegisterService
 from services.search import RegisterFilter
 from services.settings import data_dir
@@ -143,5 +147,24 @@ def test_python_main_demo_end_to_end(qtbot, quiet_start, monkeypatch) -> None:  
     assert main.main(["demo"]) == 0
     assert quiet_start == []
     assert str(seen["title"]).startswith("Fokus – DEMO – ")
-    assert seen["count"] == "30 ärenden"
-    assert seen["rows"] == 30
+    # The demo user is a caseworker: the register lists what the access matrix lets
+    # them open (their own cases), not all 30.
+    full_name = str(seen["title"]).removeprefix("Fokus – DEMO – ").removesuffix(" (handläggare)")
+    db = open_database(f"sqlite:///{data_dir() / 'demo.db'}")
+    try:
+        with db.begin() as s:
+            user = s.scalars(select(User).where(User.full_name == full_name)).one()
+            who = Actor(username=user.username, role=Role(user.role), user_id=user.id)
+            mine = s.scalar(
+                select(func.count()).select_from(Case).where(case_scope_condition(who, None))
+            )
+            assigned = s.scalar(
+                select(func.count()).select_from(Case).where(Case.caseworker_id == user.id)
+            )
+            total = s.scalar(select(func.count()).select_from(Case))
+    finally:
+        db.dispose()
+    assert total == 30
+    assert mine is not None and assigned is not None and 0 < mine <= assigned < 30
+    assert seen["count"] == f"{mine} ärenden"
+    assert seen["rows"] == mine
