@@ -236,6 +236,10 @@ def build_main_window(
             runner=runner,
             current_filter=register.current_filter,
         )
+        if cases is not None:
+            # Ctrl+P in a case window opens the same print dialog as Arkiv's entry.
+            dialogs = summaries
+            cases.print_requested.connect(lambda case_id: dialogs.open_for_case(case_id, window))
     controller = MainWindowController(
         window=window,
         register=register,
