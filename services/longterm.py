@@ -334,15 +334,24 @@ YearTable = type[SupportYearCase] | type[SupportYearPerson]
 
 
 def _bits(mask_expr: Any, mask: int) -> ColumnElement[int]:
-    """The number of months in ``mask_expr & mask`` (a portable 12-bit popcount)."""
-    masked = mask_expr.op("&", return_type=Integer)(literal_column(str(mask), Integer))
-    terms = [
-        masked.op(">>", return_type=Integer)(literal_column(str(k), Integer)).op(
+    """The number of months in ``mask_expr & mask`` (a portable popcount).
+
+    One term per bit set in ``mask`` (``(x >> k) & 1``), so a window edge of
+    two months costs two terms, not twelve.
+    """
+    one = literal_column("1", Integer)
+    terms: list[ColumnElement[int]] = [
+        mask_expr.op(">>", return_type=Integer)(literal_column(str(k), Integer)).op(
             "&", return_type=Integer
-        )(literal_column("1", Integer))
+        )(one)
+        if k
+        else mask_expr.op("&", return_type=Integer)(one)
         for k in range(12)
+        if mask >> k & 1
     ]
-    total: ColumnElement[int] = terms[0]
+    if not terms:
+        return literal_column("0", Integer)
+    total = terms[0]
     for t in terms[1:]:
         total = total + t
     return total
