@@ -14,10 +14,11 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 class _FirstPaint(QObject):
     """Prints ``FOKUS_BENCH login <monotonic>`` once the dialog has painted, then rejects it."""
 
+    _done = False  # a class default: Qt may deliver events while the instance is torn down
+
     def __init__(self, dialog: QObject) -> None:
         super().__init__(dialog)
         self._dialog = dialog
-        self._done = False
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         if not self._done and event.type() == QEvent.Type.Paint:
@@ -27,6 +28,7 @@ class _FirstPaint(QObject):
 
     def _report(self) -> None:
         print(f"FOKUS_BENCH login {time.monotonic():.6f}", flush=True)
+        self._dialog.removeEventFilter(self)
         reject = getattr(self._dialog, "reject", None)
         if callable(reject):
             reject()
