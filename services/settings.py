@@ -43,6 +43,8 @@ class Settings:
     long_term_window_months: int = 36
     # The most case summaries an arbetsledare may export as PDF files in one batch.
     batch_export_cap: int = 200
+    # Nödåtkomst lasts this many hours; 0 = until the end of the day (services/access.py).
+    emergency_access_hours: int = 0
     # Minutes without keyboard or mouse input before the idle lock hides case data.
     idle_lock_minutes: int = 10
     # The follow-up list flags an open case without a contact note for this many weeks.
