@@ -905,6 +905,8 @@ class AccessService:
         emergency_hours: int | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``emergency_hours``: how long a nödåtkomst lasts (``Settings.emergency_access_hours``;
+        None or 0: until the end of the Swedish day)."""
         self._db = db
         self._actor = actor
         self._hours = emergency_hours
