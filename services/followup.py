@@ -4,10 +4,10 @@ Why: vendors' case systems offer no reminders, so municipalities drive them
 with screen robots (see DOMAIN.md). Fokus computes the list from what is
 already recorded, in SQL, per caseworker or for a whole unit:
 
-* **Uppföljning** — a contact note's follow-up date (``follow_up_on``) that
-  has come (overdue, today, or within ``horizon_days``). A follow-up is
-  done once a later contact note is written in the case, or when the note
-  has been corrected (the correction carries its own follow-up date).
+* **Uppföljning** — the follow-up date (``follow_up_on``) of a case's latest
+  contact note, when it has come (overdue, today, or within
+  ``horizon_days``). Writing a later note answers it; so does correcting the
+  note (the correction carries its own follow-up date).
 * **Plandatum passerat** — a plan goal whose target date has passed and that
   is not marked achieved.
 * **Jobbstimulans / Aktivitetskrav / Mycket långvarig** — a person of the
@@ -121,21 +121,32 @@ def _day(value: datetime | date) -> date:
 
 
 def _follow_ups(session: Session, cases: Any, today: date, horizon: int) -> list[FollowUpItem]:
-    ce, later = ContactEntry, aliased(ContactEntry)
+    """Each case's latest note, when it asks for a follow-up by the horizon.
+
+    Only the latest note can be unanswered (any later note answers the
+    earlier ones), so this reads one note per case through the
+    (case_id, occurred_at) index instead of every note with a follow-up
+    date. A note that has been corrected is answered by its correction.
+    """
+    ce, latest, correction = ContactEntry, aliased(ContactEntry), aliased(ContactEntry)
+    latest_id = (
+        select(latest.id)
+        .where(latest.case_id == Case.id)
+        .order_by(latest.occurred_at.desc(), latest.created_at.desc())
+        .limit(1)
+        .correlate(Case)
+        .scalar_subquery()
+    )
     rows = session.execute(
         select(*_case_columns(), ce.follow_up_on, ce.occurred_at, ce.counterpart)
-        .join(Case, Case.id == ce.case_id)
+        .select_from(Case)
+        .join(ce, ce.id == latest_id)
         .outerjoin(User, User.id == Case.caseworker_id)
         .where(
-            ce.case_id.in_(cases),
+            Case.id.in_(cases),
             ce.follow_up_on.is_not(None),
             ce.follow_up_on <= today + timedelta(days=horizon),
-            ~exists(
-                select(later.id).where(
-                    later.case_id == ce.case_id,
-                    or_(later.occurred_at > ce.occurred_at, later.corrects_id == ce.id),
-                )
-            ),
+            ~exists(select(correction.id).where(correction.corrects_id == ce.id)),
         )
     )
     items = []
