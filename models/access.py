@@ -27,7 +27,7 @@ from models.base import Base, UUIDPk, utcnow
 
 
 class StandIn(UUIDPk, Base):
-    """``substitute_user_id`` stands in for ``absent_user_id`` from ``valid_from`` to ``valid_to``."""
+    """An ersättare: ``substitute_user_id`` works ``absent_user_id``'s cases for a period."""
 
     __tablename__ = "stand_in"
     __table_args__ = (
