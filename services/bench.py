@@ -504,6 +504,21 @@ def _fill_notes(db: Database, actor: Actor, case_id: uuid.UUID, total: int, as_o
 # --------------------------------------------------------------------------- register SQL
 
 
+def connection_parts(url: str) -> dict[str, str]:
+    """What Qt's own SQL drivers need to open the bench database (ui/ parses no URLs)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return {"backend": "sqlite", "database": str(sqlite_path(url))}
+    return {
+        "backend": "postgresql",
+        "host": parsed.host or "localhost",
+        "port": str(parsed.port or 5432),
+        "database": parsed.database or "",
+        "username": parsed.username or "",
+        "password": parsed.password or "",
+    }
+
+
 class _Captured(Exception):
     """Stops a register call once its first statement has been captured."""
 

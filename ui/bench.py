@@ -31,11 +31,17 @@ from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, SignalIns
 from PySide6.QtSql import QSqlDatabase, QSqlQuery, QSqlQueryModel
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QTableView, QWidget
-from sqlalchemy.engine import make_url
 
-from services.bench import SEARCHES, bench_user, median, percentile, register_sql
+from services.bench import (
+    SEARCHES,
+    bench_user,
+    connection_parts,
+    median,
+    percentile,
+    register_sql,
+)
 from services.case_view import CaseViewService
-from services.db import Database, open_database, sqlite_path
+from services.db import Database, open_database
 from services.register import RegisterService
 from services.search import RegisterFilter
 from ui.case_controller import CaseWindows
@@ -243,17 +249,17 @@ class GuiBench:
 
     # --- the references
     def _open_qt_database(self) -> QSqlDatabase | None:
-        url = make_url(self.plan["url"])
-        if url.get_backend_name() == "sqlite":
+        parts = connection_parts(self.plan["url"])
+        if parts["backend"] == "sqlite":
             qdb = QSqlDatabase.addDatabase("QSQLITE", "bench")
-            qdb.setDatabaseName(str(sqlite_path(self.plan["url"])))
+            qdb.setDatabaseName(parts["database"])
         else:
             qdb = QSqlDatabase.addDatabase("QPSQL", "bench")
-            qdb.setHostName(url.host or "localhost")
-            qdb.setPort(int(url.port or 5432))
-            qdb.setDatabaseName(url.database or "")
-            qdb.setUserName(url.username or "")
-            qdb.setPassword(url.password or "")
+            qdb.setHostName(parts["host"])
+            qdb.setPort(int(parts["port"]))
+            qdb.setDatabaseName(parts["database"])
+            qdb.setUserName(parts["username"])
+            qdb.setPassword(parts["password"])
         if not qdb.open():
             self.figures["notes"]["register_ratio_vs_qsqlquerymodel"] = (
                 f"Qt:s databasdrivrutin kunde inte öppna databasen: {qdb.lastError().text()}"
