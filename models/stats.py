@@ -220,7 +220,9 @@ def rebuild(session: Session) -> None:
     session.execute(delete(SupportYearPerson))
     session.execute(insert(SupportYearCase).from_select(_CASE_COLS, case_years_query()))
     session.execute(insert(SupportYearPerson).from_select(_PERSON_COLS, person_years_query()))
-    _pending(session).clear()
+    pending = _pending(session)
+    pending.clear()
+    pending.rebuilt = True
     session.info.pop(_INFO_ALL, None)
 
 
@@ -236,15 +238,34 @@ def _pending(session: Session) -> _Pending:
 
 
 class _Pending:
-    """Households and persons whose rows wait for a refresh in this session."""
+    """Households and persons whose rows wait for a refresh in this session.
+
+    Those already refreshed in this transaction are kept too (``done_*``):
+    rolling back a savepoint undoes a refresh made inside it, so they are
+    refreshed again.
+    """
 
     def __init__(self) -> None:
         self.cases: set[uuid.UUID] = set()
         self.persons: set[uuid.UUID] = set()
+        self.done_cases: set[uuid.UUID] = set()
+        self.done_persons: set[uuid.UUID] = set()
+        self.rebuilt = False
 
     def clear(self) -> None:
         self.cases.clear()
         self.persons.clear()
+
+    def mark_done(self) -> None:
+        self.done_cases |= self.cases
+        self.done_persons |= self.persons
+        self.clear()
+
+    def reset(self) -> None:
+        self.clear()
+        self.done_cases.clear()
+        self.done_persons.clear()
+        self.rebuilt = False
 
     def __bool__(self) -> bool:
         return bool(self.cases or self.persons)
@@ -322,7 +343,7 @@ def sync(session: Session) -> None:
     pending = _pending(session)
     if pending:
         cases, persons = set(pending.cases), set(pending.persons)
-        pending.clear()
+        pending.mark_done()
         refresh(session, case_ids=cases, person_ids=persons)
 
 
@@ -331,9 +352,20 @@ def _before_commit(session: Session) -> None:
     sync(session)
 
 
+def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
+    """A savepoint rolled back: what was refreshed in this transaction is refreshed again."""
+    if not session.in_transaction():
+        return
+    pending = _pending(session)
+    if pending.rebuilt:
+        session.info[_INFO_ALL] = True
+    pending.cases |= pending.done_cases
+    pending.persons |= pending.done_persons
+
+
 def _after_transaction_end(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
-        _pending(session).clear()
+        _pending(session).reset()
         session.info.pop(_INFO_ALL, None)
 
 
@@ -348,6 +380,7 @@ def install() -> None:
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "do_orm_execute", _do_orm_execute)
     event.listen(Session, "before_commit", _before_commit)
+    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
     event.listen(Session, "after_transaction_end", _after_transaction_end)
     _installed = True
 
