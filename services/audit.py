@@ -128,6 +128,7 @@ ACTION_LABELS: dict[str, str] = {
     "member_updated": "hushållsmedlem ändrad",
     "plan_goal_added": "planmål tillagt",
     "plan_goal_achieved": "planmål uppnått",
+    "access_denied": "åtkomst nekad",
     "emergency_access": "nödåtkomst",
     "emergency_log_reviewed": "nödåtkomster granskade",
     "stand_in_granted": "ersättare utsedd",
