@@ -45,6 +45,7 @@ these checks are the boundary.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import (
@@ -85,8 +88,11 @@ from services.audit import LOCAL_TZ, Actor, record
 from services.db import Database
 from services.errors import NotFoundError, PermissionDeniedError, ValidationError
 
+log = logging.getLogger(__name__)
+
 # --- audit actions -----------------------------------------------------------------------------
 
+ACCESS_DENIED = "access_denied"
 EMERGENCY_ACCESS = "emergency_access"
 EMERGENCY_LOG_REVIEWED = "emergency_log_reviewed"
 STAND_IN_GRANTED = "stand_in_granted"
@@ -333,12 +339,45 @@ def require_case_access(
         )
     else:
         message = f"du har inte behörighet till ärendet {case.case_number}"
+    _record_refusal(session, actor, case.id, purpose, protected)
     raise OutsideScopeError(
         message + "; vid behov kan du begära nödåtkomst och ange skälet",
         case_id=case.id,
         case_number=case.case_number,
         protected=protected,
     )
+
+
+def _record_refusal(
+    session: Session, actor: Actor, case_id: uuid.UUID, purpose: Purpose, protected: bool
+) -> None:
+    """Audit a refused attempt (``access_denied``) in a transaction of its own.
+
+    The caller's transaction rolls back with the refusal, and its events with
+    it; the access review still wants to see attempts on cases outside one's
+    scope. On SQLite, when the caller's transaction already holds the write
+    lock, a second writer would wait for it: the attempt is then only logged
+    to the application log.
+    """
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    if engine.dialect.name == "sqlite":
+        driver = session.connection().connection.driver_connection
+        if getattr(driver, "in_transaction", False):
+            log.info("access_denied for case %s not audited: write lock held", case_id)
+            return
+    try:
+        with Session(engine) as other, other.begin():
+            record(
+                other,
+                actor,
+                ACCESS_DENIED,
+                case_id=case_id,
+                purpose=purpose.value,
+                protected=protected,
+            )
+    except SQLAlchemyError:
+        log.warning("access_denied for case %s could not be audited", case_id, exc_info=True)
 
 
 def require_person_access(

@@ -391,3 +391,25 @@ def test_summaries_follow_the_scope(world: World) -> None:
     with world.db.begin() as s:
         batch = plan_batch_in(s, world.users["lena"], RegisterFilter(), cap=50, today=TODAY)
     assert set(batch.case_ids) == {world.cases[n] for n in ("c_anna", "c_erik", "c_free")}
+
+
+def test_a_refused_attempt_is_audited_in_its_own_transaction(world: World) -> None:
+    with pytest.raises(OutsideScopeError):
+        world.open("anna", "c_erik")
+    with pytest.raises(OutsideScopeError):
+        world.open("lena", "c_prot")
+    with world.db.begin() as s:
+        events = s.execute(
+            select(AuditEvent.user_id, AuditEvent.case_id, AuditEvent.detail).where(
+                AuditEvent.action == access.ACCESS_DENIED
+            )
+        ).all()
+    assert [(e.user_id, e.case_id) for e in events] == [
+        (world.users["anna"].user_id, world.cases["c_erik"]),
+        (world.users["lena"].user_id, world.cases["c_prot"]),
+    ]
+    assert '"protected": true' in events[1].detail and '"purpose": "read"' in events[0].detail
+    with world.db.begin() as s:
+        from services.audit import verify_chain
+
+        assert verify_chain(s).ok
