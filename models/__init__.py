@@ -22,13 +22,6 @@ from models.offline import (
     OfflineLocalConflict,
     OfflineLocalState,
 )
-from models.offline import (
-    OfflineCheckout,
-    OfflineCheckoutCase,
-    OfflineLocalBase,
-    OfflineLocalConflict,
-    OfflineLocalState,
-)
 from models.org import DEFAULT_CAP_FOCUS, DEFAULT_CAP_OTHER, Unit, User
 from models.person import Person, PersonIdentifier
 from models.plan import PersonDirection, Target, TargetGroup, TargetRule

@@ -83,6 +83,7 @@ class CaseServices:
     support: Any = None  # a services.support.SupportService: months entered by hand
     drafts: Any = None  # a services.drafts.DraftStore: note text autosaved, encrypted
     draft_interval_ms: int = 5_000
+    clocks: Any = None  # a services.longterm.LongTermService: the Översikt tab's clocks
 
 
 def _day(d: date | None) -> str:
@@ -1349,5 +1350,39 @@ class CaseWindows(QObject):
         view.closed.connect(lambda: self._open.pop(case_id, None))
         view.print_requested.connect(self.print_requested)
         controller.register_changed.connect(self.case_changed)
+        if self._services is not None and self._services.clocks is not None:
+            self._add_clocks(view, controller, case_id, self._services.clocks)
         view.show()
         return controller
+
+    def _add_clocks(
+        self, view: CaseView, controller: CaseController, case_id: uuid.UUID, clocks: Any
+    ) -> None:
+        """The time-on-support clocks in the Översikt tab, counted again after every load
+        (an edit of months or members changes them)."""
+        from ui.clock_panel import ClockPanel
+
+        panel = ClockPanel()
+        panel.setObjectName("clockPanel")
+        view.clock_slot.addWidget(panel)
+
+        def shown(data: Any) -> None:
+            if shiboken6.isValid(panel):
+                panel.set_data(data)
+
+        def failed(exc: BaseException) -> None:
+            if not shiboken6.isValid(panel):
+                return
+            if not isinstance(exc, FokusError):
+                raise exc
+            panel.note.setText(self.tr("Tiden med stöd kunde inte räknas: %s") % exc.message)
+
+        def load() -> None:
+            self._runner.run(
+                lambda: clocks.case_clock_panel(case_id),
+                on_done=shown,
+                on_error=failed,
+                owner=controller,
+            )
+
+        controller.loaded.connect(load)
