@@ -12,11 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QProgressDialog
+from PySide6.QtWidgets import QApplication, QDialog
 
 from services.auth import WRONG_CREDENTIALS, LoginError, authenticate, first_run
 from services.db import Database, create_db_engine, open_database, upgrade
 from services.errors import DatabaseUnavailableError
+from ui.login_dialog import BusyDialog
 from ui.worker import BackgroundRunner
 
 pytestmark = [
@@ -49,8 +50,8 @@ def _watch_progress() -> tuple[QTimer, list[str]]:
 
     def look() -> None:
         for widget in QApplication.topLevelWidgets():
-            if isinstance(widget, QProgressDialog) and widget.isVisible():
-                seen.append(widget.labelText())
+            if isinstance(widget, BusyDialog) and widget.isVisible():
+                seen.append(widget.label.text())
 
     timer = QTimer()
     timer.setInterval(50)
@@ -72,7 +73,7 @@ def test_slow_work_shows_a_busy_dialog_and_keeps_the_gui_alive(qtbot, runner) ->
     assert result == 42
     assert seen and set(seen) == {"Öppnar databasen …"}  # the GUI thread ran meanwhile
     assert not any(
-        isinstance(w, QProgressDialog) and w.isVisible() for w in QApplication.topLevelWidgets()
+        isinstance(w, BusyDialog) and w.isVisible() for w in QApplication.topLevelWidgets()
     )
 
 

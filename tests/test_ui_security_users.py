@@ -297,7 +297,9 @@ def test_start_up_shows_each_role_its_menu(qtbot, sqlite_db, admin, runner) -> N
         user = authenticate(sqlite_db, name, password, "t")
         main = MainWindow(user_label=name)
         qtbot.addWidget(main)
-        install_role_menus(sqlite_db, user, runner, SimpleNamespace(window=main))  # type: ignore[arg-type]
+        register = SimpleNamespace(case_activated=SimpleNamespace(emit=lambda _case_id: None))
+        parts = SimpleNamespace(window=main, register=register)
+        install_role_menus(sqlite_db, user, runner, parts)  # type: ignore[arg-type]
         seen[name] = (
             main.admin_menu.menuAction().isVisible(),
             main.leader_menu.menuAction().isVisible(),

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QVBoxLayout,
     QWidget,
 )
@@ -45,14 +45,93 @@ class Runner(Protocol):
     ) -> int: ...
 
 
-def busy_bar() -> QProgressBar:
-    """A thin indeterminate bar shown while a worker runs (hidden until then)."""
-    bar = QProgressBar()
-    bar.setRange(0, 0)
-    bar.setTextVisible(False)
-    bar.setMaximumHeight(6)
-    bar.setVisible(False)
-    return bar
+class BusyIndicator(QLabel):
+    """Three dots that move while a worker runs (hidden until then).
+
+    Deliberately not an indeterminate :class:`QProgressBar`: its busy
+    animation belongs to the style, and a dialog deleted while that animation
+    was registered crashed Qt 6.11 later in the event loop (seen in the
+    start-up tests). This one is driven by its own timer, a child that dies
+    with it.
+    """
+
+    FRAMES = ("●  ○  ○", "○  ●  ○", "○  ○  ●", "○  ●  ○")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("busyIndicator")
+        self.setAccessibleName(self.tr("Arbetar"))
+        self.setStyleSheet("color: #2b5797;")
+        self._frame = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self._next)
+        self.setText(self.FRAMES[0])
+        super().setVisible(False)
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802
+        super().setVisible(visible)
+        if visible:
+            self._frame = 0
+            self.setText(self.FRAMES[0])
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    def _next(self) -> None:
+        self._frame = (self._frame + 1) % len(self.FRAMES)
+        self.setText(self.FRAMES[self._frame])
+
+
+def busy_bar() -> BusyIndicator:
+    """The busy indicator shown while a worker runs (hidden until then)."""
+    return BusyIndicator()
+
+
+class BusyDialog(QDialog):
+    """A small application-modal "please wait" window: a line of text and the busy dots.
+
+    Shown only after ``delay_ms`` (quick work shows nothing); it cannot be
+    closed by the user, because the work behind it cannot be stopped halfway.
+    """
+
+    def __init__(self, text: str, *, delay_ms: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Fokus")
+        self.setObjectName("busyDialog")
+        self.setWindowModality(Qt.WindowModality.ApplicationModal)
+        self.label = QLabel(text)
+        self.indicator = BusyIndicator()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.indicator)
+        self.setMinimumWidth(320)
+        self._delay = QTimer(self)
+        self._delay.setSingleShot(True)
+        self._delay.timeout.connect(self._appear)
+        self._delay.start(max(0, delay_ms))
+        self._finished = False
+
+    def _appear(self) -> None:
+        if not self._finished:
+            self.indicator.setVisible(True)
+            self.show()
+
+    def finish(self) -> None:
+        """The work is done: never appear, or disappear now."""
+        self._finished = True
+        self._delay.stop()
+        self.indicator.setVisible(False)
+        self.hide()
+
+    def reject(self) -> None:
+        """Esc does nothing: the work behind this window cannot be stopped."""
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self._finished:
+            super().closeEvent(event)
+        else:
+            event.ignore()
 
 
 class LoginDialog(QDialog):

@@ -35,7 +35,7 @@ from ui.case_controller import CaseServices, CaseSource, CaseWindows
 from ui.first_run_dialog import FirstRunController, FirstRunDialog
 from ui.i18n import install_swedish
 from ui.idle_lock import IdleLock, install_idle_lock
-from ui.login_dialog import LoginController, LoginDialog
+from ui.login_dialog import BusyDialog, LoginController, LoginDialog
 from ui.main_controller import MainWindowController
 from ui.main_window import MainWindow
 from ui.register_controller import RegisterController
@@ -124,14 +124,7 @@ def wait_in_background(runner: BackgroundRunner, fn: Callable[[], T], *, label: 
     than a moment (a quick local file shows nothing). For start-up work that
     must finish before there is any window to use.
     """
-    dialog = QProgressDialog(label, "", 0, 0)
-    dialog.setWindowTitle("Fokus")
-    dialog.setObjectName("startupProgress")
-    dialog.setCancelButton(None)  # opening or migrating cannot be stopped halfway
-    dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
-    dialog.setMinimumDuration(BUSY_DIALOG_DELAY_MS)
-    dialog.setAutoClose(False)
-    dialog.setValue(0)
+    dialog = BusyDialog(label, delay_ms=BUSY_DIALOG_DELAY_MS)
     loop = QEventLoop()
     outcome: list[tuple[bool, Any]] = []
 
@@ -142,7 +135,7 @@ def wait_in_background(runner: BackgroundRunner, fn: Callable[[], T], *, label: 
     runner.run(fn, on_done=lambda r: finish(True, r), on_error=lambda e: finish(False, e))
     if not outcome:
         loop.exec()
-    dialog.close()
+    dialog.finish()
     dialog.deleteLater()
     ok, value = outcome[0]
     if not ok:
@@ -168,6 +161,7 @@ def case_services(db: Database, actor: Actor) -> CaseServices:
     from services.cases import CaseEditService, CaseService
     from services.drafts import DraftStore
     from services.journal import JournalService
+    from services.longterm import LongTermService
     from services.support import SupportService
     from services.targets import TargetService
 
@@ -185,6 +179,7 @@ def case_services(db: Database, actor: Actor) -> CaseServices:
         targets=TargetService(db=db, actor=actor),
         support=SupportService(db=db, actor=actor),
         drafts=drafts,
+        clocks=LongTermService(db=db, actor=actor),
     )
 
 
