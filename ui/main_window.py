@@ -72,6 +72,10 @@ class MainWindow(QMainWindow):
         self.export_summaries_action.setVisible(False)
         file_menu.addAction(self.print_summary_action)
         file_menu.addAction(self.export_summaries_action)
+        # Nödåtkomst: shown for handläggare and arbetsledare (ui.emergency_access).
+        self.emergency_action = QAction(self.tr("Nöd&åtkomst till ärende …"), self)
+        self.emergency_action.setVisible(False)
+        file_menu.addAction(self.emergency_action)
         file_menu.addSeparator()
         self.quit_action = QAction(self.tr("&Avsluta"), self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)

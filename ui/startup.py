@@ -313,6 +313,25 @@ def install_role_menus(
         install_leader_menus(db, user, runner, parts)
     if user.role is not Role.ADMIN:
         install_follow_up_menu(db, user, runner, parts)
+        install_emergency_menu(db, user, runner, parts)
+
+
+def install_emergency_menu(
+    db: Database, user: SessionUser, runner: BackgroundRunner, parts: MainParts
+) -> None:
+    """Arkiv → Nödåtkomst till ärende …: a case outside one's scope, with a stated reason."""
+    from services.access import AccessService
+    from services.settings import load_settings
+    from ui.emergency_access import EmergencyAccessMenu
+
+    EmergencyAccessMenu(
+        main_window=parts.window,
+        service=AccessService(
+            db=db, actor=user.actor, emergency_hours=load_settings().emergency_access_hours
+        ),
+        runner=runner,
+        open_case=parts.register.case_activated.emit,
+    )
 
 
 def install_follow_up_menu(
