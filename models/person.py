@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, FoldedText, Timestamps, UUIDPk, utcnow
@@ -35,6 +35,14 @@ class Person(UUIDPk, Timestamps, Base):
         Index("ix_person_search_full_rev", "search_full_rev"),
         Index("ix_person_search_first", "search_first"),
         Index("ix_person_sort_key", "sort_key"),
+        # The few persons with skyddade personuppgifter: every scoped register query
+        # asks which cases hold one (services.access); without this it scans all persons.
+        Index(
+            "ix_person_protected",
+            "id",
+            sqlite_where=text("protection IS NOT NULL"),
+            postgresql_where=text("protection IS NOT NULL"),
+        ),
     )
 
     # Current identity number, 12 digits (YYYYMMDDNNNC), unique when present.
