@@ -49,6 +49,8 @@ class Settings:
     idle_lock_minutes: int = 10
     # The follow-up list flags an open case without a contact note for this many weeks.
     no_contact_weeks: int = 8
+    # Unsaved note text is autosaved as an encrypted draft this often (seconds).
+    draft_autosave_seconds: int = 5
 
 
 def load_settings(path: Path | None = None) -> Settings:

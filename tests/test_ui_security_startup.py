@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
+from services.audit import Actor
 from services.auth import WRONG_CREDENTIALS, LoginError, authenticate, first_run
 from services.db import Database, create_db_engine, open_database, upgrade
 from services.errors import DatabaseUnavailableError
@@ -157,6 +158,33 @@ def test_unusable_idle_minutes_stop_the_start_with_one_line(  # type: ignore[no-
     code = ui.startup.run_app(url=sqlite_url)
     assert code == 1
     assert shown == ["inställningen idle_lock_minutes ska vara 1–480 minuter (är 'tio')"]
+
+
+def test_unusable_draft_interval_stops_the_start_with_one_line(  # type: ignore[no-untyped-def]
+    qtbot, shown, sqlite_url, tmp_path, monkeypatch
+) -> None:
+    import ui.startup
+
+    (tmp_path / "cfg").mkdir(exist_ok=True)
+    monkeypatch.setenv("FOKUS_CONFIG_DIR", str(tmp_path / "cfg"))
+    (tmp_path / "cfg" / "settings.toml").write_text("draft_autosave_seconds = 0\n", "utf-8")
+    code = ui.startup.run_app(url=sqlite_url)
+    assert code == 1
+    assert shown == ["inställningen draft_autosave_seconds ska vara 1–300 sekunder (är 0)"]
+
+
+def test_draft_interval_comes_from_the_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import ui.startup
+    from services.settings import Settings
+
+    assert ui.startup.draft_interval_ms(Settings()) == 5_000
+    assert ui.startup.draft_interval_ms(Settings(draft_autosave_seconds=2)) == 2_000
+    db = open_database(f"sqlite:///{tmp_path / 'drafts.db'}")
+    try:
+        services = ui.startup.case_services(db, Actor.cli(), draft_ms=2_000)
+        assert services.draft_interval_ms == 2_000
+    finally:
+        db.dispose()
 
 
 @pytest.fixture

@@ -156,8 +156,19 @@ class MainParts:
     summaries: SummaryDialogs | None = None
 
 
-def case_services(db: Database, actor: Actor) -> CaseServices:
-    """The services a case window edits through, for ``actor``."""
+def draft_interval_ms(settings: Settings) -> int:
+    """The draft autosave interval from the settings; one Swedish line when unusable."""
+    value = settings.draft_autosave_seconds
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 300:
+        raise FokusError(
+            f"inställningen draft_autosave_seconds ska vara 1–300 sekunder (är {value!r})"
+        )
+    return value * 1000
+
+
+def case_services(db: Database, actor: Actor, *, draft_ms: int = 5_000) -> CaseServices:
+    """The services a case window edits through, for ``actor``; note drafts are
+    autosaved every ``draft_ms`` milliseconds."""
     from services.cases import CaseEditService, CaseService
     from services.drafts import DraftStore
     from services.journal import JournalService
@@ -179,6 +190,7 @@ def case_services(db: Database, actor: Actor) -> CaseServices:
         targets=TargetService(db=db, actor=actor),
         support=SupportService(db=db, actor=actor),
         drafts=drafts,
+        draft_interval_ms=draft_ms,
         clocks=LongTermService(db=db, actor=actor),
     )
 
@@ -396,6 +408,7 @@ def _main_loop(
     runner: BackgroundRunner,
     *,
     idle_minutes: int | None = None,
+    draft_ms: int = 5_000,
 ) -> int:
     parts = build_main_window(
         service=RegisterService(db=db, actor=user.actor),  # lists only what the user may open
@@ -404,7 +417,7 @@ def _main_loop(
         db_label=database_label(db),
         runner=runner,
         case_source=CaseViewService(db=db, actor=user.actor),
-        case_services=case_services(db, user.actor),
+        case_services=case_services(db, user.actor, draft_ms=draft_ms),
         summary_service=SummaryService(db=db, actor=user.actor),
     )
     install_role_menus(db, user, runner, parts)
@@ -432,7 +445,9 @@ def run_app(*, url: str | None) -> int:
     try:
         state = ViewState.open()
         try:
-            idle_minutes = idle_lock_minutes(load_settings())
+            settings = load_settings()
+            idle_minutes = idle_lock_minutes(settings)
+            draft_ms = draft_interval_ms(settings)
             user = sign_in(db, state, station=workstation(), runner=runner)
         except FokusError as exc:
             show_fatal(exc.message)
@@ -440,7 +455,9 @@ def run_app(*, url: str | None) -> int:
         if user is None:
             return 0
         log.info("login user_id=%s", user.user_id)
-        return _main_loop(app, db, user, state, runner, idle_minutes=idle_minutes)
+        return _main_loop(
+            app, db, user, state, runner, idle_minutes=idle_minutes, draft_ms=draft_ms
+        )
     finally:
         runner.wait()
         db.dispose()
