@@ -124,12 +124,20 @@ def test_python_main_demo_end_to_end(qtbot, quiet_start, monkeypatch) -> None:  
     monkeypatch.setattr(ui.startup, "DEMO_CASES", 30)
     seen: dict[str, object] = {}
     deadline = QDeadlineTimer(20_000)
+    # Windows another test in this process left behind are not the demo's.
+    before = set(QApplication.topLevelWidgets())
 
     def close_when_shown() -> None:
         windows = [
-            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, MainWindow) and w.isVisible() and w not in before
         ]
         if not windows:
+            if deadline.hasExpired():  # fail, never hang
+                seen["problem"] = "no main window"
+                QApplication.instance().exit(99)  # type: ignore[union-attr]
+                return
             QTimer.singleShot(50, close_when_shown)
             return
         w = windows[0]
@@ -144,7 +152,7 @@ def test_python_main_demo_end_to_end(qtbot, quiet_start, monkeypatch) -> None:  
         w.close()
 
     QTimer.singleShot(0, close_when_shown)
-    assert main.main(["demo"]) == 0
+    assert main.main(["demo"]) == 0, seen
     assert quiet_start == []
     assert str(seen["title"]).startswith("Fokus – DEMO – ")
     # The demo user is a caseworker: the register lists what the access matrix lets

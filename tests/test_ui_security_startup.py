@@ -298,6 +298,7 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
 
     db = open_database(sqlite_url)
     first_run(db, "admin", "Ada Admin", "rätt-lösenord-1", "Söder", workstation="t")
+    before = set(QApplication.topLevelWidgets())  # windows earlier tests left are not ours
     db.dispose()
     deadline = QDeadlineTimer(30_000)
     seen: dict[str, object] = {}
@@ -318,7 +319,9 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
 
     def lock_when_shown() -> None:
         windows = [
-            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, MainWindow) and w.isVisible() and w not in before
         ]
         if not windows:
             if deadline.hasExpired():

@@ -94,8 +94,11 @@ def test_case_window_shows_clocks_and_ctrl_p_opens_the_print_dialog(
     assert user.user_id is not None
     case_id, year, months = _busiest_own_case(demo_db, user.user_id)
 
+    before = set(QApplication.topLevelWidgets())  # windows earlier tests left are not ours
     parts.register.case_activated.emit(case_id)
-    views = [w for w in QApplication.topLevelWidgets() if isinstance(w, CaseView)]
+    views = [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, CaseView) and w not in before
+    ]
     assert len(views) == 1
     view = views[0]
     panel = view.findChild(ClockPanel, "clockPanel")
@@ -113,11 +116,16 @@ def test_case_window_shows_clocks_and_ctrl_p_opens_the_print_dialog(
 
     view.activateWindow()
     QTest.keyClick(view, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(
-        lambda: any(isinstance(w, SummaryDialog) for w in QApplication.topLevelWidgets()),
-        timeout=5_000,
-    )
-    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, SummaryDialog))
+
+    def new_dialogs() -> list[SummaryDialog]:
+        return [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, SummaryDialog) and w not in before
+        ]
+
+    qtbot.waitUntil(lambda: len(new_dialogs()) == 1, timeout=5_000)
+    dialog = new_dialogs()[0]
     assert dialog.windowTitle().startswith("Fokus")
     dialog.close()
     view.close()
