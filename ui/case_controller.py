@@ -1019,38 +1019,20 @@ class CaseController(QObject):
         return [m for m in d.members if m.current] or list(d.members)
 
     def _on_new_note(self) -> None:
-        d = self.detail
-        if d is None or self._services is None:
+        if self.detail is None or self._services is None:
             return
         if self.dialog is not None and _alive(self.dialog):
             self.dialog.raise_()
             return
         journal, case_id = self._services.journal, self.case_id
-
-        def save(dlg: FormDialog) -> None:
-            assert isinstance(dlg, ContactDialog)
-            data = dlg.value()
-            self._submit(
-                lambda: journal.add_note(case_id, data),
-                done_text=self.tr("utkast sparat"),
-                dialog=dlg,
-            )
-
         self._view.tabs.setCurrentIndex(2)
-        dialog = ContactDialog(
-            agencies=d.agencies,
-            methods=d.methods,
-            members=self._members_for_notes(),
-            mode=NEW,
-            parent=self._view,
+        self._open_note_dialog(
+            NEW, None, lambda data: journal.add_note(case_id, data), self.tr("utkast sparat")
         )
-        self._autosave(dialog, NEW, None)
-        self._open_dialog(dialog, save)
 
     def _on_edit_note(self) -> None:
         n = self.selected_note()
-        d = self.detail
-        if n is None or d is None or self._services is None:
+        if n is None or self.detail is None or self._services is None:
             return
         if n.signed:
             self._view.show_message(
@@ -1058,26 +1040,12 @@ class CaseController(QObject):
             )
             return
         journal = self._services.journal
-
-        def save(dlg: FormDialog) -> None:
-            assert isinstance(dlg, ContactDialog)
-            data = dlg.value()
-            self._submit(
-                lambda: journal.update_draft(n.id, n.version, data),
-                done_text=self.tr("utkast sparat"),
-                dialog=dlg,
-            )
-
-        dialog = ContactDialog(
-            agencies=d.agencies,
-            methods=d.methods,
-            members=self._members_for_notes(),
-            note=n,
-            mode=EDIT,
-            parent=self._view,
+        self._open_note_dialog(
+            EDIT,
+            n,
+            lambda data: journal.update_draft(n.id, n.version, data),
+            self.tr("utkast sparat"),
         )
-        self._autosave(dialog, EDIT, n.id)
-        self._open_dialog(dialog, save)
 
     def _on_sign_note(self) -> None:
         n = self.selected_note()
@@ -1095,29 +1063,39 @@ class CaseController(QObject):
 
     def _on_correct_note(self) -> None:
         n = self.selected_note()
-        d = self.detail
-        if n is None or d is None or self._services is None or not n.signed:
+        if n is None or self.detail is None or self._services is None or not n.signed:
             return
         journal = self._services.journal
+        self._open_note_dialog(
+            CORRECT, n, lambda data: journal.correct(n.id, data), self.tr("rättelsen signerad")
+        )
+
+    def _open_note_dialog(
+        self,
+        mode: str,
+        note: NoteDetail | None,
+        call: Callable[[Any], Any],
+        done_text: str,
+    ) -> None:
+        """The contact dialog for a new note, a draft's edit or a correction; Spara runs
+        ``call(data)`` in the worker. Its text is autosaved as an encrypted draft."""
+        d = self.detail
+        assert d is not None
 
         def save(dlg: FormDialog) -> None:
             assert isinstance(dlg, ContactDialog)
             data = dlg.value()
-            self._submit(
-                lambda: journal.correct(n.id, data),
-                done_text=self.tr("rättelsen signerad"),
-                dialog=dlg,
-            )
+            self._submit(lambda: call(data), done_text=done_text, dialog=dlg)
 
         dialog = ContactDialog(
             agencies=d.agencies,
             methods=d.methods,
             members=self._members_for_notes(),
-            note=n,
-            mode=CORRECT,
+            note=note,
+            mode=mode,
             parent=self._view,
         )
-        self._autosave(dialog, CORRECT, n.id)
+        self._autosave(dialog, mode, None if note is None else note.id)
         self._open_dialog(dialog, save)
 
     # --- Översikt
