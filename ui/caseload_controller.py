@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from services.caseload import AssignOutcome, CaseloadRow, CaseToMove
 from services.errors import FokusError
 from ui.caseload_view import CaseloadWindow
+from ui.window_menu import OneWindowMenu
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class CaseloadController(QObject):
         self.load()
 
 
-class CaseloadMenu(QObject):
+class CaseloadMenu(OneWindowMenu):
     """Arbetsledning → Ärendefördelning: opens (or raises) the one window."""
 
     def __init__(
@@ -177,33 +178,16 @@ class CaseloadMenu(QObject):
         unit_id: uuid.UUID,
         unit_name: str,
     ) -> None:
-        super().__init__(main_window)
-        self._main = main_window
         self._service = service
         self._runner = runner
         self._unit_id = unit_id
         self._unit_name = unit_name
-        self.window: CaseloadWindow | None = None
-        self.controller: CaseloadController | None = None
         main_window.leader_menu.menuAction().setVisible(True)
-        main_window.caseload_action.setVisible(True)
-        main_window.caseload_action.triggered.connect(self.open)
+        super().__init__(main_window, main_window.caseload_action)
 
-    def open(self) -> None:
-        if self.window is not None:
-            self.window.show()
-            self.window.raise_()
-            return
+    def _build(self) -> tuple[CaseloadWindow, CaseloadController]:
         window = CaseloadWindow(unit_name=self._unit_name, parent=self._main)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.destroyed.connect(self._on_destroyed)
-        self.window = window
-        self.controller = CaseloadController(
+        controller = CaseloadController(
             window=window, service=self._service, runner=self._runner, unit_id=self._unit_id
         )
-        window.show()
-        self.controller.load()
-
-    def _on_destroyed(self) -> None:
-        self.window = None
-        self.controller = None
+        return window, controller

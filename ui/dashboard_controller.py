@@ -16,13 +16,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from services.dashboard import Dashboard
 from services.errors import FokusError
 from ui.dashboard_export import write_csv, write_xlsx
 from ui.dashboard_view import CHART_KEYS, DashboardWindow
+from ui.window_menu import OneWindowMenu
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class DashboardController(QObject):
         self.exported.emit(str(path))
 
 
-class DashboardMenu(QObject):
+class DashboardMenu(OneWindowMenu):
     """Visa → Översikt in the main window: opens (or raises) the one dashboard window."""
 
     def __init__(
@@ -163,33 +164,15 @@ class DashboardMenu(QObject):
         unit_id: uuid.UUID,
         unit_name: str,
     ) -> None:
-        super().__init__(main_window)
-        self._main = main_window
         self._service = service
         self._runner = runner
         self._unit_id = unit_id
         self._unit_name = unit_name
-        self.window: DashboardWindow | None = None
-        self.controller: DashboardController | None = None
-        main_window.dashboard_action.setVisible(True)
-        self._main.dashboard_action.triggered.connect(self.open)
+        super().__init__(main_window, main_window.dashboard_action)
 
-    def open(self) -> None:
-        if self.window is not None:
-            self.window.show()
-            self.window.raise_()
-            self.window.activateWindow()
-            return
+    def _build(self) -> tuple[DashboardWindow, DashboardController]:
         window = DashboardWindow(unit_name=self._unit_name, parent=self._main)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.destroyed.connect(self._on_window_destroyed)
-        self.window = window
-        self.controller = DashboardController(
+        controller = DashboardController(
             window=window, service=self._service, runner=self._runner, unit_id=self._unit_id
         )
-        window.show()
-        self.controller.load()
-
-    def _on_window_destroyed(self) -> None:
-        self.window = None
-        self.controller = None
+        return window, controller

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, Signal
 
 from services.errors import FokusError
 from services.followup import FollowUpItem, FollowUpScope
 from ui.followup_view import FollowUpWindow
+from ui.window_menu import OneWindowMenu
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class FollowUpController(QObject):
             self.case_activated.emit(item.case_id)
 
 
-class FollowUpMenu(QObject):
+class FollowUpMenu(OneWindowMenu):
     """Visa → Uppföljning: opens (or raises) the one list window."""
 
     def __init__(
@@ -113,35 +114,18 @@ class FollowUpMenu(QObject):
         leader: bool,
         open_case: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
-        super().__init__(main_window)
-        self._main = main_window
         self._service = service
         self._runner = runner
         self._unit_id = unit_id
         self._leader = leader
         self._open_case = open_case
-        self.window: FollowUpWindow | None = None
-        self.controller: FollowUpController | None = None
-        main_window.followup_action.setVisible(True)
-        main_window.followup_action.triggered.connect(self.open)
+        super().__init__(main_window, main_window.followup_action)
 
-    def open(self) -> None:
-        if self.window is not None:
-            self.window.show()
-            self.window.raise_()
-            return
+    def _build(self) -> tuple[FollowUpWindow, FollowUpController]:
         window = FollowUpWindow(leader=self._leader, parent=self._main)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.destroyed.connect(self._on_destroyed)
-        self.window = window
-        self.controller = FollowUpController(
+        controller = FollowUpController(
             window=window, service=self._service, runner=self._runner, unit_id=self._unit_id
         )
         if self._open_case is not None:
-            self.controller.case_activated.connect(self._open_case)
-        window.show()
-        self.controller.load()
-
-    def _on_destroyed(self) -> None:
-        self.window = None
-        self.controller = None
+            controller.case_activated.connect(self._open_case)
+        return window, controller

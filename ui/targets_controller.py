@@ -8,11 +8,12 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 
 from services.errors import FokusError
 from services.targets import FOCUS_TARGET_GROUPS, TargetInput, TargetProgress
 from ui.targets_view import TargetsWindow
+from ui.window_menu import OneWindowMenu
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class TargetsController(QObject):
         self.load()
 
 
-class TargetsMenu(QObject):
+class TargetsMenu(OneWindowMenu):
     """Arbetsledning → Mål: opens (or raises) the one window."""
 
     def __init__(
@@ -126,34 +127,17 @@ class TargetsMenu(QObject):
         unit_name: str,
         today: Callable[[], date] = date.today,
     ) -> None:
-        super().__init__(main_window)
-        self._main = main_window
         self._service = service
         self._runner = runner
         self._unit_id = unit_id
         self._unit_name = unit_name
         self._today = today
-        self.window: TargetsWindow | None = None
-        self.controller: TargetsController | None = None
         main_window.leader_menu.menuAction().setVisible(True)
-        main_window.targets_action.setVisible(True)
-        main_window.targets_action.triggered.connect(self.open)
+        super().__init__(main_window, main_window.targets_action)
 
-    def open(self) -> None:
-        if self.window is not None:
-            self.window.show()
-            self.window.raise_()
-            return
+    def _build(self) -> tuple[TargetsWindow, TargetsController]:
         window = TargetsWindow(unit_name=self._unit_name, today=self._today(), parent=self._main)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.destroyed.connect(self._on_destroyed)
-        self.window = window
-        self.controller = TargetsController(
+        controller = TargetsController(
             window=window, service=self._service, runner=self._runner, unit_id=self._unit_id
         )
-        window.show()
-        self.controller.load()
-
-    def _on_destroyed(self) -> None:
-        self.window = None
-        self.controller = None
+        return window, controller
