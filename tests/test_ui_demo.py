@@ -124,8 +124,12 @@ def test_python_main_demo_end_to_end(qtbot, quiet_start, monkeypatch) -> None:  
     monkeypatch.setattr(ui.startup, "DEMO_CASES", 30)
     seen: dict[str, object] = {}
     deadline = QDeadlineTimer(20_000)
-    # Windows another test in this process left behind are not the demo's.
+    # Windows another test in this process left behind are not the demo's; hidden,
+    # they cannot veto the quit that closing the demo's main window starts (Qt 6
+    # asks every visible window to close first).
     before = set(QApplication.topLevelWidgets())
+    for leftover in before:
+        leftover.hide()
 
     def close_when_shown() -> None:
         windows = [

@@ -299,6 +299,8 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
     db = open_database(sqlite_url)
     first_run(db, "admin", "Ada Admin", "rätt-lösenord-1", "Söder", workstation="t")
     before = set(QApplication.topLevelWidgets())  # windows earlier tests left are not ours
+    for leftover in before:
+        leftover.hide()  # hidden, they cannot veto the app's quit
     db.dispose()
     deadline = QDeadlineTimer(30_000)
     seen: dict[str, object] = {}
