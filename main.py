@@ -82,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
         "grants", parents=[common], help="PostgreSQL: förnya roller, radsäkerhet och rättigheter"
     )
     grn.set_defaults(func=cmd_db_grants)
+    bak = dbsub.add_parser(
+        "backup",
+        parents=[common],
+        help="SQLite: säkerhetskopiera databasfilen till en ny FIL (går bra medan Fokus används)",
+    )
+    bak.add_argument(
+        "file", metavar="FIL", type=Path, help="ny fil; en befintlig skrivs aldrig över"
+    )
+    bak.set_defaults(func=cmd_db_backup)
 
     user = sub.add_parser("user", help="användare")
     usub = user.add_subparsers(
@@ -95,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--focus", action="store_true", help="fokushandläggare")
     add.add_argument("--cap", type=_positive, help="ärendetak (standard 30 för fokus, annars 75)")
     add.set_defaults(func=cmd_user_add)
+    for name, func, text in (
+        ("unlock", cmd_user_unlock, "lås upp ett konto som låsts efter misslyckade inloggningar"),
+        (
+            "reset-password",
+            cmd_user_reset_password,
+            "ge ett konto ett nytt lösenord (läses dolt; häver också en låsning)",
+        ),
+        ("deactivate", cmd_user_deactivate, "inaktivera ett konto (historiken finns kvar)"),
+        ("reactivate", cmd_user_reactivate, "aktivera ett inaktiverat konto igen"),
+    ):
+        act = usub.add_parser(name, parents=[common], help=text)
+        act.add_argument("username", metavar="ANVÄNDARNAMN")
+        act.set_defaults(func=func)
 
     case = sub.add_parser("case", help="ärenden")
     csub = case.add_subparsers(
@@ -292,6 +314,15 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    from services.backup import backup_database
+    from services.db import resolve_url
+
+    result = backup_database(resolve_url(args.url).url, args.file)
+    print(result.summary())
+    return 0
+
+
 def _read_password(prompt: str = "Lösenord: ") -> str:
     if sys.stdin.isatty():
         first = getpass.getpass(prompt)
@@ -332,6 +363,75 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     created = f"; databasroll {db_role}" if db_role else ""
     print(f"användaren {args.username} är skapad{created}", file=sys.stderr)
     return 0
+
+
+def _find_user(db, username: str):  # type: ignore[no-untyped-def]
+    from services.user_admin import find_user_in
+
+    with db.begin() as s:
+        return find_user_in(s, _actor(), username)
+
+
+def cmd_user_unlock(args: argparse.Namespace) -> int:
+    from services.user_admin import unlock_in
+
+    db = _open(args)
+    try:
+        row = _find_user(db, args.username)
+        was_locked = row.is_locked()
+        with db.action("användaren") as s:
+            unlock_in(s, _actor(), row.id, row.version)
+    finally:
+        db.dispose()
+    state = "är upplåst" if was_locked else "var inte låst (räknaren för felförsök nollställd)"
+    print(f"användaren {row.username} {state}", file=sys.stderr)
+    return 0
+
+
+def cmd_user_reset_password(args: argparse.Namespace) -> int:
+    from models import User
+    from services.user_admin import reset_password_in
+
+    db = _open(args)
+    try:
+        row = _find_user(db, args.username)  # an unknown user is said before the password
+        password = _read_password("Nytt lösenord: ")
+        with db.action("användaren") as s:
+            reset_password_in(s, _actor(), row.id, row.version, password)
+            user = s.get(User, row.id)
+            db_role = user.db_role if user is not None and not db.is_sqlite else None
+    finally:
+        db.dispose()
+    follows = f"; databasrollen {db_role} har samma nya lösenord" if db_role else ""
+    print(f"användaren {row.username} har fått ett nytt lösenord{follows}", file=sys.stderr)
+    return 0
+
+
+def _set_active(args: argparse.Namespace, active: bool) -> int:
+    from services.user_admin import set_active_in
+
+    db = _open(args)
+    try:
+        row = _find_user(db, args.username)
+        if row.active != active:
+            with db.action("användaren") as s:
+                set_active_in(s, _actor(), row.id, row.version, active)
+    finally:
+        db.dispose()
+    if row.active == active:
+        state = "är redan aktiv" if active else "är redan inaktiverad"
+    else:
+        state = "är aktiv igen" if active else "är inaktiverad; historiken finns kvar"
+    print(f"användaren {row.username} {state}", file=sys.stderr)
+    return 0
+
+
+def cmd_user_deactivate(args: argparse.Namespace) -> int:
+    return _set_active(args, False)
+
+
+def cmd_user_reactivate(args: argparse.Namespace) -> int:
+    return _set_active(args, True)
 
 
 def cmd_case_list(args: argparse.Namespace) -> int:

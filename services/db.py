@@ -178,22 +178,13 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def backup_sqlite_file(engine: Engine) -> Path | None:
     """Copy the SQLite file (consistently, through the backup API) before migrating."""
+    from services.backup import copy_sqlite
+
     path = engine.url.database
     if not path or path == ":memory:" or not Path(path).exists():
         return None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = Path(f"{path}.backup-{stamp}")
-    src = sqlite3.connect(path)
-    try:
-        dst = sqlite3.connect(target)
-        with dst:
-            src.backup(dst)
-        # A single self-contained file, whatever the source's journal mode was.
-        dst.execute("PRAGMA journal_mode=DELETE")
-        dst.close()
-    finally:
-        src.close()
-    return target
+    return copy_sqlite(Path(path), Path(f"{path}.backup-{stamp}")).path
 
 
 @dataclass

@@ -150,6 +150,25 @@ def list_users_in(session: Session, actor: Actor) -> list[UserRow]:
     return [_row(user, unit_name) for user, unit_name in rows]
 
 
+def find_user_in(session: Session, actor: Actor, username: str) -> UserRow:
+    """The account with ``username`` (case and surrounding spaces ignored), for the
+    command line's ``user unlock|reset-password|deactivate|reactivate USERNAME``."""
+    require_admin(session, actor)
+    wanted = (username or "").strip().lower()
+    row = (
+        session.execute(
+            select(User, Unit.name)
+            .join(Unit, Unit.id == User.unit_id)
+            .where(User.username == wanted)
+        ).first()
+        if wanted
+        else None
+    )
+    if row is None:
+        raise NotFoundError(f"användaren {wanted or username!r} finns inte")
+    return _row(row[0], row[1])
+
+
 def unit_names_in(session: Session, actor: Actor) -> list[str]:
     """The units a user can be placed in, by name."""
     require_admin(session, actor)
@@ -293,6 +312,10 @@ class UserAdminService:
     def list_users(self) -> list[UserRow]:
         with self._db.begin() as s:
             return list_users_in(s, self._actor)
+
+    def find_user(self, username: str) -> UserRow:
+        with self._db.begin() as s:
+            return find_user_in(s, self._actor, username)
 
     def unit_names(self) -> list[str]:
         with self._db.begin() as s:
