@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from alembic import command
 from services.errors import (
     ConflictError,
+    ConnectionLostError,
     DatabaseUnavailableError,
     FokusError,
     SchemaMismatchError,
@@ -106,14 +108,47 @@ def create_db_engine(url: str) -> Engine:
             engine = create_engine(parsed, hide_parameters=True)
             event.listen(engine, "connect", _sqlite_on_connect)
             return engine
+        # pool_pre_ping: a pooled connection that died while idle (server restart, network)
+        # is replaced at checkout instead of failing the next action; a connection that
+        # dies *during* an action is detected by SQLAlchemy, which then discards the whole
+        # pool. The TCP keepalives notice a silently dropped network within about a minute
+        # instead of the operating system's two hours.
         return create_engine(
             parsed,
             pool_pre_ping=True,
             hide_parameters=True,
-            connect_args={"connect_timeout": 5, "application_name": "fokus"},
+            connect_args={
+                "connect_timeout": 5,
+                "application_name": "fokus",
+                "keepalives": 1,
+                "keepalives_idle": 30,
+                "keepalives_interval": 10,
+                "keepalives_count": 3,
+            },
         )
     except NoSuchModuleError as exc:
         raise DatabaseUnavailableError(f"databasdrivrutinen saknas: {exc}") from exc
+
+
+# SQLSTATE classes of a broken connection: 08 connection exception, 57P operator
+# intervention (57P01 admin shutdown = pg_terminate_backend, 57P02 crash, 57P03 starting up).
+_CONNECTION_SQLSTATES = ("08", "57P")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when ``exc`` means the database server could not be reached or the connection
+    broke (as opposed to an error in the statement: those are bugs or rule violations)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig: BaseException | None = exc.orig
+    else:
+        orig = exc
+    psycopg = sys.modules.get("psycopg")  # only loaded when PostgreSQL is in use
+    if psycopg is None or not isinstance(orig, psycopg.OperationalError):
+        return False
+    state = getattr(orig, "sqlstate", None)
+    return state is None or str(state).startswith(_CONNECTION_SQLSTATES)
 
 
 def explain_db_error(exc: BaseException, url: str) -> str:
@@ -201,19 +236,43 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on error."""
-        with self.sessions.begin() as session:
-            yield session
+        """One unit of work: commits on success, rolls back on error.
+
+        A connection that breaks (or cannot be made) becomes a
+        :class:`ConnectionLostError`: the server rolled the transaction back, so
+        nothing of it is saved and the caller may try the same work again.
+        """
+        try:
+            with self.sessions.begin() as session:
+                yield session
+        except Exception as exc:
+            if is_connection_error(exc):
+                log.warning("database connection lost: %s", type(exc).__name__)
+                raise ConnectionLostError() from exc
+            raise
 
     @contextmanager
     def action(self, what: str = "posten") -> Iterator[Session]:
         """One user action: like :meth:`begin`, and a row that another user changed
         between our version check and our write becomes a :class:`ConflictError`."""
         try:
-            with self.sessions.begin() as session:
+            with self.begin() as session:
                 yield session
         except StaleDataError as exc:
             raise ConflictError(what, -1, -1) from exc
+
+    def ping(self) -> None:
+        """Ask the server for ``SELECT 1`` on a (new, if need be) pooled connection.
+
+        Raises :class:`ConnectionLostError` with one Swedish line when the server
+        cannot be reached; blocks at most the connect timeout (5 s), so call it
+        from a worker, never from the GUI thread.
+        """
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError, sqlite3.DatabaseError) as exc:
+            raise ConnectionLostError(explain_db_error(exc, self.url)) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -79,6 +79,19 @@ class DatabaseUnavailableError(FokusError):
     exit_code = EXIT_DATABASE
 
 
+class ConnectionLostError(DatabaseUnavailableError):
+    """The connection to the database server broke (network, server restart, a killed
+    backend) or could not be made. The transaction was rolled back by the server:
+    nothing of it was saved, and the same action can be tried again later."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "anslutningen till databasservern bröts; inget sparades – försök igen när "
+            "anslutningen är tillbaka"
+        )
+
+
 class SchemaMismatchError(FokusError):
     """The database schema is older or newer than this version of Fokus."""
 

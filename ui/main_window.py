@@ -53,10 +53,16 @@ class MainWindow(QMainWindow):
         self.count_label = QLabel()
         self.database_label = QLabel()
         self.user_label = QLabel(user_label)
+        # "Ansluten"/"Frånkopplad" for a database server (ui.connection_status); hidden for
+        # a local file, which cannot lose its connection.
+        self.connection_label = QLabel()
+        self.connection_label.setObjectName("connectionStatus")
+        self.connection_label.setVisible(False)
         bar = self.statusBar()
         bar.addWidget(self.count_label, 1)
         bar.addPermanentWidget(self.user_label)
         bar.addPermanentWidget(self.database_label)
+        bar.addPermanentWidget(self.connection_label)
 
         file_menu = self.menuBar().addMenu(self.tr("&Arkiv"))
         self.new_case_action = QAction(self.tr("&Nytt ärende …"), self)

@@ -32,6 +32,7 @@ from services.settings import Settings, data_dir, load_settings
 from services.summary import SummaryService
 from ui.batch_export import BatchExportController
 from ui.case_controller import CaseServices, CaseSource, CaseWindows
+from ui.connection_status import ConnectionMonitor, install_connection_status
 from ui.first_run_dialog import FirstRunController, FirstRunDialog
 from ui.i18n import install_swedish
 from ui.idle_lock import IdleLock, install_idle_lock
@@ -400,6 +401,17 @@ def install_leader_menus(
     )
 
 
+def install_connection_indicator(
+    db: Database, runner: BackgroundRunner, parts: MainParts
+) -> ConnectionMonitor | None:
+    """The status bar's Ansluten/Frånkopplad for a database server (not for a local file)."""
+    if db.is_sqlite:
+        return None
+    return install_connection_status(
+        window=parts.window, label=parts.window.connection_label, runner=runner, probe=db.ping
+    )
+
+
 def _main_loop(
     app: QApplication,
     db: Database,
@@ -421,6 +433,7 @@ def _main_loop(
         summary_service=SummaryService(db=db, actor=user.actor),
     )
     install_role_menus(db, user, runner, parts)
+    install_connection_indicator(db, runner, parts)
     if idle_minutes is not None and not user.is_demo:  # the demo user has no password
         start_idle_lock(app, db, user, runner, parts, minutes=idle_minutes)
     parts.window.show()

@@ -18,6 +18,8 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from services.errors import ConnectionLostError
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
@@ -66,8 +68,13 @@ class BackgroundRunner(QObject):
 
     ``on_error`` receives the exception; without one, the error is logged and
     re-raised on the GUI thread (so a bug reaches the crash handler or, in
-    tests, fails the test).
+    tests, fails the test). A :class:`ConnectionLostError` is expected, not a
+    bug: every task that fails with one emits ``connection_lost`` first (the
+    status bar's indicator listens, see :mod:`ui.connection_status`), and
+    without an ``on_error`` it is only logged, never sent to the crash dialog.
     """
+
+    connection_lost = Signal(object)
 
     def __init__(self, *, max_threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -129,11 +136,17 @@ class BackgroundRunner(QObject):
     @Slot(int, object)
     def _on_failed(self, task_id: int, exc: BaseException) -> None:
         cb = self._pending.pop(task_id, None)
+        lost = isinstance(exc, ConnectionLostError)
+        if lost:
+            self.connection_lost.emit(exc)
         if cb is not None and cb.owner_gone():
             log.info("background task %d failed after its owner was closed", task_id)
             return
         if cb is not None and cb.on_error is not None:
             cb.on_error(exc)
+            return
+        if lost:
+            log.warning("background task %d: %s", task_id, exc)
             return
         log.error("background task %d failed", task_id, exc_info=exc)
         raise exc
