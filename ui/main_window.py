@@ -116,6 +116,9 @@ class MainWindow(QMainWindow):
         self.admin_menu.setObjectName("adminMenu")
         self.users_action = QAction(self.tr("&Användare …"), self)
         self.admin_menu.addAction(self.users_action)
+        self.settings_action = QAction(self.tr("&Databasanslutning …"), self)
+        self.settings_action.setVisible(False)
+        self.admin_menu.addAction(self.settings_action)
         self.admin_menu.menuAction().setVisible(False)
 
         self.resize(1200, 720)

@@ -303,8 +303,9 @@ def start_idle_lock(
 def install_role_menus(
     db: Database, user: SessionUser, runner: BackgroundRunner, parts: MainParts
 ) -> None:
-    """Administration → Användare for an administratör, Arbetsledning → Logguppföljning for
-    an arbetsledare (the services check the role again on every call)."""
+    """Administration → Användare and Databasanslutning for an administratör, Arbetsledning →
+    Logguppföljning for an arbetsledare (the services check the role again on every call;
+    the connection settings are this workstation's file, not the database)."""
     if user.role is Role.ADMIN:
         from services.user_admin import UserAdminService
         from ui.user_admin_controller import UserAdminMenu
@@ -314,6 +315,10 @@ def install_role_menus(
             service=UserAdminService(db=db, actor=user.actor),
             runner=runner,
         )
+        from services.connection_settings import ConnectionSettingsService
+        from ui.settings_controller import SettingsMenu
+
+        SettingsMenu(main_window=parts.window, service=ConnectionSettingsService(), runner=runner)
     elif user.role is Role.TEAM_LEADER:
         from services.audit_review import AuditReviewService
         from ui.audit_review_controller import AuditReviewMenu
