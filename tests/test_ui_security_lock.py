@@ -322,7 +322,10 @@ def test_logout_from_the_lock_saves_the_view_and_quits(
     calls: list[str] = []
     app = SimpleNamespace(exit=lambda code: calls.append(f"exit {code}"))
     parts = SimpleNamespace(
-        window=main, controller=SimpleNamespace(save_state=lambda: calls.append("saved"))
+        window=main,
+        controller=SimpleNamespace(save_state=lambda: calls.append("saved")),
+        # The case windows' unsaved forms are written as drafts first: no question is asked.
+        cases=SimpleNamespace(save_drafts=lambda: calls.append("drafts")),
     )
     lock = start_idle_lock(app, sqlite_db, user, runner, parts, minutes=10)  # type: ignore[arg-type]
     try:
@@ -331,7 +334,7 @@ def test_logout_from_the_lock_saves_the_view_and_quits(
         assert lock.dialog is not None
         with qtbot.waitSignal(lock.logout_requested, timeout=5000):
             lock.dialog.logout_button.click()
-        assert calls == ["saved", "exit 0"]
+        assert calls == ["drafts", "saved", "exit 0"]
         qtbot.waitUntil(lambda: "session_locked" in _actions(sqlite_db), timeout=2000)
         assert _actions(sqlite_db)[-2:] in (
             ["session_locked", "logout"],

@@ -127,7 +127,9 @@ class CaseController(QObject):
         self.detail: CaseDetail | None = None
         self.dialog: FormDialog | None = None  # the form now open, if any
         self.conflict_dialog: ConflictDialog | None = None
-        self.autosaver: Any = None  # the autosave of the note form now open, if any
+        self.autosaver: Any = None  # the autosave of the form now open, if any
+        self.housing_autosaver: Any = None  # the autosave of the Hushåll tab's housing form
+        self._tab = 0
         self.housing_dirty = False
         self._housing_base: dict[str, str] = {}
         self._pending_action = ""
@@ -136,6 +138,8 @@ class CaseController(QObject):
         self.confirm_discard: Callable[[], bool] = lambda: ask_discard(view)
         view.setWindowTitle(TITLE_PREFIX)
         view.close_guard = self._may_close
+        # Replaceable in tests: leaving the Hushåll tab with unsaved housing changes.
+        self.confirm_leave: Callable[[], str] = self._ask_leave
         self._close_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), view)
         self._set_editable(False)
         self._connect_signals()
@@ -169,6 +173,7 @@ class CaseController(QObject):
         for edit in v.housing_edits.values():
             edit.textEdited.connect(self._on_housing_edited)
         v.save_housing_button.clicked.connect(self._on_save_housing)
+        v.tabs.currentChanged.connect(self._on_tab_changed)
         v.add_member_button.clicked.connect(self._on_add_member)
         v.edit_member_button.clicked.connect(self._on_edit_member)
         v.end_member_button.clicked.connect(self._on_end_member)
@@ -216,6 +221,7 @@ class CaseController(QObject):
         self._fill(detail, old)
         self._view.loading.setVisible(False)
         if old is None:
+            self._start_housing_drafts()
             self._offer_drafts()
         elif self._listed(old) != self._listed(detail):
             self.register_changed.emit(self.case_id)
@@ -607,8 +613,13 @@ class CaseController(QObject):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _open_dialog(self, dialog: FormDialog, save: Callable[[FormDialog], None]) -> FormDialog:
+    def _open_dialog(
+        self, dialog: FormDialog, save: Callable[[FormDialog], None], *, draft: str = ""
+    ) -> FormDialog:
+        """Open a form; with ``draft`` (its draft key) it is autosaved as an encrypted draft."""
         dialog.confirm_discard = lambda: self.confirm_discard()
+        if draft:
+            self._autosave(dialog, draft)
         dialog.save_requested.connect(lambda: self._collect(dialog, save))
         dialog.finished.connect(lambda _r: self._forget_dialog(dialog))
         self.dialog = dialog
@@ -633,11 +644,14 @@ class CaseController(QObject):
         dialog: FormDialog | None = None,
         on_conflict: Callable[[ConflictError], None] | None = None,
         on_invalid: Callable[[ValidationError], None] | None = None,
+        on_done: Callable[[], None] | None = None,
     ) -> None:
         """Run one service call in the background; refresh the window when it is done."""
         self._view.show_message("")
 
         def done(_result: Any) -> None:
+            if on_done is not None:
+                on_done()
             if _alive(dialog):
                 assert dialog is not None
                 dialog.saved()
@@ -679,6 +693,51 @@ class CaseController(QObject):
     # --- Hushåll: housing
     def _on_housing_edited(self, *_: object) -> None:
         self.housing_dirty = True
+        if self.housing_autosaver is not None:
+            self.housing_autosaver.touch()
+
+    def _discard_housing_draft(self) -> None:
+        if self.housing_autosaver is not None:
+            self.housing_autosaver.discard()
+
+    # --- switching tabs
+    def _ask_leave(self) -> str:
+        """Leaving the Hushåll tab with unsaved housing changes: "save", "discard" or "stay"."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            self.tr("Fokus – osparade ändringar"),
+            self.tr("Bostadsuppgifterna är ändrade men inte sparade. Spara dem nu?"),
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            self._view,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return "save"
+        if answer == QMessageBox.StandardButton.Discard:
+            return "discard"
+        return "stay"
+
+    def _on_tab_changed(self, index: int) -> None:
+        """The unsaved-changes guard when switching away from the Hushåll tab."""
+        household = self._view.tabs.indexOf(self._view.household_page)
+        left, self._tab = self._tab, index
+        if left != household or index == household or not self.housing_dirty:
+            return
+        answer = self.confirm_leave()
+        if answer == "save":
+            self._on_save_housing()
+        elif answer == "discard":
+            self._discard_housing_draft()
+            if self.detail is not None:
+                self._fill_housing(self.detail)
+        else:  # stay on the form
+            self._tab = household
+            self._view.tabs.blockSignals(True)
+            self._view.tabs.setCurrentIndex(household)
+            self._view.tabs.blockSignals(False)
 
     def _on_save_shortcut(self) -> None:
         if self.dialog is not None and _alive(self.dialog):
@@ -738,11 +797,13 @@ class CaseController(QObject):
             return
         if changes == CaseChanges():
             self.housing_dirty = False
+            self._discard_housing_draft()
             return
         cases, case_id, version = self._services.cases, self.case_id, self.detail.version
 
         def invalid(exc: ValidationError) -> None:
             self.housing_dirty = True  # not saved: the form keeps what was typed
+            self._view.tabs.setCurrentWidget(self._view.household_page)
             self._show_housing_errors([(e.field, e.message) for e in exc.errors])
 
         self.housing_dirty = False  # the form is filled from the saved case after the refresh
@@ -751,6 +812,7 @@ class CaseController(QObject):
             done_text=self.tr("bostaden sparad"),
             on_conflict=self._on_housing_conflict,
             on_invalid=invalid,
+            on_done=self._discard_housing_draft,
         )
 
     def _on_housing_conflict(self, exc: ConflictError) -> None:
@@ -817,7 +879,9 @@ class CaseController(QObject):
             )
 
         self._open_dialog(
-            MemberDialog(default_from=self._today(), today=self._today(), parent=self._view), save
+            MemberDialog(default_from=self._today(), today=self._today(), parent=self._view),
+            save,
+            draft=self._draft_key("member:new"),
         )
 
     def _on_edit_member(self) -> None:
@@ -850,7 +914,7 @@ class CaseController(QObject):
                 ),
             )
 
-        self._open_dialog(dialog, save)
+        self._open_dialog(dialog, save, draft=self._draft_key("member:edit", member.id))
 
     def _on_member_conflict(
         self,
@@ -915,7 +979,11 @@ class CaseController(QObject):
                 dialog=dlg,
             )
 
-        self._open_dialog(EndMemberDialog(member, today=self._today(), parent=self._view), save)
+        self._open_dialog(
+            EndMemberDialog(member, today=self._today(), parent=self._view),
+            save,
+            draft=self._draft_key("member:end", member.id),
+        )
 
     def _on_add_reason(self) -> None:
         d = self.detail
@@ -938,6 +1006,7 @@ class CaseController(QObject):
                 adults=adults, kinds=d.reason_kinds, today=self._today(), parent=self._view
             ),
             save,
+            draft=self._draft_key("reason:new"),
         )
 
     def _on_add_consent(self) -> None:
@@ -963,6 +1032,7 @@ class CaseController(QObject):
                 parent=self._view,
             ),
             save,
+            draft=self._draft_key("consent:new"),
         )
 
     def _on_withdraw_consent(self) -> None:
@@ -981,37 +1051,80 @@ class CaseController(QObject):
             done_text=self.tr("samtycket återkallat"),
         )
 
-    # --- Kontaktlogg
-    def _autosave(self, dialog: ContactDialog, mode: str, note_id: uuid.UUID | None) -> None:
+    # --- drafts
+    def _autosave(self, dialog: FormDialog, key: str) -> None:
+        """Autosave ``dialog`` as an encrypted draft under ``key`` (and restore one)."""
         if self._services is None or self._services.drafts is None:
             return
-        from ui.drafts import NoteDraftAutosaver, draft_key
+        from ui.drafts import FormDraftAutosaver
 
-        self.autosaver = NoteDraftAutosaver(
+        self.autosaver = FormDraftAutosaver(
             dialog=dialog,
             store=self._services.drafts,
-            key=draft_key(self.case_id, mode, note_id),
+            key=key,
             interval_ms=self._services.draft_interval_ms,
         )
 
+    def _draft_key(self, form: str, ident: uuid.UUID | None = None) -> str:
+        from ui.drafts import form_key
+
+        return form_key(form, ident or self.case_id)
+
+    def _start_housing_drafts(self) -> None:
+        """The housing form's autosave; a draft left by a closed window is put back."""
+        d = self.detail
+        if self._services is None or self._services.drafts is None or d is None:
+            return
+        from ui.drafts import DraftAutosaver, saved_at_text
+
+        self.housing_autosaver = DraftAutosaver(
+            store=self._services.drafts,
+            key=self._draft_key("housing"),
+            state=self.housing_form,
+            dirty=lambda: self.housing_dirty,
+            interval_ms=self._services.draft_interval_ms,
+            parent=self,
+        )
+        existing = self.housing_autosaver.existing()
+        if existing is None:
+            return
+        for key, edit in self._view.housing_edits.items():
+            if key in existing.payload and not (d.protected and key != "boendekostnad"):
+                edit.setText(str(existing.payload[key]))
+        self.housing_dirty = True
+        self._view.housing_note.setText(
+            self.tr("Återställt osparat utkast från %s; spara eller ångra med Avbryt.")
+            % saved_at_text(existing)
+        )
+
+    def save_drafts(self) -> None:
+        """Write every unsaved form of this window as a draft now (logout, closing)."""
+        if self.autosaver is not None and _alive(self.autosaver):
+            self.autosaver.save_now()
+        if self.housing_autosaver is not None:
+            self.housing_autosaver.save_now()
+
     def _offer_drafts(self) -> None:
-        """Say so when this user left an unsaved note draft in this case."""
+        """Say so when this user left unsaved drafts in this case."""
         if self._services is None or self._services.drafts is None or self.detail is None:
             return
-        from ui.drafts import draft_key
+        from ui.drafts import case_draft_keys
 
-        keys = [draft_key(self.case_id, NEW, None)]
-        keys += [draft_key(self.case_id, EDIT, n.id) for n in self.detail.notes if not n.signed]
-        keys += [draft_key(self.case_id, CORRECT, n.id) for n in self.detail.notes if n.signed]
+        d = self.detail
+        keys = case_draft_keys(
+            self.case_id, [(n.id, n.signed) for n in d.notes], [m.id for m in d.members]
+        )
         found = self._services.drafts.keys(keys)
         if found:
             self._view.show_message(
                 self.tr(
                     "Du har %d osparat utkast i det här ärendet; det visas igen när du öppnar "
-                    "samma anteckning (Ny kontakt, Ändra utkast eller Rätta)."
+                    "samma formulär (t.ex. Ny kontakt, Ändra utkast, Rätta eller Hushåll)."
                 )
                 % len(found)
             )
+
+    # --- Kontaktlogg
 
     def _members_for_notes(self) -> list[MemberDetail]:
         d = self.detail
@@ -1095,8 +1208,9 @@ class CaseController(QObject):
             mode=mode,
             parent=self._view,
         )
-        self._autosave(dialog, mode, None if note is None else note.id)
-        self._open_dialog(dialog, save)
+        from ui.drafts import draft_key
+
+        self._open_dialog(dialog, save, draft=draft_key(self.case_id, mode, note and note.id))
 
     # --- Översikt
     def _on_close_case(self) -> None:
@@ -1114,7 +1228,11 @@ class CaseController(QObject):
                 dialog=dlg,
             )
 
-        self._open_dialog(CloseCaseDialog(today=self._today(), parent=self._view), save)
+        self._open_dialog(
+            CloseCaseDialog(today=self._today(), parent=self._view),
+            save,
+            draft=self._draft_key("case:close"),
+        )
 
     def _on_reopen(self) -> None:
         d = self.detail
@@ -1141,7 +1259,7 @@ class CaseController(QObject):
                 dialog=dlg,
             )
 
-        self._open_dialog(MonthDialog(parent=self._view), save)
+        self._open_dialog(MonthDialog(parent=self._view), save, draft=self._draft_key("month:new"))
 
     def _on_print(self) -> None:
         self._view.print_requested.emit(self.case_id)
@@ -1167,6 +1285,7 @@ class CaseController(QObject):
                 parent=self._view,
             ),
             save,
+            draft=self._draft_key("goal:new"),
         )
 
     def _on_add_direction(self) -> None:
@@ -1192,6 +1311,7 @@ class CaseController(QObject):
                 parent=self._view,
             ),
             save,
+            draft=self._draft_key("direction:new"),
         )
 
     def _on_achieve_goal(self) -> None:
@@ -1222,6 +1342,7 @@ class CaseController(QObject):
         self._open_dialog(
             PersonOutcomeDialog(members=list(d.members), today=self._today(), parent=self._view),
             save,
+            draft=self._draft_key("outcome:new"),
         )
 
     # --- closing
@@ -1231,14 +1352,14 @@ class CaseController(QObject):
         )
 
     def _may_close(self) -> bool:
-        if self.autosaver is not None and _alive(self.autosaver):
-            self.autosaver.save_now()  # the note's text survives the window as a draft
+        self.save_drafts()  # what was typed survives the window as a draft
         if not self.has_unsaved_changes():
             return True
         if not self.confirm_discard():
             return False
         if self.dialog is not None and _alive(self.dialog):
             self.dialog.dirty = False
+            self.dialog.keep_draft = True
         return True
 
 
@@ -1269,6 +1390,36 @@ class CaseWindows(QObject):
         self._today = today
         self._open: dict[uuid.UUID, CaseController] = {}
         self.new_case_dialog: QWidget | None = None
+        self.new_case_autosaver: Any = None
+
+    def open_controllers(self) -> list[CaseController]:
+        return list(self._open.values())
+
+    def save_drafts(self) -> None:
+        """Every unsaved form of every case window, and the new-case form, as a draft now
+        (before Fokus logs out without asking, e.g. from the idle lock)."""
+        for controller in self.open_controllers():
+            controller.save_drafts()
+        if _alive(self.new_case_autosaver):
+            self.new_case_autosaver.save_now()
+
+    def close_all(self) -> bool:
+        """Close every case window and the new-case form, each asking about unsaved
+        changes; False when the user chose to stay in one (nothing more is closed)."""
+        self.save_drafts()
+        for controller in self.open_controllers():
+            view = controller.parent()
+            if isinstance(view, QWidget) and _alive(view) and not view.close():
+                view.raise_()
+                view.activateWindow()
+                return False
+        dialog = self.new_case_dialog
+        if _alive(dialog):
+            assert isinstance(dialog, FormDialog)
+            dialog.keep_draft = True
+            if dialog.isVisible() and not dialog.close():
+                return False
+        return True
 
     def controller(self, case_id: uuid.UUID) -> CaseController | None:
         return self._open.get(case_id)
@@ -1279,7 +1430,7 @@ class CaseWindows(QObject):
 
         if self._services is None:
             return
-        if _alive(self.new_case_dialog):
+        if _alive(self.new_case_dialog) and self.new_case_dialog.isVisible():  # type: ignore[union-attr]
             assert self.new_case_dialog is not None
             self.new_case_dialog.raise_()
             self.new_case_dialog.activateWindow()
@@ -1301,6 +1452,16 @@ class CaseWindows(QObject):
             )
             controller.created.connect(self.open)
             controller.created.connect(self.case_created)
+            services = self._services
+            if services is not None and services.drafts is not None:
+                from ui.drafts import FormDraftAutosaver, form_key
+
+                self.new_case_autosaver = FormDraftAutosaver(
+                    dialog=dialog,
+                    store=services.drafts,
+                    key=form_key("case:new", unit_id),
+                    interval_ms=services.draft_interval_ms,
+                )
             self.new_case_dialog = dialog
             dialog.show()
 

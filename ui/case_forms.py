@@ -11,7 +11,9 @@ either closes the dialog (:meth:`saved`) or shows the errors. Until then the
 dialog stays open with everything the user typed.
 
 Closing a dialog with unsaved changes asks first (``confirm_discard``,
-replaceable in tests).
+replaceable in tests). :meth:`FormDialog.draft_state` and
+:meth:`FormDialog.restore_draft` turn what was typed into plain data and
+back, so :mod:`ui.drafts` can autosave any form as an encrypted draft.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -104,6 +107,7 @@ class FormDialog(QDialog):
     """A modeless-to-the-app, window-modal form whose controller does the saving."""
 
     save_requested = Signal()
+    edited = Signal()  # the user changed something (the draft autosave listens)
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +129,7 @@ class FormDialog(QDialog):
         layout.addWidget(self.general_error)
         layout.addWidget(self.buttons)
         self.dirty = False
+        self.keep_draft = False  # closed with its window: its draft stays to be offered back
         self._saving = False
         self._closing_saved = False
         self.confirm_discard: Callable[[], bool] = lambda: ask_discard(self)
@@ -199,6 +204,52 @@ class FormDialog(QDialog):
 
     def _mark_dirty(self, *_: object) -> None:
         self.dirty = True
+        self.edited.emit()
+
+    # --- drafts
+    def draft_state(self) -> dict[str, Any]:
+        """What was typed, field key → text / combo data (as text) / checked."""
+        state: dict[str, Any] = {}
+        for key, widget in self.fields.items():
+            if isinstance(widget, QLineEdit):
+                state[key] = widget.text()
+            elif isinstance(widget, QPlainTextEdit):
+                state[key] = widget.toPlainText()
+            elif isinstance(widget, QComboBox):
+                data = widget.currentData()
+                state[key] = "" if data is None else str(data)
+            elif isinstance(widget, QCheckBox):
+                state[key] = widget.isChecked()
+        state.update(self._draft_extra())
+        return state
+
+    def restore_draft(self, state: dict[str, Any]) -> None:
+        """Put a draft back (values no longer offered, e.g. a member who left, are skipped)."""
+        self._restore_extra(state)
+        for key, widget in self.fields.items():
+            if key not in state:
+                continue
+            value = state[key]
+            if isinstance(widget, QLineEdit):
+                widget.setText(str(value))
+            elif isinstance(widget, QPlainTextEdit):
+                widget.setPlainText(str(value))
+            elif isinstance(widget, QComboBox):
+                for i in range(widget.count()):
+                    data = widget.itemData(i)
+                    if ("" if data is None else str(data)) == str(value):
+                        widget.setCurrentIndex(i)
+                        break
+            elif isinstance(widget, QCheckBox) and widget.isEnabled():
+                widget.setChecked(bool(value))
+        self.dirty = True
+
+    def _draft_extra(self) -> dict[str, Any]:
+        """Form parts that are not plain fields (a subclass adds them)."""
+        return {}
+
+    def _restore_extra(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`_draft_extra` saved (before the plain fields)."""
 
     # --- errors
     def clear_errors(self) -> None:
@@ -266,4 +317,5 @@ class FormDialog(QDialog):
         if self.dirty and not self._closing_saved and not self.confirm_discard():
             event.ignore()
             return
+        self._closing_saved = True  # QDialog's closeEvent calls reject(): do not ask twice
         super().closeEvent(event)

@@ -283,6 +283,7 @@ class CaseView(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(page)
+        self.household_page = scroll
         self.tabs.addTab(scroll, self.tr("Hushåll"))
 
     def _build_contacts(self) -> None:

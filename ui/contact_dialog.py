@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
@@ -126,6 +127,14 @@ class ContactDialog(FormDialog):
         self.child_perspective.setEnabled(has_child)
         if not has_child:
             self.child_perspective.setChecked(False)
+
+    def _draft_extra(self) -> dict[str, Any]:
+        return {"members": [str(p) for p in self.selected_members()]}
+
+    def _restore_extra(self, state: dict[str, Any]) -> None:
+        chosen = {str(p) for p in state.get("members", [])}
+        for person_id, box in self.member_boxes.items():
+            box.setChecked(str(person_id) in chosen)
 
     def selected_members(self) -> tuple[uuid.UUID, ...]:
         return tuple(p for p, box in self.member_boxes.items() if box.isChecked())

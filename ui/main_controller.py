@@ -50,6 +50,8 @@ class MainWindowController(QObject):
         geometry = state.geometry(GEOMETRY_KEY)
         if geometry is not None:
             window.restoreGeometry(geometry)
+        if cases is not None:
+            window.close_guard = cases.close_all  # quitting asks about unsaved forms first
         self._connect_signals()
 
     def _connect_signals(self) -> None:

@@ -6,6 +6,8 @@ and the status bar. :func:`run` is what ``python main.py`` starts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
@@ -122,8 +124,14 @@ class MainWindow(QMainWindow):
         self.admin_menu.menuAction().setVisible(False)
 
         self.resize(1200, 720)
+        # Asked before the window closes (Avsluta, Ctrl+Q, the window's X): the controller
+        # closes the case windows first, each asking about its unsaved changes.
+        self.close_guard: Callable[[], bool] = lambda: True
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self.close_guard():
+            event.ignore()
+            return
         self.closing.emit()
         super().closeEvent(event)
 

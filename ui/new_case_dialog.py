@@ -115,6 +115,22 @@ class NewCaseDialog(FormDialog):
         self.child_rows.append(child)
         return child
 
+    def _draft_extra(self) -> dict[str, Any]:
+        return {
+            "children": [
+                [c.personal_id.text(), c.first_name.text(), c.last_name.text()]
+                for c in self.child_rows
+            ]
+        }
+
+    def _restore_extra(self, state: dict[str, Any]) -> None:
+        for values in state.get("children", []):
+            child = self.add_child()
+            for edit, text in zip(
+                (child.personal_id, child.first_name, child.last_name), values, strict=False
+            ):
+                edit.setText(str(text))
+
     def show_holder(self, holder: OpenCaseHolder | None) -> None:
         self.holder = holder
         if holder is None:

@@ -155,6 +155,8 @@ class MainParts:
     runner: BackgroundRunner
     # The summary print dialogs: a case window's print request opens one through this.
     summaries: SummaryDialogs | None = None
+    # The case windows (None when cases cannot be opened): drafts are flushed at logout.
+    cases: CaseWindows | None = None
 
 
 def draft_interval_ms(settings: Settings) -> int:
@@ -257,7 +259,7 @@ def build_main_window(
         summaries=summaries,
         batch_export=batch,
     )
-    return MainParts(window, controller, register, model, runner, summaries)
+    return MainParts(window, controller, register, model, runner, summaries, cases)
 
 
 def idle_lock_minutes(settings: Settings) -> int:
@@ -291,6 +293,8 @@ def start_idle_lock(
     )
 
     def log_out() -> None:
+        if parts.cases is not None:
+            parts.cases.save_drafts()  # no question under the lock: what was typed is kept
         parts.controller.save_state()
         # exit(), not quit(): Qt 6's quit() first asks every window to close, and the
         # lock (or an unsaved-changes guard under it) would refuse and keep Fokus running
