@@ -91,6 +91,7 @@ ACTION_LABELS: dict[str, str] = {
     "case_assigned_past_cap": "ärende fördelat över ärendetaket",
     "case_closed": "ärende avslutat",
     "case_reopened": "ärende återöppnat",
+    "case_closing_changed": "avslutsdatum eller utfall ändrat",
     "member_added": "hushållsmedlem tillagd",
     "member_ended": "hushållsmedlem avslutad",
     "person_updated": "person ändrad",

@@ -483,6 +483,44 @@ def close_in(
     return case
 
 
+def change_closing_in(
+    session: Session,
+    actor: Actor,
+    case_id: uuid.UUID,
+    expected_version: int,
+    closed_on: date | None,
+    outcome: OutcomeInput | None,
+    *,
+    today: date | None = None,
+) -> Case:
+    """Change a closed case's closing date and/or outcome (None keeps what is saved).
+
+    Why: two caseworkers may close the same case with different dates or
+    outcomes; the one who saved second chooses per field in the conflict
+    dialog, and this saves the choice without a reopening in between.
+    """
+    today = today or date.today()
+    require_case_access(session, actor, case_id, Purpose.WRITE)
+    case = load_checked(session, Case, case_id, expected_version, "ärendet")
+    c = Checker()
+    if case.status != CaseStatus.CLOSED.value:
+        c.fail("status", "ärendet är inte avslutat")
+    if closed_on is not None and closed_on < case.opened_on:
+        c.fail("avslutat", "kan inte ligga före öppnat-datumet")
+    if closed_on is not None and closed_on > today:
+        c.fail("avslutat", "kan inte ligga i framtiden")
+    if outcome is not None:
+        _check_outcome(c, outcome)
+    c.done()
+    if closed_on is not None:
+        case.closed_on = closed_on
+    if outcome is not None:
+        _apply_outcome(case, outcome)
+    case.updated_by = actor.username
+    record(session, actor, "case_closing_changed", case_id=case.id, outcome=case.outcome)
+    return case
+
+
 def reopen_in(session: Session, actor: Actor, case_id: uuid.UUID, expected_version: int) -> Case:
     require_case_access(session, actor, case_id, Purpose.WRITE)
     case = load_checked(session, Case, case_id, expected_version, "ärendet")
@@ -609,6 +647,18 @@ class CaseService:
             case = close_in(
                 s, self._actor, case_id, expected_version, closed_on, outcome, person_outcomes
             )
+            s.flush()
+            return CaseRef(case.id, case.case_number, case.version)
+
+    def change_closing(
+        self,
+        case_id: uuid.UUID,
+        expected_version: int,
+        closed_on: date | None,
+        outcome: OutcomeInput | None,
+    ) -> CaseRef:
+        with self._db.action("ärendet") as s:
+            case = change_closing_in(s, self._actor, case_id, expected_version, closed_on, outcome)
             s.flush()
             return CaseRef(case.id, case.case_number, case.version)
 

@@ -43,7 +43,7 @@ from ui.case_dialogs import (
 from ui.case_forms import FormDialog, InputError, ask_discard, find_data, parse_day
 from ui.case_models import NoteFilter
 from ui.case_view import CaseView
-from ui.conflict_dialog import ConflictDialog, ConflictField
+from ui.conflict_dialog import THEIRS, YOURS, ConflictDialog, ConflictField
 from ui.contact_dialog import CORRECT, EDIT, NEW, ContactDialog
 from ui.household_dialogs import ConsentDialog, EndMemberDialog, MemberDialog, ReasonDialog
 
@@ -1153,11 +1153,14 @@ class CaseController(QObject):
             )
             return
         journal = self._services.journal
+        # The version the next save starts from; a conflict moves it to the saved one.
+        versions = {"note": n.version}
         self._open_note_dialog(
             EDIT,
             n,
-            lambda data: journal.update_draft(n.id, n.version, data),
+            lambda data: journal.update_draft(n.id, versions["note"], data),
             self.tr("utkast sparat"),
+            versions=versions,
         )
 
     def _on_sign_note(self) -> None:
@@ -1189,16 +1192,27 @@ class CaseController(QObject):
         note: NoteDetail | None,
         call: Callable[[Any], Any],
         done_text: str,
+        *,
+        versions: dict[str, int] | None = None,
     ) -> None:
         """The contact dialog for a new note, a draft's edit or a correction; Spara runs
-        ``call(data)`` in the worker. Its text is autosaved as an encrypted draft."""
+        ``call(data)`` in the worker. Its text is autosaved as an encrypted draft. With
+        ``versions`` (editing a draft) a stale version opens the field-level conflict dialog."""
         d = self.detail
         assert d is not None
+        base: dict[str, str] = {}
 
         def save(dlg: FormDialog) -> None:
             assert isinstance(dlg, ContactDialog)
             data = dlg.value()
-            self._submit(lambda: call(data), done_text=done_text, dialog=dlg)
+            on_conflict = None
+            if versions is not None and note is not None:
+                on_conflict = lambda exc: self._on_note_conflict(  # noqa: E731
+                    exc, dlg, note.id, base, versions
+                )
+            self._submit(
+                lambda: call(data), done_text=done_text, dialog=dlg, on_conflict=on_conflict
+            )
 
         dialog = ContactDialog(
             agencies=d.agencies,
@@ -1208,9 +1222,71 @@ class CaseController(QObject):
             mode=mode,
             parent=self._view,
         )
+        if note is not None:
+            base.update(dialog.values_of(note))
         from ui.drafts import draft_key
 
         self._open_dialog(dialog, save, draft=draft_key(self.case_id, mode, note and note.id))
+
+    def _on_note_conflict(
+        self,
+        exc: ConflictError,
+        dialog: ContactDialog,
+        note_id: uuid.UUID,
+        base: dict[str, str],
+        versions: dict[str, int],
+    ) -> None:
+        """The draft was saved elsewhere first (the author in another window or on another
+        computer): theirs beside yours per field, then save again on the saved version."""
+        dialog.set_busy(False)
+        yours = dialog.values()
+
+        def got_theirs() -> None:
+            d = self.detail
+            fresh = next((n for n in d.notes if n.id == note_id), None) if d else None
+            if not _alive(dialog):
+                return
+            if fresh is None or fresh.signed:
+                dialog.show_message(
+                    self.tr(
+                        "Anteckningen har signerats eller tagits bort under tiden; din text står "
+                        "kvar här och som utkast. Kopiera den till en rättelse."
+                    )
+                )
+                return
+            theirs = dialog.values_of(fresh)
+            fields = [
+                ConflictField(label, base.get(label), theirs[label], yours[label])
+                for label in ContactDialog.LABELS
+                if theirs[label] != yours[label]
+                and (theirs[label] != base.get(label) or yours[label] != base.get(label))
+            ]
+            versions["note"] = fresh.version
+            base.clear()
+            base.update(theirs)
+            conflict = ConflictDialog(fields, what=exc.what, parent=dialog)
+            self.conflict_dialog = conflict
+
+            def finished(result: int) -> None:
+                if not _alive(dialog):
+                    return
+                if result != ConflictDialog.DialogCode.Accepted:
+                    dialog.show_message(
+                        self.tr("Inget sparades; formuläret har dina värden, sparat är deras.")
+                    )
+                    return
+                chosen = conflict.choices()
+                dialog.take_from(fresh, {label for label, side in chosen.items() if side == THEIRS})
+                if dialog.values() == theirs:  # theirs throughout: nothing left to save
+                    dialog.saved()
+                    self.refresh()
+                else:
+                    dialog.save_button.click()
+
+            conflict.finished.connect(finished)
+            conflict.open()
+
+        self.refresh(then=got_theirs)
 
     # --- Översikt
     def _on_close_case(self) -> None:
@@ -1226,6 +1302,7 @@ class CaseController(QObject):
                 lambda: cases.close(case_id, version, closed_on, outcome),
                 done_text=self.tr("ärendet avslutat"),
                 dialog=dlg,
+                on_conflict=lambda exc: self._on_close_conflict(exc, dlg, d, closed_on, outcome),
             )
 
         self._open_dialog(
@@ -1242,8 +1319,174 @@ class CaseController(QObject):
             return
         cases, case_id, version = self._services.cases, self.case_id, d.version
         self._submit(
-            lambda: cases.reopen(case_id, version), done_text=self.tr("ärendet återöppnat")
+            lambda: cases.reopen(case_id, version),
+            done_text=self.tr("ärendet återöppnat"),
+            on_conflict=lambda exc: self._on_reopen_conflict(exc, d),
         )
+
+    # --- Översikt: conflicts on closing and reopening
+    CLOSE_LABELS = ("Status", "Avslutat", "Utfall")
+
+    def _case_values(self, d: CaseDetail) -> dict[str, str]:
+        """What the Översikt and Hushåll tabs show of a case, per field label (for the
+        conflict dialog's "the other also changed" list)."""
+        values = {
+            "Status": d.status_label,
+            "Avslutat": _day(d.closed_on),
+            "Utfall": d.outcome_label,
+            "Handläggare": d.caseworker_name or "",
+            "Inriktning": d.direction_label,
+            "Fokusärende": self.tr("ja") if d.is_focus else self.tr("nej"),
+        }
+        housing = self._housing_values(d)
+        labels = {"adress": "Adress", "postnummer": "Postnummer", "ort": "Ort"}
+        if not d.protected:
+            values.update({labels[k]: housing[k] for k in labels})
+        values["Boendekostnad"] = housing["boendekostnad"]
+        return values
+
+    def _others(self, base: CaseDetail, fresh: CaseDetail) -> list[ConflictField]:
+        was, now = self._case_values(base), self._case_values(fresh)
+        return [
+            ConflictField(label, was[label], now[label], now[label])
+            for label in now
+            if label not in self.CLOSE_LABELS and was.get(label) != now[label]
+        ]
+
+    def _on_close_conflict(
+        self,
+        exc: ConflictError,
+        dialog: CloseCaseDialog,
+        base: CaseDetail,
+        closed_on: date,
+        outcome: Any,
+    ) -> None:
+        """Someone saved the case while the close form was open. Still open: theirs
+        ("pågående") beside yours ("avslutad …"), and what else they changed. Closed by
+        them: their date and outcome beside yours, chosen per field."""
+        from models.codes import STATUS_LABELS, CaseStatus
+        from services.case_view import outcome_label
+
+        dialog.set_busy(False)
+        mine = outcome_label(
+            outcome.outcome.value,
+            outcome.grade.value if outcome.grade else None,
+            outcome.permanent,
+            outcome.benefit.value if outcome.benefit else None,
+        )
+        closed_label = STATUS_LABELS[CaseStatus.CLOSED]
+
+        def got_theirs() -> None:
+            fresh = self.detail
+            if fresh is None or not _alive(dialog) or self._services is None:
+                return
+            cases, case_id, version = self._services.cases, self.case_id, fresh.version
+            theirs = self._case_values(fresh)
+            was = self._case_values(base)
+            if not fresh.is_closed:
+                fields = [
+                    ConflictField(
+                        "Status",
+                        was["Status"],
+                        theirs["Status"],
+                        f"{closed_label} {closed_on.isoformat()}, {mine}",
+                    )
+                ]
+            else:
+                yours = {"Avslutat": closed_on.isoformat(), "Utfall": mine}
+                fields = [
+                    ConflictField(label, was[label], theirs[label], yours[label])
+                    for label in ("Avslutat", "Utfall")
+                    if theirs[label] != yours[label]
+                ]
+            conflict = ConflictDialog(
+                fields, what=exc.what, others=self._others(base, fresh), parent=dialog
+            )
+            self.conflict_dialog = conflict
+
+            def finished(result: int) -> None:
+                if not _alive(dialog):
+                    return
+                if result != ConflictDialog.DialogCode.Accepted:
+                    dialog.show_message(
+                        self.tr("Inget sparades; formuläret har dina värden, sparat är deras.")
+                    )
+                    return
+                chosen = conflict.choices()
+                keep = {label for label, side in chosen.items() if side == YOURS}
+                if not fresh.is_closed and "Status" in keep:
+                    self._submit(
+                        lambda: cases.close(case_id, version, closed_on, outcome),
+                        done_text=self.tr("ärendet avslutat"),
+                        dialog=dialog,
+                        on_conflict=lambda again: self._on_close_conflict(
+                            again, dialog, fresh, closed_on, outcome
+                        ),
+                    )
+                elif fresh.is_closed and keep:
+                    new_day = closed_on if "Avslutat" in keep else None
+                    new_outcome = outcome if "Utfall" in keep else None
+                    self._submit(
+                        lambda: cases.change_closing(case_id, version, new_day, new_outcome),
+                        done_text=self.tr("avslutet ändrat"),
+                        dialog=dialog,
+                        on_conflict=lambda again: self._on_close_conflict(
+                            again, dialog, fresh, closed_on, outcome
+                        ),
+                    )
+                else:  # theirs throughout: nothing of yours left to save
+                    dialog.saved()
+                    self._view.show_message(self.tr("Inget ändrades; det sparade gäller."))
+
+            conflict.finished.connect(finished)
+            conflict.open()
+
+        self.refresh(then=got_theirs)
+
+    def _on_reopen_conflict(self, exc: ConflictError, base: CaseDetail) -> None:
+        """Someone saved the case before the reopening: already reopened, nothing to do;
+        still closed (other changes): reopen on their version if the user keeps theirs."""
+        from models.codes import STATUS_LABELS, CaseStatus
+
+        def got_theirs() -> None:
+            fresh = self.detail
+            if fresh is None or self._services is None:
+                return
+            cases, case_id, version = self._services.cases, self.case_id, fresh.version
+            others = self._others(base, fresh)
+            if not fresh.is_closed:
+                fields: list[ConflictField] = []
+            else:
+                was = self._case_values(base)
+                theirs = self._case_values(fresh)
+                fields = [
+                    ConflictField(
+                        "Status",
+                        f"{was['Status']} {was['Avslutat']}, {was['Utfall']}",
+                        f"{theirs['Status']} {theirs['Avslutat']}, {theirs['Utfall']}",
+                        STATUS_LABELS[CaseStatus.ONGOING] + self.tr(" (återöppnat)"),
+                    )
+                ]
+            conflict = ConflictDialog(fields, what=exc.what, others=others, parent=self._view)
+            self.conflict_dialog = conflict
+
+            def finished(result: int) -> None:
+                if (
+                    result == ConflictDialog.DialogCode.Accepted
+                    and conflict.choices().get("Status") == YOURS
+                ):
+                    self._submit(
+                        lambda: cases.reopen(case_id, version),
+                        done_text=self.tr("ärendet återöppnat"),
+                        on_conflict=lambda again: self._on_reopen_conflict(again, fresh),
+                    )
+                else:
+                    self._view.show_message(self.tr("Inget ändrades; det sparade gäller."))
+
+            conflict.finished.connect(finished)
+            conflict.open()
+
+        self.refresh(then=got_theirs)
 
     def _on_add_month(self) -> None:
         if self.detail is None or self._services is None or self._services.support is None:

@@ -60,8 +60,10 @@ class ConflictDialog(QDialog):
         *,
         what: str,
         who: str = "",
+        others: Sequence[ConflictField] = (),
         parent: QWidget | None = None,
     ) -> None:
+        """``others``: what the other user changed outside your form (shown, kept as saved)."""
         super().__init__(parent)
         self.setWindowTitle(self.tr("Fokus – någon annan har ändrat %s") % what)
         self.setWindowModality(Qt.WindowModality.WindowModal)
@@ -112,6 +114,19 @@ class ConflictDialog(QDialog):
             self.radios[(f.label, THEIRS)] = theirs
             self.radios[(f.label, YOURS)] = yours
         layout.addLayout(grid)
+        self.others = [f for f in others if f.they_changed]
+        if self.others:
+            note = QLabel(self.tr("Den andra ändrade också (inte i ditt formulär; det står kvar):"))
+            note.setWordWrap(True)
+            layout.addWidget(note)
+            other_grid = QGridLayout()
+            for row, f in enumerate(self.others):
+                other_grid.addWidget(QLabel(f.label), row, 0)
+                was = QLabel(f.base if f.base is not None else self.tr("(okänt)"))
+                was.setEnabled(False)
+                other_grid.addWidget(was, row, 1)
+                other_grid.addWidget(QLabel(f.theirs or self.tr("(tomt)")), row, 2)
+            layout.addLayout(other_grid)
 
         self.buttons = QDialogButtonBox()
         if self.fields:

@@ -136,6 +136,65 @@ class ContactDialog(FormDialog):
         for person_id, box in self.member_boxes.items():
             box.setChecked(str(person_id) in chosen)
 
+    # --- the conflict dialog compares the form as text per field label
+    LABELS = (
+        "Datum och tid",
+        "Myndighet/motpart",
+        "Kontaktsätt",
+        "Kontaktperson",
+        "Berör",
+        "Anteckning",
+        "Följs upp",
+        "Barnperspektiv",
+    )
+
+    def values(self) -> dict[str, str]:
+        names = [box.text() for box in self.member_boxes.values() if box.isChecked()]
+        return {
+            "Datum och tid": self.when.text().strip(),
+            "Myndighet/motpart": self.agency.currentText(),
+            "Kontaktsätt": self.method.currentText(),
+            "Kontaktperson": self.counterpart.text().strip(),
+            "Berör": ", ".join(names),
+            "Anteckning": self.text.toPlainText(),
+            "Följs upp": self.follow_up.text().strip(),
+            "Barnperspektiv": "ja" if self.child_perspective.isChecked() else "nej",
+        }
+
+    def values_of(self, note: NoteDetail) -> dict[str, str]:
+        """A saved note as :meth:`values` shows it (member names as this form labels them)."""
+        labels = {p: box.text() for p, box in self.member_boxes.items()}
+        return {
+            "Datum och tid": f"{note.occurred_at:%Y-%m-%d %H:%M}",
+            "Myndighet/motpart": note.agency_label,
+            "Kontaktsätt": note.method_label,
+            "Kontaktperson": note.counterpart,
+            "Berör": ", ".join(labels[p] for p in self.member_boxes if p in note.member_ids),
+            "Anteckning": note.text,
+            "Följs upp": note.follow_up_on.isoformat() if note.follow_up_on else "",
+            "Barnperspektiv": "ja" if note.child_perspective else "nej",
+        }
+
+    def take_from(self, note: NoteDetail, labels: set[str]) -> None:
+        """Copy the fields named by ``labels`` from a saved note into the form."""
+        if "Datum och tid" in labels:
+            self.when.setText(f"{note.occurred_at:%Y-%m-%d %H:%M}")
+        if "Myndighet/motpart" in labels:
+            self.agency.setCurrentIndex(max(self.agency.findData(note.agency_code), 0))
+        if "Kontaktsätt" in labels:
+            self.method.setCurrentIndex(max(self.method.findData(note.method_code), 0))
+        if "Kontaktperson" in labels:
+            self.counterpart.setText(note.counterpart)
+        if "Berör" in labels:
+            for person_id, box in self.member_boxes.items():
+                box.setChecked(person_id in note.member_ids)
+        if "Anteckning" in labels:
+            self.text.setPlainText(note.text)
+        if "Följs upp" in labels:
+            self.follow_up.setText(note.follow_up_on.isoformat() if note.follow_up_on else "")
+        if "Barnperspektiv" in labels and self.child_perspective.isEnabled():
+            self.child_perspective.setChecked(note.child_perspective)
+
     def selected_members(self) -> tuple[uuid.UUID, ...]:
         return tuple(p for p, box in self.member_boxes.items() if box.isChecked())
 
