@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from services.access import EmergencyRow
@@ -42,9 +42,9 @@ def choose_csv_file(parent: QWidget, suggested: str) -> str | None:
     """The save dialog for the export; None when cancelled."""
     path, _filter = QFileDialog.getSaveFileName(
         parent,
-        parent.tr("Fokus – spara loggen"),
+        QCoreApplication.translate("AuditReviewController", "Fokus – spara loggen"),
         str(Path.home() / suggested),
-        parent.tr("CSV-filer (*.csv)"),
+        QCoreApplication.translate("AuditReviewController", "CSV-filer (*.csv)"),
     )
     return path or None
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from models.codes import (
@@ -37,21 +38,27 @@ class OutcomeFields:
 
     def __init__(self, dialog: FormDialog) -> None:
         self.outcome = dialog.combo(
-            "utfall", dialog.tr("Utfall"), [(o.value, OUTCOME_LABELS[o]) for o in Outcome]
+            "utfall",
+            QCoreApplication.translate("OutcomeFields", "Utfall"),
+            [(o.value, OUTCOME_LABELS[o]) for o in Outcome],
         )
         self.grade = dialog.combo(
             "omfattning",
-            dialog.tr("Omfattning"),
+            QCoreApplication.translate("OutcomeFields", "Omfattning"),
             [(_NONE, "–"), *((g.value, GRADE_LABELS[g]) for g in SicknessGrade)],
         )
         self.permanent = dialog.combo(
             "varaktig",
-            dialog.tr("Varaktig"),
-            [(_NONE, "–"), ("yes", dialog.tr("varaktig")), ("no", dialog.tr("tidsbegränsad"))],
+            QCoreApplication.translate("OutcomeFields", "Varaktig"),
+            [
+                (_NONE, "–"),
+                ("yes", QCoreApplication.translate("OutcomeFields", "varaktig")),
+                ("no", QCoreApplication.translate("OutcomeFields", "tidsbegränsad")),
+            ],
         )
         self.benefit = dialog.combo(
             "ersättning",
-            dialog.tr("Annan ersättning"),
+            QCoreApplication.translate("OutcomeFields", "Annan ersättning"),
             [(_NONE, "–"), *((b.value, OTHER_BENEFIT_LABELS[b]) for b in OtherBenefit)],
         )
         self.outcome.currentIndexChanged.connect(self._on_outcome)
@@ -83,7 +90,7 @@ class CloseCaseDialog(FormDialog):
     """Close a case on a date with its outcome."""
 
     def __init__(self, *, today: date, parent: QWidget | None = None) -> None:
-        super().__init__(self_tr("Avsluta ärende"), parent)
+        super().__init__(QCoreApplication.translate("CloseCaseDialog", "Avsluta ärende"), parent)
         self.closed_on = self.date_line("avslutat", self.tr("Avslutat"), today)
         self.outcome = OutcomeFields(self)
         self.save_button.setText(self.tr("Avsluta ärendet"))
@@ -104,7 +111,7 @@ class GoalDialog(FormDialog):
         members: Sequence[MemberDetail],
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(self_tr("Nytt mål"), parent)
+        super().__init__(QCoreApplication.translate("GoalDialog", "Nytt mål"), parent)
         self.case_id = case_id
         people: dict[uuid.UUID | None, str] = {None: self.tr("hela hushållet")}
         for m in members:
@@ -135,7 +142,9 @@ class PersonOutcomeDialog(FormDialog):
     def __init__(
         self, *, members: Sequence[MemberDetail], today: date, parent: QWidget | None = None
     ) -> None:
-        super().__init__(self_tr("Registrera utfall"), parent)
+        super().__init__(
+            QCoreApplication.translate("PersonOutcomeDialog", "Registrera utfall"), parent
+        )
         people: dict[uuid.UUID, str] = {}
         for m in members:
             if m.is_adult:
@@ -164,7 +173,7 @@ class DirectionDialog(FormDialog):
         today: date,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(self_tr("Ny inriktning"), parent)
+        super().__init__(QCoreApplication.translate("DirectionDialog", "Ny inriktning"), parent)
         self.case_id = case_id
         people: dict[uuid.UUID, str] = {}
         for m in members:
@@ -203,7 +212,7 @@ class MonthDialog(FormDialog):
     """A month with paid support entered by hand (the payment system's import does the rest)."""
 
     def __init__(self, *, parent: QWidget | None = None) -> None:
-        super().__init__(self_tr("Registrera stödmånad"), parent)
+        super().__init__(QCoreApplication.translate("MonthDialog", "Registrera stödmånad"), parent)
         self.month = self.line("månad", self.tr("Månad"))
         self.month.setPlaceholderText(self.tr("ÅÅÅÅ-MM"))
         self.amount = self.line("belopp", self.tr("Belopp"))
@@ -221,9 +230,3 @@ class MonthDialog(FormDialog):
         except ValueError as exc:
             raise InputError("belopp", str(exc)) from exc
         return month, amount
-
-
-def self_tr(text: str) -> str:
-    from PySide6.QtCore import QCoreApplication
-
-    return QCoreApplication.translate("CaseDialogs", text)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -95,8 +95,10 @@ def ask_discard(parent: QWidget) -> bool:
     """Ask whether unsaved changes may be thrown away (Qt's own Swedish buttons)."""
     answer = QMessageBox.question(
         parent,
-        parent.tr("Fokus – osparade ändringar"),
-        parent.tr("Det finns ändringar som inte är sparade. Stänga ändå och kasta dem?"),
+        QCoreApplication.translate("FormDialog", "Fokus – osparade ändringar"),
+        QCoreApplication.translate(
+            "FormDialog", "Det finns ändringar som inte är sparade. Stänga ändå och kasta dem?"
+        ),
         QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
         QMessageBox.StandardButton.Cancel,
     )

@@ -195,18 +195,24 @@ class NoteTableModel(QAbstractTableModel):
         return None
 
     def status_text(self, n: NoteDetail) -> str:
-        text = _tr("signerad") if n.signed else _tr("utkast")
+        text = (
+            QCoreApplication.translate("NoteTableModel", "signerad")
+            if n.signed
+            else QCoreApplication.translate("NoteTableModel", "utkast")
+        )
         if n.corrects_id is not None:
-            text += _tr(" (rättelse)")
+            text += QCoreApplication.translate("NoteTableModel", " (rättelse)")
         if n.corrected_by:
-            text += _tr(" (rättad)")
+            text += QCoreApplication.translate("NoteTableModel", " (rättad)")
         return text
 
     def consent_text(self, n: NoteDetail) -> str:
         missing = n.missing_consent
         if not missing:
             return ""
-        return _tr("⚠ inget giltigt samtycke: %s") % ", ".join(missing)
+        return QCoreApplication.translate(
+            "NoteTableModel", "⚠ inget giltigt samtycke: %s"
+        ) % ", ".join(missing)
 
     def display(self, n: NoteDetail, column: int) -> str:
         if column == COL_TIME:
@@ -239,9 +245,10 @@ class NoteTableModel(QAbstractTableModel):
             if col == COL_TEXT:
                 return n.text
             if col == COL_CONSENT and n.missing_consent:
-                return _tr(
+                return QCoreApplication.translate(
+                    "NoteTableModel",
                     "Anteckningen gäller en myndighet som saknar giltigt samtycke från "
-                    "personen vid kontakttillfället"
+                    "personen vid kontakttillfället",
                 )
             return None
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_CONSENT and n.missing_consent:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from services.caseload import AssignOutcome, CaseloadRow, CaseToMove
@@ -57,7 +57,7 @@ Confirm = Callable[[QWidget, str], bool]
 def ask_confirmation(parent: QWidget, message: str) -> bool:
     answer = QMessageBox.question(
         parent,
-        parent.tr("Fokus – flytta ärende"),
+        QCoreApplication.translate("CaseloadController", "Fokus – flytta ärende"),
         message,
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No,

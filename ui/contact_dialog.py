@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from services.audit import LOCAL_TZ
@@ -53,9 +54,9 @@ class ContactDialog(FormDialog):
         parent: QWidget | None = None,
     ) -> None:
         titles = {
-            NEW: self_tr("Ny kontakt"),
-            EDIT: self_tr("Ändra utkast"),
-            CORRECT: self_tr("Rätta anteckning"),
+            NEW: QCoreApplication.translate("ContactDialog", "Ny kontakt"),
+            EDIT: QCoreApplication.translate("ContactDialog", "Ändra utkast"),
+            CORRECT: QCoreApplication.translate("ContactDialog", "Rätta anteckning"),
         }
         super().__init__(titles[mode], parent)
         self.mode = mode
@@ -212,10 +213,3 @@ class ContactDialog(FormDialog):
             follow_up_on=follow,
             child_perspective=self.child_perspective.isChecked(),
         )
-
-
-def self_tr(text: str) -> str:
-    """Translate a title before ``self`` exists (same context as the class)."""
-    from PySide6.QtCore import QCoreApplication
-
-    return QCoreApplication.translate("ContactDialog", text)

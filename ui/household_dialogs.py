@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QLabel, QWidget
 
 from models.codes import MEMBER_ROLE_LABELS, MemberRole
@@ -73,7 +74,10 @@ class MemberDialog(FormDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(
-            self_tr("Ändra person") if member else self_tr("Ny hushållsmedlem"), parent
+            QCoreApplication.translate("MemberDialog", "Ändra person")
+            if member
+            else QCoreApplication.translate("MemberDialog", "Ny hushållsmedlem"),
+            parent,
         )
         self.member = member
         self.role = self.combo(
@@ -186,7 +190,9 @@ class EndMemberDialog(FormDialog):
     """End a membership on a date (the person leaves the household; history stays)."""
 
     def __init__(self, member: MemberDetail, *, today: date, parent: QWidget | None = None) -> None:
-        super().__init__(self_tr("Avsluta medlemskap"), parent)
+        super().__init__(
+            QCoreApplication.translate("EndMemberDialog", "Avsluta medlemskap"), parent
+        )
         self.member = member
         self.form.addRow(QLabel(f"{member.name} ({member.role_label})"))
         self.valid_to = self.date_line("till", self.tr("Till och med"), today)
@@ -209,7 +215,9 @@ class ReasonDialog(FormDialog):
         today: date,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(self_tr("Nytt försörjningshinder"), parent)
+        super().__init__(
+            QCoreApplication.translate("ReasonDialog", "Nytt försörjningshinder"), parent
+        )
         self.person = self.combo(
             "person", self.tr("Person"), [(m.person_id, m.name) for m in adults]
         )
@@ -237,7 +245,7 @@ class ConsentDialog(FormDialog):
         today: date,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(self_tr("Nytt samtycke"), parent)
+        super().__init__(QCoreApplication.translate("ConsentDialog", "Nytt samtycke"), parent)
         seen: dict[uuid.UUID, str] = {}
         for m in members:
             seen[m.person_id] = m.name
@@ -263,9 +271,3 @@ class ConsentDialog(FormDialog):
             valid_from=start,
             valid_to=parse_day("till", self.valid_to.text()),
         )
-
-
-def self_tr(text: str) -> str:
-    from PySide6.QtCore import QCoreApplication
-
-    return QCoreApplication.translate("HouseholdDialogs", text)

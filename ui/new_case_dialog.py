@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from models.codes import MemberRole
@@ -48,7 +48,7 @@ class NewCaseDialog(FormDialog):
         today: date,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(tr("Nytt ärende"), parent)
+        super().__init__(QCoreApplication.translate("NewCaseDialog", "Nytt ärende"), parent)
         self.resize(640, 640)
         self.holder: OpenCaseHolder | None = None
         self.personal_id = self.line("personnummer", self.tr("Sökandes personnummer"))
@@ -302,9 +302,3 @@ class NewCaseController(QObject):
         self._runner.run(
             lambda: edits.create_case(data, reason), on_done=done, on_error=failed, owner=self
         )
-
-
-def tr(text: str) -> str:
-    from PySide6.QtCore import QCoreApplication
-
-    return QCoreApplication.translate("NewCaseDialog", text)

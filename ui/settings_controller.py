@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from services.connection_settings import CheckResult, ConnectionChoice
@@ -42,9 +42,9 @@ def choose_file(parent: QWidget, current: str) -> str | None:
     an existing file is opened, never replaced)."""
     path, _filter = QFileDialog.getSaveFileName(
         parent,
-        parent.tr("Välj databasfil"),
+        QCoreApplication.translate("SettingsController", "Välj databasfil"),
         current,
-        parent.tr("Fokus-databas (*.db);;Alla filer (*)"),
+        QCoreApplication.translate("SettingsController", "Fokus-databas (*.db);;Alla filer (*)"),
         options=QFileDialog.Option.DontConfirmOverwrite,
     )
     return path or None
