@@ -236,6 +236,14 @@ def case_scope_condition(
     return false()
 
 
+def sees_no_cases(actor: Actor | None) -> bool:
+    """An administrator account: :func:`case_scope_condition` is ``false()`` for it, so a
+    case query can be skipped. On PostgreSQL it must be: the administrator's own role has
+    no grant on the case tables at all, and would be refused even a query matching nothing.
+    """
+    return actor is not None and not is_unrestricted(actor) and actor.role == Role.ADMIN
+
+
 @dataclass(frozen=True)
 class CaseBrief:
     """What may be known of a case outside one's scope: its number and whether it is protected."""

@@ -141,12 +141,11 @@ def check_connection(
     url = url_for(choice)
     if choice.kind == "local":
         return _test_file(Path(make_url(url).database or ""))
-    target = url
-    if username.strip():
-        from services.pg_roles import user_url
+    if username.strip():  # the user's own role; the password goes to the driver, not the URL
+        from services.role_login import role_url
 
-        target = user_url(url, username.strip().lower(), password)
-    return _test_server(target, choice)
+        return _test_server(role_url(url, username.strip().lower()), choice, password)
+    return _test_server(url, choice, None)
 
 
 def _revision_line(current: str | None, what: str, *, server: bool) -> CheckResult:
@@ -208,9 +207,9 @@ def _test_file(path: Path) -> CheckResult:
     return _revision_line(current, f"databasfilen {path}", server=False)
 
 
-def _test_server(url: str, choice: ConnectionChoice) -> CheckResult:
+def _test_server(url: str, choice: ConnectionChoice, password: str | None) -> CheckResult:
     where = f"{choice.host}:{choice.port}"
-    engine = create_db_engine(url)
+    engine = create_db_engine(url, password=password)
     try:
         with engine.connect() as conn:
             from alembic.runtime.migration import MigrationContext

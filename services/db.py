@@ -97,8 +97,13 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine with Fokus's connection settings (no schema checks)."""
+def create_db_engine(url: str, *, password: str | None = None) -> Engine:
+    """An engine with Fokus's connection settings (no schema checks).
+
+    ``password`` (PostgreSQL) is handed to the driver on every connect instead of
+    being part of the URL, so a user's own password never appears in ``engine.url``,
+    in :attr:`Database.url` or in any message built from them.
+    """
     parsed = _parse(url)
     try:
         if parsed.get_backend_name() == "sqlite":
@@ -124,6 +129,7 @@ def create_db_engine(url: str) -> Engine:
                 "keepalives_idle": 30,
                 "keepalives_interval": 10,
                 "keepalives_count": 3,
+                **({"password": password} if password is not None else {}),
             },
         )
     except NoSuchModuleError as exc:
@@ -326,9 +332,15 @@ def check_schema(engine: Engine, *, auto_migrate_sqlite: bool) -> Path | None:
     )
 
 
-def open_database(url: str, *, auto_migrate_sqlite: bool = True, check: bool = True) -> Database:
+def open_database(
+    url: str,
+    *,
+    auto_migrate_sqlite: bool = True,
+    check: bool = True,
+    password: str | None = None,
+) -> Database:
     """Connect, check the schema (migrating SQLite files), return a :class:`Database`."""
-    engine = create_db_engine(url)
+    engine = create_db_engine(url, password=password)
     try:
         with engine.connect():
             pass

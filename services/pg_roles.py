@@ -171,6 +171,76 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 """
 
+# An administratör connected as their own role has no CREATEROLE (a CREATEROLE role could
+# alter any non-superuser role, the owner's too). These SECURITY DEFINER functions, run
+# with the owner's CREATEROLE, do exactly what the user administration needs — only for
+# an active Fokus administrator, only on fokus_u_ roles, only with a SCRAM verifier
+# (computed on the client), only into the three group roles — and nothing else.
+_ADMIN_FUNCTIONS_SQL = r"""
+CREATE OR REPLACE FUNCTION fokus_require_admin() RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
+                 AND role = 'admin') THEN
+    RAISE EXCEPTION 'only an active Fokus administrator may manage login roles'
+      USING ERRCODE = '42501';
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION fokus_login_role_create(p_role text, p_group text, p_verifier text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  PERFORM fokus_require_admin();
+  IF p_role NOT LIKE 'fokus\_u\_%' OR length(p_role) > 63
+     OR p_group NOT IN ('fokus_caseworker', 'fokus_team_leader', 'fokus_admin')
+     OR p_verifier NOT LIKE 'SCRAM-SHA-256$%' THEN
+    RAISE EXCEPTION 'invalid login role request' USING ERRCODE = '22023';
+  END IF;
+  EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT '
+                 'IN ROLE %I PASSWORD %L', p_role, p_group, p_verifier);
+END $$;
+
+CREATE OR REPLACE FUNCTION fokus_login_role_alter(
+  p_role text, p_verifier text, p_login boolean, p_group text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE g text;
+BEGIN
+  PERFORM fokus_require_admin();
+  IF p_role NOT LIKE 'fokus\_u\_%'
+     OR NOT EXISTS (SELECT 1 FROM app_user WHERE db_role = p_role) THEN
+    RAISE EXCEPTION 'not a Fokus login role' USING ERRCODE = '22023';
+  END IF;
+  IF p_verifier IS NOT NULL THEN
+    IF p_verifier NOT LIKE 'SCRAM-SHA-256$%' THEN
+      RAISE EXCEPTION 'not a SCRAM verifier' USING ERRCODE = '22023';
+    END IF;
+    EXECUTE format('ALTER ROLE %I PASSWORD %L', p_role, p_verifier);
+  END IF;
+  IF p_login IS NOT NULL THEN
+    EXECUTE format('ALTER ROLE %I ' || CASE WHEN p_login THEN 'LOGIN' ELSE 'NOLOGIN' END, p_role);
+  END IF;
+  IF p_group IS NOT NULL THEN
+    IF p_group NOT IN ('fokus_caseworker', 'fokus_team_leader', 'fokus_admin') THEN
+      RAISE EXCEPTION 'not a Fokus group role' USING ERRCODE = '22023';
+    END IF;
+    FOREACH g IN ARRAY ARRAY['fokus_caseworker', 'fokus_team_leader', 'fokus_admin'] LOOP
+      IF g = p_group THEN
+        EXECUTE format('GRANT %I TO %I', g, p_role);
+      ELSE
+        EXECUTE format('REVOKE %I FROM %I', g, p_role);
+      END IF;
+    END LOOP;
+  END IF;
+END $$;
+"""
+
+_ADMIN_FUNCTION_NAMES = (
+    "fokus_login_role_alter(text, text, boolean, text)",
+    "fokus_login_role_create(text, text, text)",
+    "fokus_require_admin()",
+)
+
 _FUNCTION_NAMES = (
     "fokus_case_brief(uuid, text)",
     "fokus_case_insertable(uuid, uuid)",
@@ -253,6 +323,10 @@ def install_access_control(conn: Connection) -> InstallReport:
     for fn in _FUNCTION_NAMES:
         conn.execute(text(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC"))
         conn.execute(text(f"GRANT EXECUTE ON FUNCTION {fn} TO {', '.join(map(_q, ALL_ROLES))}"))
+    conn.execute(text(_ADMIN_FUNCTIONS_SQL))
+    for fn in _ADMIN_FUNCTION_NAMES:
+        conn.execute(text(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC"))
+        conn.execute(text(f"GRANT EXECUTE ON FUNCTION {fn} TO {_q(GROUP_ROLES[Role.ADMIN])}"))
     tables = set(inspect(conn).get_table_names())
     everyone = ALL_ROLES
     policies: list[str] = []
@@ -471,7 +545,7 @@ def remove_access_control(conn: Connection) -> None:
                 + "', s); END $$"
             )
         )
-    for fn in _FUNCTION_NAMES:
+    for fn in (*_ADMIN_FUNCTION_NAMES, *_FUNCTION_NAMES):
         conn.execute(text(f"DROP FUNCTION IF EXISTS {fn}"))
 
 
@@ -498,6 +572,27 @@ def _scram(session: Session, role: str, password: str) -> str:
     return bytes(verifier).decode("ascii")
 
 
+def _as_user_role(session: Session) -> bool:
+    """This connection is a Fokus user's own login role (the desktop app on a server),
+    not the owner: role changes go through the owner's definer functions."""
+    role = session.scalar(text("SELECT session_user"))
+    return str(role or "").startswith(LOGIN_PREFIX)
+
+
+def _alter_through_function(
+    session: Session,
+    role: str,
+    *,
+    verifier: str | None = None,
+    login: bool | None = None,
+    group: str | None = None,
+) -> None:
+    session.execute(
+        text("SELECT fokus_login_role_alter(:r, :v, :l, :g)"),
+        {"r": role, "v": verifier, "l": login, "g": group},
+    )
+
+
 def create_login_role(session: Session, actor: Actor, user: User, password: str) -> str:
     """Create ``user``'s own LOGIN role with a SCRAM password, in their group role.
 
@@ -516,16 +611,19 @@ def create_login_role(session: Session, actor: Actor, user: User, password: str)
             "användarnamn", f"databasrollen {role} finns redan på servern; välj ett annat namn"
         )
     group = GROUP_ROLES[Role(user.role)]
-    _raw(session).execute(
-        sql.SQL(
-            "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT IN ROLE {} "
-            "PASSWORD {}"
-        ).format(
-            sql.Identifier(role),
-            sql.Identifier(group),
-            sql.Literal(_scram(session, role, password)),
+    verifier = _scram(session, role, password)
+    if _as_user_role(session):
+        session.execute(
+            text("SELECT fokus_login_role_create(:r, :g, :v)"),
+            {"r": role, "g": group, "v": verifier},
         )
-    )
+    else:
+        _raw(session).execute(
+            sql.SQL(
+                "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT IN ROLE {} "
+                "PASSWORD {}"
+            ).format(sql.Identifier(role), sql.Identifier(group), sql.Literal(verifier))
+        )
     user.db_role = role
     record(session, actor, "db_role_created", target_user=user.id, group=group)
     return role
@@ -536,6 +634,9 @@ def set_login_password(session: Session, user: User, password: str) -> None:
     if session.get_bind().dialect.name != "postgresql" or not user.db_role:
         return
     verifier = _scram(session, user.db_role, password)
+    if _as_user_role(session):
+        _alter_through_function(session, user.db_role, verifier=verifier)
+        return
     _raw(session).execute(
         sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             sql.Identifier(user.db_role), sql.Literal(verifier)
@@ -547,6 +648,9 @@ def set_login_enabled(session: Session, user: User, enabled: bool) -> None:
     """LOGIN or NOLOGIN for the user's role (``user deactivate`` keeps the role for history)."""
     if session.get_bind().dialect.name != "postgresql" or not user.db_role:
         return
+    if _as_user_role(session):
+        _alter_through_function(session, user.db_role, login=enabled)
+        return
     session.execute(text(f"ALTER ROLE {_q(user.db_role)} {'LOGIN' if enabled else 'NOLOGIN'}"))
 
 
@@ -555,6 +659,9 @@ def sync_group(session: Session, user: User) -> None:
     if session.get_bind().dialect.name != "postgresql" or not user.db_role:
         return
     wanted = GROUP_ROLES[Role(user.role)]
+    if _as_user_role(session):
+        _alter_through_function(session, user.db_role, group=wanted)
+        return
     for group in ALL_ROLES:
         verb = "GRANT" if group == wanted else "REVOKE"
         prep = "TO" if group == wanted else "FROM"
@@ -568,6 +675,18 @@ class NoFokusAccountError(FokusError):
     """The database role is not mapped to an active Fokus user."""
 
 
+def session_account(session: Session) -> User:
+    """The active Fokus account whose login role this connection is (``session_user``);
+    :class:`NoFokusAccountError` for a role without one."""
+    role = session.scalar(text("SELECT session_user"))
+    user = session.scalars(select(User).where(User.db_role == role, User.active.is_(True))).first()
+    if user is None:
+        raise NoFokusAccountError(
+            f"databasrollen {role} hör inte till något aktivt Fokus-konto; kontakta administratören"
+        )
+    return user
+
+
 def connected_user(session: Session, workstation: str) -> Any:
     """The :class:`services.auth.SessionUser` for the role this connection logged in as.
 
@@ -578,12 +697,7 @@ def connected_user(session: Session, workstation: str) -> Any:
     """
     from services.auth import SessionUser
 
-    role = session.scalar(text("SELECT session_user"))
-    user = session.scalars(select(User).where(User.db_role == role, User.active.is_(True))).first()
-    if user is None:
-        raise NoFokusAccountError(
-            f"databasrollen {role} hör inte till något aktivt Fokus-konto; kontakta administratören"
-        )
+    user = session_account(session)
     actor = Actor(
         username=user.username, role=Role(user.role), user_id=user.id, workstation=workstation
     )
@@ -632,6 +746,7 @@ __all__ = [
     "db_role_name",
     "install_access_control",
     "remove_access_control",
+    "session_account",
     "set_login_enabled",
     "set_login_password",
     "sync_group",

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, aliased
 from models import Case, HouseholdMember, Person, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole
 from models.stats import SupportYearCase
+from services.access import sees_no_cases
 from services.audit import Actor
 from services.db import Database
 from services.personal_id import format_personal_id
@@ -126,6 +127,8 @@ def count_in(
     session: Session, flt: RegisterFilter, *, today: date, actor: Actor | None = None
 ) -> int:
     """How many cases match ``flt`` (conditions are on the case table alone: no joins)."""
+    if sees_no_cases(actor):
+        return 0
     conds = register_conditions(flt, today=today, actor=actor)
     stmt = select(func.count()).select_from(Case).where(*conds)
     return int(session.scalar(stmt) or 0)
@@ -142,6 +145,8 @@ def window_in(
     actor: Actor | None = None,
 ) -> list[RegisterRow]:
     """The next ``limit`` matching cases after ``after`` in case-number order (or reversed)."""
+    if sees_no_cases(actor):
+        return []
     stmt = _base_query(flt, today, actor)
     year_col, seq_col = Case.number_year, Case.number_seq
     if after is not None:

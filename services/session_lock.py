@@ -34,6 +34,27 @@ def unlock(db: Database, user: SessionUser, password: str) -> SessionUser:
     return again
 
 
+def unlock_as_role(db: Database, server_url: str, user: SessionUser, password: str) -> SessionUser:
+    """:func:`unlock` for a session connected as the user's own PostgreSQL role.
+
+    The server checks the password (a new connection as the role, closed at
+    once): the role may not read password hashes, and need not. A refusal is
+    audited on the open connection; the server-side lockout applies, since the
+    role cannot change the account's failure counter (docs/access.md).
+    """
+    from services.role_login import verify_password_as_role
+
+    try:
+        verify_password_as_role(server_url, user, password)
+    except LoginError:
+        with db.begin() as s:
+            record(s, user.actor, "login_failure", reason="idle_lock", db_role=True)
+        raise
+    with db.begin() as s:
+        record(s, user.actor, SESSION_UNLOCKED)
+    return user
+
+
 def record_logout(db: Database, actor: Actor, *, reason: str) -> None:
     """The user logged out (``reason``: e.g. ``"idle_lock"`` when done from the lock)."""
     with db.begin() as s:

@@ -27,6 +27,7 @@ from services.case_view import CaseViewService
 from services.db import Database, describe_url, open_database, resolve_url, sqlite_path
 from services.errors import FokusError
 from services.register import RegisterService
+from services.role_login import is_per_user_url
 from services.search import RegisterFilter
 from services.settings import Settings, data_dir, load_settings
 from services.summary import SummaryService
@@ -116,6 +117,38 @@ def sign_in(
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return login.user
+
+
+def sign_in_as_role(
+    server_url: str, state: ViewState, *, station: str, runner: BackgroundRunner
+) -> tuple[Database, SessionUser] | None:
+    """The login dialog for a server where every user connects as their own role.
+
+    The check (in ``runner``'s worker) opens the connection with the typed user
+    name and password, so the server verifies the password; the :class:`Database`
+    it opens is the one the app then uses. None if cancelled. A server that is
+    down or has an old schema is said in the dialog, which stays open.
+    """
+    from services.role_login import login_as_role
+
+    opened: list[Database] = []
+
+    def check(username: str, password: str) -> SessionUser:
+        db, user = login_as_role(server_url, username, password, station)
+        opened.append(db)
+        return user
+
+    dialog = LoginDialog(database_label=f"PostgreSQL: {describe_url(server_url)}")
+    login = LoginController(dialog=dialog, authenticate=check, state=state, runner=runner)
+    accepted = dialog.exec() == QDialog.DialogCode.Accepted and login.user is not None
+    runner.wait()  # a check still running when the dialog was cancelled
+    keep = opened[-1] if accepted and opened else None
+    for db in opened:  # cancelled after a successful check: close what it opened
+        if db is not keep:
+            db.dispose()
+    if keep is None or login.user is None:
+        return None
+    return keep, login.user
 
 
 def wait_in_background(runner: BackgroundRunner, fn: Callable[[], T], *, label: str) -> T:
@@ -278,15 +311,24 @@ def start_idle_lock(
     parts: MainParts,
     *,
     minutes: int,
+    server_url: str | None = None,
 ) -> IdleLock:
-    """Lock the windows after ``minutes`` without input; "Logga ut" there quits Fokus."""
+    """Lock the windows after ``minutes`` without input; "Logga ut" there quits Fokus.
+
+    With ``server_url`` the session runs as the user's own role, and the server
+    checks the password to unlock (the role cannot read password hashes)."""
     from services import session_lock
+
+    def verify(password: str) -> SessionUser:
+        if server_url is not None:
+            return session_lock.unlock_as_role(db, server_url, user, password)
+        return session_lock.unlock(db, user, password)
 
     lock = install_idle_lock(
         runner=runner,
         user=user,
         minutes=minutes,
-        verify=lambda password: session_lock.unlock(db, user, password),
+        verify=verify,
         on_locked=lambda: session_lock.record_locked(db, user.actor, idle_minutes=minutes),
         on_logout=lambda: session_lock.record_logout(db, user.actor, reason="idle_lock"),
         parent=parts.window,
@@ -430,6 +472,7 @@ def _main_loop(
     *,
     idle_minutes: int | None = None,
     draft_ms: int = 5_000,
+    server_url: str | None = None,
 ) -> int:
     parts = build_main_window(
         service=RegisterService(db=db, actor=user.actor),  # lists only what the user may open
@@ -444,7 +487,7 @@ def _main_loop(
     install_role_menus(db, user, runner, parts)
     install_connection_indicator(db, runner, parts)
     if idle_minutes is not None and not user.is_demo:  # the demo user has no password
-        start_idle_lock(app, db, user, runner, parts, minutes=idle_minutes)
+        start_idle_lock(app, db, user, runner, parts, minutes=idle_minutes, server_url=server_url)
     parts.window.show()
     parts.window.register.search.setFocus()
     return app.exec()
@@ -457,10 +500,15 @@ def run_app(*, url: str | None) -> int:
     app = create_application()
     install_crash_handler()
     runner = BackgroundRunner()
+    try:
+        target = resolve_url(url).url
+    except FokusError as exc:
+        show_fatal(exc.message)
+        return exc.exit_code
+    if is_per_user_url(target):
+        return _run_as_role(app, target, runner)
     try:  # opening and migrating run in a worker: the server may be slow or down
-        db = wait_in_background(
-            runner, lambda: open_database(resolve_url(url).url), label=OPENING_DATABASE
-        )
+        db = wait_in_background(runner, lambda: open_database(target), label=OPENING_DATABASE)
     except FokusError as exc:
         show_fatal(exc.message)
         return exc.exit_code
@@ -479,6 +527,44 @@ def run_app(*, url: str | None) -> int:
         log.info("login user_id=%s", user.user_id)
         return _main_loop(
             app, db, user, state, runner, idle_minutes=idle_minutes, draft_ms=draft_ms
+        )
+    finally:
+        runner.wait()
+        db.dispose()
+
+
+def _run_as_role(app: QApplication, server_url: str, runner: BackgroundRunner) -> int:
+    """A server without a configured database user: log in as the user's own role.
+
+    No connection is made before the login: there is no shared account to make it
+    with. The login's connection (the user's role, their password in memory only)
+    is the one every session of the app uses until it quits.
+    """
+    state = ViewState.open()
+    try:
+        settings = load_settings()
+        idle_minutes = idle_lock_minutes(settings)
+        draft_ms = draft_interval_ms(settings)
+        signed_in = sign_in_as_role(server_url, state, station=workstation(), runner=runner)
+    except FokusError as exc:
+        runner.wait()
+        show_fatal(exc.message)
+        return exc.exit_code
+    if signed_in is None:
+        runner.wait()
+        return 0
+    db, user = signed_in
+    try:
+        log.info("login user_id=%s as own database role", user.user_id)
+        return _main_loop(
+            app,
+            db,
+            user,
+            state,
+            runner,
+            idle_minutes=idle_minutes,
+            draft_ms=draft_ms,
+            server_url=server_url,
         )
     finally:
         runner.wait()
