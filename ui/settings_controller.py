@@ -97,14 +97,14 @@ class SettingsController(QObject):
         d.port.setValue(choice.port)
         d.database.setText(choice.database)
         source = {
-            "--url": "angiven med --url, går före inställningsfilen",
-            "FOKUS_DATABASE_URL": "från FOKUS_DATABASE_URL, som går före inställningsfilen",
-            "inställningsfilen": "från inställningsfilen",
-            "standard": "standardfilen",
+            "--url": self.tr("angiven med --url, går före inställningsfilen"),
+            "FOKUS_DATABASE_URL": self.tr(
+                "från FOKUS_DATABASE_URL, som går före inställningsfilen"
+            ),
+            "inställningsfilen": self.tr("från inställningsfilen"),
+            "standard": self.tr("standardfilen"),
         }.get(in_use.source, in_use.source)
-        d.in_use.setText(
-            self.tr("Används nu: %s (%s).") % (describe_url(in_use.url), self.tr(source))
-        )
+        d.in_use.setText(self.tr("Används nu: %s (%s).") % (describe_url(in_use.url), source))
 
     def choice(self) -> ConnectionChoice:
         """The choice as the fields say now."""
