@@ -24,6 +24,7 @@ from services.audit import Actor
 from services.case_view import CaseViewService
 from services.cases import CaseChanges, CaseEditService, CaseRef, CaseService, OutcomeInput
 from services.db import Database
+from services.drafts import DraftStore
 from services.errors import ValidationError
 from services.journal import JournalService, NoteInput
 from services.targets import TargetService
@@ -84,7 +85,7 @@ def _case(db: Database, actor: Actor, unit_id: uuid.UUID) -> CaseRef:
 
 
 def _open(
-    qtbot, db: Database, actor: Actor, runner, host, case_id
+    qtbot, db: Database, actor: Actor, runner, host, case_id, drafts: DraftStore | None = None
 ) -> tuple[CaseView, CaseController]:  # type: ignore[no-untyped-def]
     windows = CaseWindows(
         source=CaseViewService(db=db, actor=actor),
@@ -95,6 +96,8 @@ def _open(
             edits=CaseEditService(db=db, actor=actor),
             journal=JournalService(db=db, actor=actor),
             targets=TargetService(db=db, actor=actor),
+            drafts=drafts,
+            draft_interval_ms=50,
         ),
     )
     controller = windows.open(case_id)
@@ -167,6 +170,41 @@ def test_a_note_draft_saved_elsewhere_shows_theirs_beside_yours(  # type: ignore
     assert saved.counterpart == "Eva Lind, FK"
     assert saved.text == "Samtal om sjukpenning och om aktivitetsstöd – åäö."
     assert not saved.signed
+    view.close()
+
+
+def test_a_draft_signed_elsewhere_keeps_the_text_for_a_correction(  # type: ignore[no-untyped-def]
+    qtbot, db, actor, unit_id, runner, host, tmp_path
+) -> None:
+    ref = _case(db, actor, unit_id)
+    journal = JournalService(db=db, actor=actor)
+    when = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
+    note = journal.add_note(ref.id, NoteInput(when, "fk", "phone", "Samtal om sjukpenning."))
+    store = DraftStore(directory=tmp_path / "drafts", username=actor.username)
+    view, controller = _open(qtbot, db, actor, runner, host, ref.id, store)
+    assert controller.select_note(note.id)
+    view.edit_note_button.click()
+    dialog = controller.dialog
+    assert isinstance(dialog, ContactDialog)
+    JournalService(db=db, actor=actor).sign(note.id, note.version)  # signed elsewhere
+    mine = "Samtal om sjukpenning; FK begär nytt läkarintyg – åäö."
+    dialog.text.setPlainText(mine)
+    with qtbot.waitSignal(controller.action_failed, timeout=WAIT):
+        dialog.save_button.click()
+    qtbot.waitUntil(lambda: "signerats under tiden" in dialog.general_error.text(), timeout=WAIT)
+    dialog.reject()  # "close anyway": the text stays as a draft
+    assert store.load(f"note:edit:{note.id}").payload["text"] == mine
+
+    assert controller.select_note(note.id)
+    view.correct_note_button.click()  # Rätta brings the text back in the correction
+    correction = controller.dialog
+    assert isinstance(correction, ContactDialog) and correction.mode == "correct"
+    assert correction.text.toPlainText() == mine and controller.autosaver.restored
+    assert store.load(f"note:edit:{note.id}") is None
+    with qtbot.waitSignal(controller.action_done, timeout=WAIT):
+        correction.save_button.click()
+    assert any(n.corrects_id == note.id and n.text == mine for n in controller.detail.notes)
+    assert store.keys([f"note:correct:{note.id}", f"note:edit:{note.id}"]) == []
     view.close()
 
 

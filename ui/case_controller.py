@@ -1111,10 +1111,13 @@ class CaseController(QObject):
         from ui.drafts import case_draft_keys
 
         d = self.detail
+        store = self._services.drafts
         keys = case_draft_keys(
             self.case_id, [(n.id, n.signed) for n in d.notes], [m.id for m in d.members]
         )
-        found = self._services.drafts.keys(keys)
+        if d.is_closed:  # closed meanwhile: the close form (a date and an outcome) is moot
+            store.delete(self._draft_key("case:close"))
+        found = store.keys(keys)
         if found:
             self._view.show_message(
                 self.tr(
@@ -1181,7 +1184,21 @@ class CaseController(QObject):
         n = self.selected_note()
         if n is None or self.detail is None or self._services is None or not n.signed:
             return
-        journal = self._services.journal
+        journal, store = self._services.journal, self._services.drafts
+        if store is not None:
+            # An edit draft of a note signed since (elsewhere): its text becomes the
+            # correction's draft, so what was typed is offered here instead of lost.
+            from ui.drafts import draft_key
+
+            edit_key, correct_key = (
+                draft_key(self.case_id, EDIT, n.id),
+                draft_key(self.case_id, CORRECT, n.id),
+            )
+            left = store.load(edit_key)
+            if left is not None and store.load(correct_key) is None:
+                store.save(correct_key, left.payload)
+            if left is not None:
+                store.delete(edit_key)
         self._open_note_dialog(
             CORRECT, n, lambda data: journal.correct(n.id, data), self.tr("rättelsen signerad")
         )
@@ -1247,10 +1264,13 @@ class CaseController(QObject):
             if not _alive(dialog):
                 return
             if fresh is None or fresh.signed:
+                if self.autosaver is not None and _alive(self.autosaver):
+                    self.autosaver.save_now()
+                dialog.keep_draft = True  # closing this form keeps the text as a draft
                 dialog.show_message(
                     self.tr(
-                        "Anteckningen har signerats eller tagits bort under tiden; din text står "
-                        "kvar här och som utkast. Kopiera den till en rättelse."
+                        "Anteckningen har signerats under tiden och kan inte ändras. Din text "
+                        "står kvar här och som utkast: Rätta på anteckningen tar fram den."
                     )
                 )
                 return

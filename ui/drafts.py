@@ -52,9 +52,15 @@ def form_key(form: str, ident: uuid.UUID) -> str:
 def case_draft_keys(
     case_id: uuid.UUID, notes: list[tuple[uuid.UUID, bool]], members: list[uuid.UUID]
 ) -> list[str]:
-    """Every draft key a case window may have left: ``notes`` are (id, signed)."""
+    """Every draft key a case window may have left: ``notes`` are (id, signed).
+
+    A signed note may still have an edit draft (it was signed elsewhere while the
+    text was being changed); :meth:`Rätta <ui.case_controller.CaseController>`
+    offers that text back, so it is listed too.
+    """
     keys = [form_key(f, case_id) for f in CASE_FORMS]
-    keys += [form_key("note:correct" if signed else "note:edit", n) for n, signed in notes]
+    keys += [form_key("note:edit", n) for n, _signed in notes]
+    keys += [form_key("note:correct", n) for n, signed in notes if signed]
     keys += [form_key(f, m) for m in members for f in ("member:edit", "member:end")]
     return keys
 
