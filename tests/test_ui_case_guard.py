@@ -356,3 +356,79 @@ def test_a_new_case_form_survives_quitting(qtbot, db, runner, tmp_path) -> None:
     again.confirm_discard = lambda: True
     again.reject()  # Avbryt on purpose: the draft goes
     assert store.load(f"case:new:{unit_id}") is None
+
+
+CRASHING_FOKUS = """
+import os, signal, sys, uuid
+from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QCoreApplication, QElapsedTimer
+from services.audit import Actor
+from services.db import open_database
+from services.drafts import DraftStore
+from ui.worker import BackgroundRunner
+from tests.test_ui_case_guard import _windows
+
+url, drafts, case_id, text = sys.argv[1:5]
+app = QApplication([])
+db = open_database(url)
+actor = Actor.cli()
+host = QWidget()
+runner = BackgroundRunner()
+store = DraftStore(directory=__import__("pathlib").Path(drafts), username=actor.username)
+windows = _windows(db, actor, runner, host, store)
+controller = windows.open(uuid.UUID(case_id))
+clock = QElapsedTimer()
+clock.start()
+while controller.detail is None and clock.elapsed() < 20000:
+    QCoreApplication.processEvents()
+controller.parent().new_note_action.trigger()
+controller.dialog.text.setPlainText(text)
+while controller.autosaver.saves < 1 and clock.elapsed() < 20000:
+    QCoreApplication.processEvents()
+print("autosaved", controller.autosaver.saves, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # the crash: no close event, no clean-up
+"""
+
+
+def test_an_autosaved_note_is_offered_back_after_a_crash(  # type: ignore[no-untyped-def]
+    qtbot, db, runner, host, tmp_path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    actor = Actor.cli()
+    ref, _unit = _case(db, actor)
+    text = "Skrevs precis innan datorn kraschade – åäö."
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    root = Path(__file__).resolve().parent.parent
+    crashed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CRASHING_FOKUS,
+            str(db.url),
+            str(tmp_path / "drafts"),
+            str(ref.id),
+            text,
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert "autosaved 1" in crashed.stdout
+
+    store = DraftStore(directory=tmp_path / "drafts", username=actor.username)
+    windows = _windows(db, actor, runner, host, store)
+    view, controller = _open(qtbot, windows, ref.id)
+    controller.confirm_discard = lambda: True
+    assert "1 osparat utkast" in view.message.text()
+    view.new_note_action.trigger()
+    assert controller.dialog.text.toPlainText() == text  # type: ignore[union-attr]
+    assert controller.autosaver.restored
+    _close(qtbot, windows, view, ref.id)
