@@ -99,6 +99,7 @@ ACTION_LABELS: dict[str, str] = {
     "support_reason_added": "försörjningshinder registrerat",
     "support_month_added": "stödmånad registrerad",
     "note_drafted": "anteckning (utkast)",
+    "open_case_holder_looked_up": "personnummer fanns i ärende utanför behörighet (enhet visad)",
     "note_edited": "anteckning ändrad",
     "note_signed": "anteckning signerad",
     "consent_added": "samtycke registrerat",

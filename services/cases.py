@@ -57,15 +57,18 @@ from services.errors import (
 from services.household import (
     Membership,
     child_error,
+    hidden_open_case,
     open_case_elsewhere,
     role_conflict,
     stored_memberships,
 )
 from services.persons import (
     CleanPerson,
+    PersonBrief,
     PersonInput,
-    find_by_personal_id,
+    find_person_brief,
     new_person,
+    person_brief,
     update_person_in,
     validate_person,
 )
@@ -229,20 +232,29 @@ def case_by_number(session: Session, case_number: str) -> Case:
     return case
 
 
+def _person_brief(session: Session, person_id: uuid.UUID) -> PersonBrief:
+    brief = person_brief(session, person_id)
+    if brief is None:
+        raise NotFoundError("personen finns inte")
+    return brief
+
+
 def _resolve_member_person(
     session: Session,
     actor: Actor,
     m: MemberInput,
     clean: CleanPerson | None,
-) -> Person:
+) -> PersonBrief:
+    """The person a new member is: given by id, already known by their number (also when
+    their row is outside the user's scope on PostgreSQL), or new."""
     if m.person_id is not None:
-        return _get(session, Person, m.person_id, "personen")
+        return _person_brief(session, m.person_id)
     assert clean is not None
     if clean.pid is not None:
-        existing = find_by_personal_id(session, clean.pid.digits)
+        existing = find_person_brief(session, clean.pid.digits)
         if existing is not None:
             return existing
-    return new_person(session, actor, clean)
+    return PersonBrief.of(new_person(session, actor, clean))
 
 
 def create_case_in(
@@ -326,7 +338,7 @@ def add_member_in(
     """Add an existing person (``m.person_id``) to the case's household, enforcing the rules."""
     assert m.person_id is not None
     require_case_access(session, actor, case.id, Purpose.WRITE)
-    person = _get(session, Person, m.person_id, "personen")
+    person = _person_brief(session, m.person_id)  # its row may be hidden (another's case)
     start = m.valid_from or case.opened_on
     proposed = Membership(m.role, person.birth_date, start, None, m.studying)
     errors: list[FieldError] = []
@@ -351,6 +363,10 @@ def add_member_in(
         )
     if errors:
         raise ValidationError(errors)
+    if person.is_protected:
+        # Named before the member makes the case protected: afterwards, on PostgreSQL, the
+        # case would already be hidden from the very users who are to keep it.
+        name_on_protected_case(session, actor, case.id, case.caseworker_id, force=True)
     member = HouseholdMember(
         case_id=case.id,
         person_id=person.id,
@@ -359,8 +375,6 @@ def add_member_in(
         studying=m.studying,
     )
     session.add(member)
-    if person.is_protected:
-        name_on_protected_case(session, actor, case.id, case.caseworker_id)
     if audit:
         record(session, actor, "member_added", case_id=case.id, role=m.role.value)
     return member
@@ -725,6 +739,7 @@ class OpenCaseHolder:
     case_number: str
     unit_name: str
     caseworker_name: str  # "" when not assigned
+    outside_scope: bool = False  # found through the definer function: the case is not visible
 
 
 def add_plan_goal_in(
@@ -831,25 +846,38 @@ def open_case_holder_in(session: Session, personal_id: str) -> OpenCaseHolder | 
         pid = parse_personal_id(personal_id)
     except PersonalIdError as exc:
         raise ValidationError.single("personnummer", str(exc)) from exc
-    person = find_by_personal_id(session, pid.digits)
+    person = find_person_brief(session, pid.digits)
     if person is None:
         return None
     today = date.today()
-    row = session.execute(
-        select(Case.id, Case.case_number, Unit.name, User.full_name)
-        .join(HouseholdMember, HouseholdMember.case_id == Case.id)
-        .join(Unit, Unit.id == Case.unit_id)
-        .outerjoin(User, User.id == Case.caseworker_id)
-        .where(
-            HouseholdMember.person_id == person.id,
-            Case.status != CaseStatus.CLOSED.value,
-            (HouseholdMember.valid_to.is_(None)) | (HouseholdMember.valid_to >= today),
-        )
-        .limit(1)
-    ).first()
-    if row is None:
+    row = None
+    if person.visible:
+        row = session.execute(
+            select(Case.id, Case.case_number, Unit.name, User.full_name)
+            .join(HouseholdMember, HouseholdMember.case_id == Case.id)
+            .join(Unit, Unit.id == Case.unit_id)
+            .outerjoin(User, User.id == Case.caseworker_id)
+            .where(
+                HouseholdMember.person_id == person.id,
+                Case.status != CaseStatus.CLOSED.value,
+                (HouseholdMember.valid_to.is_(None)) | (HouseholdMember.valid_to >= today),
+            )
+            .limit(1)
+        ).first()
+    if row is not None:
+        return OpenCaseHolder(row[0], row[1], row[2], row[3] or "")
+    # On PostgreSQL the person's row or their open case may be outside the user's scope:
+    # who has it, never what is in it (issue 3, item 4).
+    hidden = hidden_open_case(session, person.id, on=today, exclude_case=None)
+    if hidden is None:
         return None
-    return OpenCaseHolder(row[0], row[1], row[2], row[3] or "")
+    return OpenCaseHolder(
+        hidden.case_id,
+        hidden.case_number,
+        hidden.unit_name,
+        hidden.caseworker_name,
+        outside_scope=True,
+    )
 
 
 class CaseEditService:
@@ -878,8 +906,13 @@ class CaseEditService:
             return person.version
 
     def open_case_holder(self, personal_id: str) -> OpenCaseHolder | None:
+        """Who has the person's open case. When that case is outside the user's scope the
+        lookup is audited (without the number typed), for the logguppföljning."""
         with self._db.begin() as s:
-            return open_case_holder_in(s, personal_id)
+            holder = open_case_holder_in(s, personal_id)
+            if holder is not None and holder.outside_scope:
+                record(s, self._actor, "open_case_holder_looked_up", case_id=holder.case_id)
+            return holder
 
     def create_case(self, data: CaseInput, reason_code: str | None = None) -> CaseRef:
         """A case with its household and the sökande's försörjningshinder: all or nothing."""

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from models import Case, HouseholdMember, Person
@@ -80,7 +80,39 @@ def open_case_elsewhere(
     )
     if exclude_case is not None:
         stmt = stmt.where(Case.id != exclude_case)
-    return session.scalars(stmt.limit(1)).first()
+    found = session.scalars(stmt.limit(1)).first()
+    if found is not None:
+        return found
+    hidden = hidden_open_case(session, person_id, on=on, exclude_case=exclude_case)
+    return hidden.case_number if hidden is not None else None
+
+
+@dataclass(frozen=True)
+class HiddenOpenCase:
+    """An open case outside the user's scope: who has it, never what is in it."""
+
+    case_id: uuid.UUID
+    case_number: str
+    unit_name: str
+    caseworker_name: str
+
+
+def hidden_open_case(
+    session: Session, person_id: uuid.UUID, *, on: date, exclude_case: uuid.UUID | None
+) -> HiddenOpenCase | None:
+    """On PostgreSQL, the person's open case even when row-level security hides it from
+    this user (``fokus_person_open_case`` in services/pg_roles.py); None on SQLite, where
+    the services see every row."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    row = session.execute(
+        text(
+            "SELECT case_id, case_number, unit_name, caseworker_name "
+            "FROM fokus_person_open_case(:p, :on, :x)"
+        ),
+        {"p": person_id, "on": on, "x": exclude_case},
+    ).first()
+    return HiddenOpenCase(row[0], row[1], row[2], row[3]) if row is not None else None
 
 
 def stored_memberships(session: Session, case_id: uuid.UUID) -> list[Membership]:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from models import Person, PersonIdentifier, utcnow
@@ -122,9 +122,54 @@ def find_by_personal_id(session: Session, digits: str) -> Person | None:
     ).first()
 
 
+@dataclass(frozen=True)
+class PersonBrief:
+    """What adding a person to a case needs: never names, address or case content."""
+
+    id: uuid.UUID
+    birth_date: date
+    is_protected: bool
+    visible: bool  # False: the row is outside the user's scope (PostgreSQL RLS hid it)
+
+    @classmethod
+    def of(cls, person: Person) -> PersonBrief:
+        return cls(person.id, person.birth_date, person.is_protected, True)
+
+
+def _hidden_brief(
+    session: Session, person_id: uuid.UUID | None, digits: str | None
+) -> PersonBrief | None:
+    """On PostgreSQL, a person whose row row-level security hides from this user (they
+    belong to a case outside the user's scope): the definer function ``fokus_person_brief``
+    (services/pg_roles.py) gives only the id, birth date and protection flag."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    row = session.execute(
+        text("SELECT person_id, birth_date, protected FROM fokus_person_brief(:p, :d)"),
+        {"p": person_id, "d": digits},
+    ).first()
+    return PersonBrief(row[0], row[1], bool(row[2]), False) if row is not None else None
+
+
+def find_person_brief(session: Session, digits: str) -> PersonBrief | None:
+    """Who holds ``digits`` (now or earlier), even when their row is hidden from the user."""
+    person = find_by_personal_id(session, digits)
+    if person is not None:
+        return PersonBrief.of(person)
+    return _hidden_brief(session, None, digits)
+
+
+def person_brief(session: Session, person_id: uuid.UUID) -> PersonBrief | None:
+    """A person by id, even when their row is hidden from the user."""
+    person = session.get(Person, person_id)
+    if person is not None:
+        return PersonBrief.of(person)
+    return _hidden_brief(session, person_id, None)
+
+
 def new_person(session: Session, actor: Actor, clean: CleanPerson) -> Person:
     """Insert a person (and their first identifier) into the caller's session."""
-    if clean.pid is not None and find_by_personal_id(session, clean.pid.digits) is not None:
+    if clean.pid is not None and find_person_brief(session, clean.pid.digits) is not None:
         raise ValidationError.single("personnummer", "finns redan registrerat på en annan person")
     person = Person(
         id=uuid.uuid4(),
@@ -160,7 +205,7 @@ def change_personal_id(session: Session, actor: Actor, person: Person, new: Pers
     """Give a person a new number (e.g. samordningsnummer → personnummer); history is kept."""
     if person.personal_id == new.digits:
         return
-    holder = find_by_personal_id(session, new.digits)
+    holder = find_person_brief(session, new.digits)
     if holder is not None and holder.id != person.id:
         raise ValidationError.single("personnummer", "finns redan registrerat på en annan person")
     now = utcnow()

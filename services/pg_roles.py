@@ -53,6 +53,14 @@ LOGIN_PREFIX = "fokus_u_"
 REFERENCE_TABLES = ("unit", "agency", "contact_method", "support_reason_kind")
 # Unit-level tables without personal data: read by case roles, written by the arbetsledare.
 UNIT_TABLES = ("outcome_target", "outcome_target_group", "outcome_target_rule")
+# Offline checkouts (migration 0006), recorded centrally: see _offline_checkouts below.
+OFFLINE_TABLES = ("offline_checkout", "offline_checkout_case")
+# A laptop file's own bookkeeping: in every schema, used only in the SQLite laptop file.
+LAPTOP_TABLES = ("offline_local_state", "offline_local_base", "offline_local_conflict")
+# offline_checkout columns a case role may change: the sync's bookkeeping; the arbetsledare
+# also revokes. Nobody but the owner role changes who, which laptop or until when.
+CHECKOUT_SYNC_COLUMNS = ("last_synced_at", "returned_at")
+CHECKOUT_REVOKE_COLUMNS = ("revoked_at", "revoked_by")
 # app_user columns a case role may read: everything but the password hash.
 USER_COLUMNS_HIDDEN = ("password_hash",)
 # Tables handled by name below; never by the generic case_id/person_id rule.
@@ -72,6 +80,8 @@ _SPECIAL = {
     "case_share",
     *REFERENCE_TABLES,
     *UNIT_TABLES,
+    *OFFLINE_TABLES,
+    *LAPTOP_TABLES,
 }
 
 _FUNCTIONS = r"""
@@ -162,6 +172,66 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
                 AND role IN ('caseworker', 'team_leader'))
 $$;
 
+-- Who holds a personnummer (now or earlier) or a person id, for an active caseworker or
+-- arbetsledare: only the person's id, birth date (part of the number) and whether the
+-- personal data are protected -- never names, address or case content. The services use it
+-- only when the person's row is not visible to the user (in a case outside their scope), so
+-- that the person can still be added to a case (the row becomes visible through it) instead
+-- of the insert of a duplicate hitting the unique key.
+CREATE OR REPLACE FUNCTION fokus_person_brief(p_person uuid, p_digits text)
+RETURNS TABLE (person_id uuid, birth_date date, protected boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT p.id, p.birth_date, p.protection IS NOT NULL
+  FROM person p
+  WHERE p.id = COALESCE(
+          p_person,
+          (SELECT x.id FROM person x WHERE x.personal_id = p_digits LIMIT 1),
+          (SELECT i.person_id FROM person_identifier i WHERE i.personal_id = p_digits LIMIT 1))
+    AND EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
+                AND role IN ('caseworker', 'team_leader'))
+$$;
+
+-- The open case a person is a current member of, other than p_exclude: its id and number,
+-- the unit's name and the caseworker's name -- enough to say "has an open case at unit X
+-- with caseworker Y" and to offer to open it (which then follows the access rules).
+CREATE OR REPLACE FUNCTION fokus_person_open_case(p_person uuid, p_on date, p_exclude uuid)
+RETURNS TABLE (case_id uuid, case_number text, unit_name text, caseworker_name text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT c.id, c.case_number::text, u.name::text, COALESCE(cw.full_name, '')::text
+  FROM household_member hm
+  JOIN fs_case c ON c.id = hm.case_id
+  JOIN unit u ON u.id = c.unit_id
+  LEFT JOIN app_user cw ON cw.id = c.caseworker_id
+  WHERE hm.person_id = p_person AND c.status <> 'closed'
+    AND (hm.valid_to IS NULL OR hm.valid_to >= p_on)
+    AND (p_exclude IS NULL OR c.id <> p_exclude)
+    AND EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
+                AND role IN ('caseworker', 'team_leader'))
+  ORDER BY c.case_number
+  LIMIT 1
+$$;
+
+-- A checkout's revocation cannot be undone, and it is "returned" only once it is over.
+CREATE OR REPLACE FUNCTION fokus_checkout_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  IF OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS DISTINCT FROM OLD.revoked_at THEN
+    RAISE EXCEPTION 'en återkallad utcheckning kan inte återställas'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  IF OLD.returned_at IS NOT NULL AND NEW.returned_at IS DISTINCT FROM OLD.returned_at THEN
+    RAISE EXCEPTION 'en återlämnad utcheckning kan inte ändras'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  IF OLD.returned_at IS NULL AND NEW.returned_at IS NOT NULL
+     AND NEW.revoked_at IS NULL AND NEW.expires_at > now() THEN
+    RAISE EXCEPTION 'en utcheckning återlämnas först när den är återkallad eller har gått ut'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
 -- A new case: in one's own unit; a caseworker's own.
 CREATE OR REPLACE FUNCTION fokus_case_insertable(p_unit uuid, p_caseworker uuid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -242,6 +312,8 @@ _ADMIN_FUNCTION_NAMES = (
 )
 
 _FUNCTION_NAMES = (
+    "fokus_person_brief(uuid, text)",
+    "fokus_person_open_case(uuid, date, uuid)",
     "fokus_case_brief(uuid, text)",
     "fokus_case_insertable(uuid, uuid)",
     "fokus_case_visible(uuid)",
@@ -487,6 +559,14 @@ def install_access_control(conn: Connection) -> InstallReport:
         )
     )
 
+    if "offline_checkout" in tables:  # migration 0006 and later
+        policies.extend(_offline_checkouts(conn))
+    for t in LAPTOP_TABLES:  # used only in a laptop's SQLite file: nothing for anyone here
+        if t in tables:
+            conn.execute(text(f"REVOKE ALL ON {_q(t)} FROM {', '.join(map(_q, everyone))}"))
+            conn.execute(text(f"DROP POLICY IF EXISTS fokus_scope ON {_q(t)}"))
+            _rls(conn, t)
+
     # Everything else with a case or a person: follows the case, or the person.
     ungranted: list[str] = []
     for table in sorted(tables - _SPECIAL):
@@ -501,6 +581,75 @@ def install_access_control(conn: Connection) -> InstallReport:
         else:
             ungranted.append(table)
     return InstallReport(tuple(policies), tuple(ungranted))
+
+
+def _offline_checkouts(conn: Connection) -> list[str]:
+    """Offline checkouts (docs/offline.md): a caseworker or arbetsledare records their own
+    checkout of cases they may open and keeps its sync bookkeeping; the arbetsledare of the
+    owner's unit sees the unit's checkouts and revokes them. Nobody deletes a checkout or
+    unlists a case from it, and only the owner role changes who, which laptop or the expiry;
+    the guard trigger keeps a revocation from being undone."""
+    roles = ", ".join(map(_q, CASE_ROLES))
+    leader = GROUP_ROLES[Role.TEAM_LEADER]
+    for t in OFFLINE_TABLES:  # start from nothing: older installs gave the generic policy
+        conn.execute(text(f"REVOKE ALL ON {_q(t)} FROM {', '.join(map(_q, ALL_ROLES))}"))
+        conn.execute(text(f"DROP POLICY IF EXISTS fokus_scope ON {_q(t)}"))
+        _rls(conn, t)
+    _grant(conn, "SELECT, INSERT", "offline_checkout", CASE_ROLES)
+    _grant(conn, f"UPDATE ({', '.join(CHECKOUT_SYNC_COLUMNS)})", "offline_checkout", CASE_ROLES)
+    _grant(conn, f"UPDATE ({', '.join(CHECKOUT_REVOKE_COLUMNS)})", "offline_checkout", [leader])
+    _grant(conn, "SELECT, INSERT", "offline_checkout_case", CASE_ROLES)
+    conn.execute(text("DROP TRIGGER IF EXISTS fokus_checkout_guard ON offline_checkout"))
+    conn.execute(
+        text(
+            "CREATE TRIGGER fokus_checkout_guard BEFORE UPDATE ON offline_checkout "
+            "FOR EACH ROW EXECUTE FUNCTION fokus_checkout_guard()"
+        )
+    )
+    mine_or_led = (
+        "user_id = fokus_current_user_id() OR fokus_is_team_leader_of("
+        "(SELECT u.unit_id FROM app_user u WHERE u.id = offline_checkout.user_id))"
+    )
+    return [
+        _policy(
+            conn,
+            "offline_checkout",
+            "fokus_read",
+            f"CREATE POLICY fokus_read ON offline_checkout FOR SELECT TO {roles} "
+            f"USING ({mine_or_led})",
+        ),
+        _policy(
+            conn,
+            "offline_checkout",
+            "fokus_create",
+            f"CREATE POLICY fokus_create ON offline_checkout FOR INSERT TO {roles} "
+            "WITH CHECK (user_id = fokus_current_user_id())",
+        ),
+        _policy(
+            conn,
+            "offline_checkout",
+            "fokus_change",
+            f"CREATE POLICY fokus_change ON offline_checkout FOR UPDATE TO {roles} "
+            f"USING ({mine_or_led}) WITH CHECK ({mine_or_led})",
+        ),
+        # The cases of the checkouts one may see (that table's policy applies inside).
+        _policy(
+            conn,
+            "offline_checkout_case",
+            "fokus_read",
+            f"CREATE POLICY fokus_read ON offline_checkout_case FOR SELECT TO {roles} "
+            "USING (checkout_id IN (SELECT c.id FROM offline_checkout c))",
+        ),
+        # A case one may open, onto one's own checkout.
+        _policy(
+            conn,
+            "offline_checkout_case",
+            "fokus_create",
+            f"CREATE POLICY fokus_create ON offline_checkout_case FOR INSERT TO {roles} "
+            "WITH CHECK (case_id IN (SELECT fokus_visible_case_ids()) AND checkout_id IN "
+            "(SELECT c.id FROM offline_checkout c WHERE c.user_id = fokus_current_user_id()))",
+        ),
+    ]
 
 
 def refresh_access_control(conn: Connection) -> InstallReport | None:
@@ -545,6 +694,9 @@ def remove_access_control(conn: Connection) -> None:
                 + "', s); END $$"
             )
         )
+    if "offline_checkout" in inspect(conn).get_table_names():
+        conn.execute(text("DROP TRIGGER IF EXISTS fokus_checkout_guard ON offline_checkout"))
+    conn.execute(text("DROP FUNCTION IF EXISTS fokus_checkout_guard()"))
     for fn in (*_ADMIN_FUNCTION_NAMES, *_FUNCTION_NAMES):
         conn.execute(text(f"DROP FUNCTION IF EXISTS {fn}"))
 
