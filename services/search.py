@@ -21,7 +21,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from models import Case, HouseholdMember, Person, PersonIdentifier, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole
 from services.access import case_scope_condition
-from services.audit import Actor
+from services.audit import Actor, record_search
+from services.db import Database
 from services.text import PREFIX_END, search_fold
 
 _CASE_NUMBER = re.compile(r"^([A-Za-z]{2})-?(\d{4})-?(\d{1,5})$")
@@ -238,6 +239,41 @@ def register_conditions(
     if actor is not None:  # the access matrix, on today's real date (not the reference date)
         conds.append(case_scope_condition(actor, None))
     return conds
+
+
+def filter_names(flt: RegisterFilter) -> list[str]:
+    """The names of the filters in use ("text", "status" …), for the audit log: never values."""
+    used = {
+        "text": bool(flt.text.strip()),
+        "caseworker": flt.caseworker_id is not None,
+        "focus": flt.focus_only,
+        "status": flt.status is not None,
+        "unit": flt.unit_id is not None,
+        "child_family": flt.child_family,
+        "long_term": flt.long_term,
+    }
+    return [name for name, on in used.items() if on]
+
+
+class SearchAuditService:
+    """Audits settled register searches (issue 6: who searched, when, how many hits).
+
+    The register calls :meth:`record_search` once the user has stopped typing
+    and the result is in, from a worker thread; each call is its own short
+    transaction. The search text is never written, only which filters were used.
+    """
+
+    def __init__(self, *, db: Database, actor: Actor) -> None:
+        self._db = db
+        self._actor = actor
+
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
+    def record_search(self, flt: RegisterFilter, rows: int) -> None:
+        with self._db.begin() as s:
+            record_search(s, self._actor, rows=rows, filters=filter_names(flt))
 
 
 def _row(r: tuple[object, ...]) -> CaseRow:

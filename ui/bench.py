@@ -43,7 +43,7 @@ from services.bench import (
 from services.case_view import CaseViewService
 from services.db import Database, open_database
 from services.register import RegisterService
-from services.search import RegisterFilter
+from services.search import RegisterFilter, SearchAuditService
 from ui.case_controller import CaseWindows
 from ui.startup import MainParts, build_main_window, create_application
 from ui.view_state import ViewState
@@ -141,6 +141,7 @@ class GuiBench:
             db_label="bench",
             runner=self.runner,
             case_source=CaseViewService(db=self.db, actor=self.user.actor),
+            search_audit=SearchAuditService(db=self.db, actor=self.user.actor),  # as the app
         )
         parts.window.resize(*SIZE)
         parts.window.show()

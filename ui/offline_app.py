@@ -21,6 +21,7 @@ from services.db import Database, resolve_url
 from services.errors import FokusError
 from services.offline import open_local, require_case_usable
 from services.register import RegisterService
+from services.search import SearchAuditService
 from services.summary import SummaryService
 from ui.login_dialog import LoginController, LoginDialog
 from ui.startup import build_main_window, create_application, show_fatal, workstation
@@ -78,6 +79,7 @@ def run_offline_app(*, local_path: Path, central_url: str | None) -> int:
             runner=runner,
             case_source=OfflineCaseSource(inner=CaseViewService(db=db, actor=user.actor), local=db),
             summary_service=SummaryService(db=db, actor=user.actor),
+            search_audit=SearchAuditService(db=db, actor=user.actor),
         )
         OfflineMenu(
             main_window=parts.window,

@@ -4,6 +4,12 @@ Typing restarts a 250 ms single-shot timer; when it fires, the model is given
 the new filter (its first window loads in the background) and the number of
 matching cases is counted in the background too. Results for an older filter
 are dropped when they arrive late.
+
+A search with text is audited once it has settled: when the count for the
+filter the debounce applied arrives (the result is shown), one event is
+written in the background with the number of cases and the filter names,
+never the text. Keystrokes inside the typing pause apply no filter, so they
+write nothing; a refresh of the same search writes nothing new.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ HEADER_KEY = "register"
 
 class CountSource(Protocol):
     def count(self, flt: RegisterFilter) -> int: ...
+
+
+class SearchAudit(Protocol):
+    def record_search(self, flt: RegisterFilter, rows: int) -> None: ...
 
 
 class Runner(Protocol):
@@ -59,8 +69,10 @@ class RegisterController(QObject):
         state: ViewState,
         user_id: uuid.UUID,
         debounce_ms: int = DEBOUNCE_MS,
+        auditor: SearchAudit | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """``auditor``: where settled searches are audited (None: not audited, e.g. tests)."""
         super().__init__(parent)
         self._view = view
         self._model = model
@@ -68,6 +80,8 @@ class RegisterController(QObject):
         self._runner = runner
         self._state = state
         self._user_id = user_id
+        self._auditor = auditor
+        self._audited: RegisterFilter | None = None  # the last filter a count arrived for
         self._count_generation = 0
         self.last_count: int | None = None
         self._descending: bool | None = None  # the restored order, applied with the first filter
@@ -167,10 +181,31 @@ class RegisterController(QObject):
     def _on_load_failed(self, message: str) -> None:
         self._view.loading.setText(self.tr("Fel: %s") % message)
 
-    def _on_count(self, generation: int, n: int) -> None:
+    def _on_count(self, generation: int, n: int, flt: RegisterFilter) -> None:
         if generation == self._count_generation:
             self.last_count = n
             self.count_changed.emit(n)
+            self._audit_settled(flt, n)
+
+    def _audit_settled(self, flt: RegisterFilter, n: int) -> None:
+        """One audit event per settled search with text, written in a worker."""
+        if flt == self._audited:
+            return  # the same search refreshed (e.g. after a case was saved)
+        self._audited = flt
+        auditor = self._auditor
+        if auditor is None or not flt.text.strip():
+            return
+        self._runner.run(
+            lambda: auditor.record_search(flt, n),
+            on_done=lambda _none: None,
+            on_error=self._on_audit_error,
+            owner=self,
+        )
+
+    def _on_audit_error(self, exc: BaseException) -> None:
+        if not isinstance(exc, FokusError):
+            raise exc  # a bug: to the crash handler (or the failing test)
+        self._view.loading.setText(self.tr("Sökningen kunde inte loggas: %s") % exc.message)
 
     def _on_count_error(self, generation: int, exc: BaseException) -> None:
         if not isinstance(exc, FokusError):
@@ -190,7 +225,7 @@ class RegisterController(QObject):
         self.count_started.emit()
         self._runner.run(
             lambda: self._counter.count(flt),
-            on_done=lambda n: self._on_count(generation, n),
+            on_done=lambda n: self._on_count(generation, n, flt),
             on_error=lambda exc: self._on_count_error(generation, exc),
             owner=self,
         )

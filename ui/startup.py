@@ -28,7 +28,7 @@ from services.db import Database, describe_url, open_database, resolve_url, sqli
 from services.errors import FokusError
 from services.register import RegisterService
 from services.role_login import is_per_user_url
-from services.search import RegisterFilter
+from services.search import RegisterFilter, SearchAuditService
 from services.settings import Settings, data_dir, load_settings
 from services.summary import SummaryService
 from ui.batch_export import BatchExportController
@@ -40,7 +40,7 @@ from ui.idle_lock import IdleLock, install_idle_lock
 from ui.login_dialog import BusyDialog, LoginController, LoginDialog
 from ui.main_controller import MainWindowController
 from ui.main_window import MainWindow
-from ui.register_controller import RegisterController
+from ui.register_controller import RegisterController, SearchAudit
 from ui.register_model import RegisterModel
 from ui.summary_controller import SummaryDialogs
 from ui.view_state import ViewState
@@ -241,12 +241,14 @@ def build_main_window(
     case_source: CaseSource | None = None,
     case_services: CaseServices | None = None,
     summary_service: SummaryService | None = None,
+    search_audit: SearchAudit | None = None,
 ) -> MainParts:
     """Wire the main window for ``user``: view, model, controllers.
 
     With ``case_source``, activating a case in the register opens its case window.
     With ``summary_service``, Arkiv offers the summary print dialog for the selected
     case and, for an arbetsledare, the batch export of the register's filter.
+    With ``search_audit``, every settled search is audited (without its text).
     """
     who = f"{user.full_name} ({user.role_label})"
     window = MainWindow(user_label=who, demo=user.is_demo)
@@ -258,6 +260,7 @@ def build_main_window(
         runner=runner,
         state=state,
         user_id=user.user_id,
+        auditor=search_audit,
         parent=window,
     )
     cases = (
@@ -483,6 +486,7 @@ def _main_loop(
         case_source=CaseViewService(db=db, actor=user.actor),
         case_services=case_services(db, user.actor, draft_ms=draft_ms),
         summary_service=SummaryService(db=db, actor=user.actor),
+        search_audit=SearchAuditService(db=db, actor=user.actor),
     )
     install_role_menus(db, user, runner, parts)
     install_connection_indicator(db, runner, parts)
