@@ -35,6 +35,7 @@ from services.search import (
     RegisterFilter,
     reference_month,
     register_conditions,
+    search_window_ids,
 )
 from services.validation import age_on
 
@@ -147,8 +148,19 @@ def window_in(
     """The next ``limit`` matching cases after ``after`` in case-number order (or reversed)."""
     if sees_no_cases(actor):
         return []
-    stmt = _base_query(flt, today, actor)
     year_col, seq_col = Case.number_year, Case.number_seq
+    # A search finds its window's ids first, by the plan that suits the text
+    # (services.search); the rows are then read for those ids only.
+    ids = search_window_ids(
+        session, flt, after=after, limit=limit, today=today, descending=descending, actor=actor
+    )
+    if ids is not None:
+        if not ids:
+            return []
+        stmt = _base_query(RegisterFilter(), today).where(Case.id.in_(ids))
+        after = None
+    else:
+        stmt = _base_query(flt, today, actor)
     if after is not None:
         year, seq = after
         # A row-value comparison: SQLite and PostgreSQL seek the index to the key. The

@@ -11,15 +11,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from models import Case, HouseholdMember, Person, PersonIdentifier, User
-from models.codes import STATUS_LABELS, CaseStatus, MemberRole
+from models.codes import STATUS_LABELS, CaseStatus, MemberRole, Role
 from services.access import case_scope_condition
 from services.audit import Actor, record_search
 from services.db import Database
@@ -38,6 +38,28 @@ def _persons_with(pred: ColumnElement[bool]) -> ColumnElement[bool]:
     return Case.id.in_(members.where(pred))
 
 
+def name_prefix(text: str) -> str | None:
+    """The folded name prefix when ``text`` searches by name (not a number); else None."""
+    raw = text.strip()
+    if not raw or _CASE_NUMBER.match(raw):
+        return None
+    if raw[:2].upper() == "FS" and len(raw) > 2 and not raw[2:3].isalpha():
+        return None
+    if _ID_CHARS.sub("", raw).isdigit():
+        return None
+    return search_fold(raw)
+
+
+def name_condition(folded: str) -> ColumnElement[bool]:
+    """On ``Person``: first name, last name, "first last" or "last first" starts with ``folded``."""
+    return or_(
+        _prefix(Person.search_first, folded),
+        _prefix(Person.search_last, folded),
+        _prefix(Person.search_full, folded),
+        _prefix(Person.search_full_rev, folded),
+    )
+
+
 def search_predicate(text: str) -> ColumnElement[bool] | None:
     """The WHERE clause for a search text, or None for an empty search."""
     raw = text.strip()
@@ -52,14 +74,7 @@ def search_predicate(text: str) -> ColumnElement[bool] | None:
     digits = _ID_CHARS.sub("", raw)
     if digits.isdigit():
         return _digits_predicate(digits)
-    folded = search_fold(raw)
-    name = or_(
-        _prefix(Person.search_first, folded),
-        _prefix(Person.search_last, folded),
-        _prefix(Person.search_full, folded),
-        _prefix(Person.search_full_rev, folded),
-    )
-    return _persons_with(name)
+    return _persons_with(name_condition(search_fold(raw)))
 
 
 def _digits_predicate(digits: str) -> ColumnElement[bool]:
@@ -239,6 +254,120 @@ def register_conditions(
     if actor is not None:  # the access matrix, on today's real date (not the reference date)
         conds.append(case_scope_condition(actor, None))
     return conds
+
+
+# --------------------------------------------------------------------------- search windows
+#
+# The register shows a search a window (200 cases) at a time, newest or oldest case
+# number first. How to find those 200 depends on how common the name is:
+#
+# * "list": every case of every matching person, then sorted by case number. Its cost
+#   grows with the number of matching persons: fine for a rare name or a number, but
+#   "mar" or "and" match ~16,000 persons at 100,000 cases and took 0.3-1.2 s.
+# * "walk": the case-number index from the newest (or oldest) case, asking per case
+#   whether a member's name matches (a correlated EXISTS), until 200 cases match. Its
+#   cost grows with how far it must walk: ~1,400 cases for "mar", every case for a rare
+#   name.
+#
+# A capped count of the matching persons (an index-only count that stops at the
+# threshold) chooses. With P matching persons of N, the walk reads about
+# 200 * N / P cases and the list about P persons, so they cost the same near
+# P = sqrt(k * N); k was fitted on the 100,000-case bench database (docs/performance.md).
+# Each form is steered explicitly, not left to the planner's statistics: the list sorts
+# by an expression (``number_year + 0``), which no index provides, so the database
+# starts from the matching persons; the walk wraps the access scope in ``coalesce``, so
+# the unit's index (every case of a one-unit register) is not taken for a shortcut.
+# Both forms apply the same conditions; tests compare them with each other and with a
+# brute-force filter in Python.
+
+WALK_K = 272
+LIST, WALK = "list", "walk"
+
+
+def _person_estimate(session: Session) -> int:
+    """Roughly how many persons there are, in O(log n): the largest rowid / the planner's count."""
+    if session.get_bind().dialect.name == "sqlite":
+        return int(session.scalar(text("SELECT max(rowid) FROM person")) or 0)
+    tuples = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'person'::regclass"))
+    if tuples is None or tuples < 1:  # never analysed: count them (a new, small database)
+        return int(session.scalar(select(func.count()).select_from(Person)) or 0)
+    return int(tuples)
+
+
+def walk_threshold(persons: int) -> int:
+    """Matching persons from which walking the case-number index is cheaper than the list."""
+    return max(200, int((WALK_K * persons) ** 0.5))
+
+
+def choose_strategy(session: Session, flt: RegisterFilter, actor: Actor | None = None) -> str:
+    """:data:`WALK` for a name common enough that walking finds a window soon; else :data:`LIST`.
+
+    A caseworker's scope is a few hundred cases: the list form starts from those.
+    """
+    folded = name_prefix(flt.text)
+    if folded is None or (actor is not None and actor.role == Role.CASEWORKER):
+        return LIST
+    cap = walk_threshold(_person_estimate(session))
+    # An estimate (it only chooses the plan, never the result): two index-only range counts,
+    # each stopping at the cap. "first last" starts with a one-word prefix exactly when the
+    # first name does, so one word counts first and last names, several count the pairs.
+    cols = (
+        (Person.search_full, Person.search_full_rev)
+        if " " in folded
+        else (Person.search_first, Person.search_last)
+    )
+    counts = [
+        select(func.count())
+        .select_from(select(col).where(_prefix(col, folded)).limit(cap).subquery())
+        .scalar_subquery()
+        for col in cols
+    ]
+    matching = int(session.scalar(select(counts[0] + counts[1])) or 0)
+    return WALK if matching >= cap else LIST
+
+
+def search_window_ids(
+    session: Session,
+    flt: RegisterFilter,
+    *,
+    after: tuple[int, int] | None,
+    limit: int,
+    today: date,
+    descending: bool = False,
+    actor: Actor | None = None,
+    strategy: str | None = None,
+) -> list[uuid.UUID] | None:
+    """Ids of the next ``limit`` cases matching a search, in case-number order; None without text.
+
+    ``after``: the (number_year, number_seq) key of the last case already shown.
+    ``strategy``: :data:`LIST` or :data:`WALK` (tests); None chooses (:func:`choose_strategy`).
+    """
+    folded = name_prefix(flt.text)
+    if not flt.text.strip():
+        return None
+    strategy = strategy or choose_strategy(session, flt, actor)
+    year, seq = Case.number_year, Case.number_seq
+    if strategy == WALK and folded is not None:
+        plain = replace(flt, text="")
+        member = (
+            select(literal(1))  # no column of the member row: its index covers the probe
+            .select_from(HouseholdMember)
+            .join(Person, Person.id == HouseholdMember.person_id)
+            .where(HouseholdMember.case_id == Case.id, name_condition(folded))
+        )
+        conds = [member.exists(), *register_conditions(plain, today=today, correlated=True)]
+        if actor is not None:
+            conds.append(func.coalesce(case_scope_condition(actor, None), False))
+        order: list[Any] = [year, seq]
+    else:
+        conds = register_conditions(flt, today=today, correlated=True, actor=actor)
+        order = [year + 0, seq + 0]
+    if after is not None:
+        key, bound = tuple_(year, seq), tuple_(literal(after[0]), literal(after[1]))
+        conds.append(key < bound if descending else key > bound)
+    stmt = select(Case.id).where(*conds)
+    stmt = stmt.order_by(*(c.desc() for c in order) if descending else order).limit(limit)
+    return list(session.scalars(stmt))
 
 
 def filter_names(flt: RegisterFilter) -> list[str]:

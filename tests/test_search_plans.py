@@ -1,0 +1,263 @@
+"""The register's search windows give the same cases whichever plan finds them.
+
+``services.search.search_window_ids`` finds a search's window either from the
+list of every matching person ("list") or by walking the case-number index
+with a per-case test ("walk"), chosen by a capped count. Here both plans, and
+the chosen one, are checked against a brute-force filter in Python over a
+real seeded database (SQLite and PostgreSQL): many name prefixes with and
+without å/ä/ö, upper and lower case, "förnamn e", windows paged by key in
+both directions, with quick filters and as an arbetsledare and a caseworker.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from models import Case, HouseholdMember, Person, User
+from models.codes import CaseStatus, Role
+from services import search as search_module
+from services.access import case_scope_condition
+from services.audit import Actor
+from services.db import Database
+from services.demo import seed_demo
+from services.register import RegisterService
+from services.search import (
+    LIST,
+    WALK,
+    RegisterFilter,
+    choose_strategy,
+    name_prefix,
+    search_cases,
+    search_window_ids,
+)
+from services.text import search_fold
+
+AS_OF = date(2026, 6, 30)
+TODAY = date(2026, 7, 1)
+CASES = 300
+
+
+@dataclass
+class World:
+    db: Database
+    # case id -> (number_year, number_seq)
+    keys: dict[uuid.UUID, tuple[int, int]]
+    # case id -> the four search forms of every person who was ever a member
+    names: dict[uuid.UUID, list[tuple[str, str, str, str]]]
+    leader: Actor
+    caseworker: Actor
+
+
+@pytest.fixture
+def world(db: Database) -> Iterator[World]:
+    seed_demo(db, Actor.cli(), cases=CASES, seed=23, as_of=AS_OF)
+    with db.begin() as s:
+        keys = {
+            r[0]: (r[1], r[2])
+            for r in s.execute(select(Case.id, Case.number_year, Case.number_seq))
+        }
+        names: dict[uuid.UUID, list[tuple[str, str, str, str]]] = defaultdict(list)
+        rows = s.execute(
+            select(
+                HouseholdMember.case_id,
+                Person.search_first,
+                Person.search_last,
+                Person.search_full,
+                Person.search_full_rev,
+            ).join(Person, Person.id == HouseholdMember.person_id)
+        )
+        for case_id, *forms in rows:
+            names[case_id].append(tuple(forms))  # type: ignore[arg-type]
+        leader = (
+            s.execute(select(User).where(User.role == Role.TEAM_LEADER.value)).scalars().first()
+        )
+        worker = s.scalar(
+            select(User)
+            .join(Case, Case.caseworker_id == User.id)
+            .where(User.role == Role.CASEWORKER.value)
+            .limit(1)
+        )
+        assert leader is not None and worker is not None
+        actors = [
+            Actor(username=u.username, role=Role(u.role), user_id=u.id, workstation="test")
+            for u in (leader, worker)
+        ]
+    yield World(db, keys, names, actors[0], actors[1])
+
+
+def _queries(world: World) -> list[str]:
+    """Prefixes of the data's own names: 1-6 letters, åäö, upper case, two words."""
+    rng = random.Random(5)
+    forms = sorted({f for persons in world.names.values() for f in persons})
+    out = {"a", "m", "ö", "Å", "zzz", "x y", "ander", "Nyström", "lindqvist e"}
+    for first, last, _full, _rev in rng.sample(forms, 40):
+        out.add(first[: rng.randint(1, 6)])
+        out.add(last[: rng.randint(2, 6)].upper())
+        out.add(f"{first} {last[:1]}")
+        out.add(f"{last} {first[:2]}".title())
+    swedish = [f for f in forms if any(c in "åäö" for c in f[0] + f[1])]
+    for first, last, _full, _rev in swedish[:15]:
+        word = last if any(c in "åäö" for c in last) else first
+        cut = max(i for i, c in enumerate(word) if c in "åäö") + 1
+        out.add(word[:cut])
+    return sorted(out)
+
+
+def _expected(world: World, text: str, visible: set[uuid.UUID] | None) -> list[uuid.UUID]:
+    folded = search_fold(text)
+    hits = [
+        case_id
+        for case_id, persons in world.names.items()
+        if any(form.startswith(folded) for person in persons for form in person)
+        and (visible is None or case_id in visible)
+    ]
+    return sorted(hits, key=lambda c: world.keys[c])
+
+
+def _visible(world: World, actor: Actor) -> set[uuid.UUID]:
+    with world.db.begin() as s:
+        return set(s.scalars(select(Case.id).where(case_scope_condition(actor, None))))
+
+
+def _paged(
+    world: World,
+    flt: RegisterFilter,
+    *,
+    strategy: str | None,
+    descending: bool,
+    actor: Actor | None,
+    limit: int = 7,
+) -> list[uuid.UUID]:
+    """Every matching case, window by window (each window starting after the last key)."""
+    out: list[uuid.UUID] = []
+    after = None
+    with world.db.begin() as s:
+        while True:
+            ids = search_window_ids(
+                s,
+                flt,
+                after=after,
+                limit=limit,
+                today=TODAY,
+                descending=descending,
+                actor=actor,
+                strategy=strategy,
+            )
+            assert ids is not None
+            out += ids
+            if len(ids) < limit:
+                return out
+            after = world.keys[ids[-1]]
+
+
+def test_both_plans_find_exactly_the_brute_force_cases(world: World) -> None:
+    queries = _queries(world)
+    assert len(queries) > 60
+    nonempty = 0
+    for text in queries:
+        expected = _expected(world, text, None)
+        nonempty += bool(expected)
+        for strategy in (LIST, WALK, None):
+            got = _paged(
+                world, RegisterFilter(text=text), strategy=strategy, descending=False, actor=None
+            )
+            assert got == expected, (text, strategy)
+        newest_first = _paged(
+            world, RegisterFilter(text=text), strategy=WALK, descending=True, actor=None
+        )
+        assert newest_first == expected[::-1], text
+    assert nonempty > 50  # the prefixes come from the data: most of them find cases
+
+
+def test_the_plans_agree_with_the_access_scope_and_quick_filters(world: World) -> None:
+    leader_sees = _visible(world, world.leader)
+    worker_sees = _visible(world, world.caseworker)
+    assert 0 < len(worker_sees) < len(leader_sees) <= CASES
+    texts = ["a", "m", "ö", "ander", "lindqvist e", *_queries(world)[::7]]
+    for text in texts:
+        for actor, visible in ((world.leader, leader_sees), (world.caseworker, worker_sees)):
+            expected = _expected(world, text, visible)
+            for strategy in (LIST, WALK, None):
+                got = _paged(
+                    world,
+                    RegisterFilter(text=text),
+                    strategy=strategy,
+                    descending=True,
+                    actor=actor,
+                )
+                assert got == expected[::-1], (text, actor.role, strategy)
+    # Quick filters with a search: both plans give what the old single query gave.
+    filters = [
+        RegisterFilter(text="a", status=CaseStatus.ONGOING),
+        RegisterFilter(text="m", focus_only=True),
+        RegisterFilter(text="e", child_family=True),
+        RegisterFilter(text="s", long_term=True),
+        RegisterFilter(text="an", caseworker_id=world.caseworker.user_id),
+    ]
+    for flt in filters:
+        with world.db.begin() as s:
+            reference = [r.id for r in search_cases(s, flt, actor=world.leader)]
+        for strategy in (LIST, WALK):
+            got = _paged(
+                world, flt, strategy=strategy, descending=False, actor=world.leader, limit=5
+            )
+            assert set(got) == set(reference) and len(got) == len(reference), (flt, strategy)
+            assert got == sorted(got, key=lambda c: world.keys[c])
+
+
+def test_numbers_are_searched_by_the_list_plan_with_the_same_result(world: World) -> None:
+    with world.db.begin() as s:
+        case = s.scalars(select(Case).order_by(Case.number_seq).limit(1)).one()
+        number, year, seq = case.case_number, case.number_year, case.number_seq
+        pid = s.scalar(select(Person.personal_id).where(Person.personal_id.is_not(None)).limit(1))
+    assert pid is not None
+    for text in (number, number.replace("-", ""), f"{year}{seq:05d}", pid, f"{pid[2:8]}-{pid[8:]}"):
+        assert name_prefix(text) is None
+        flt = RegisterFilter(text=text)
+        with world.db.begin() as s:
+            assert choose_strategy(s, flt, world.leader) == LIST
+            reference = [r.id for r in search_cases(s, flt)]
+        assert (
+            reference
+            and _paged(world, flt, strategy=None, descending=False, actor=None) == reference
+        )
+
+
+def test_common_names_walk_rare_names_list_and_caseworkers_always_list(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert search_module.walk_threshold(235_000) == pytest.approx(8_000, rel=0.01)
+    with world.db.begin() as s:
+        # At 300 cases no prefix reaches the threshold (200 persons at least).
+        assert choose_strategy(s, RegisterFilter(text="a"), world.leader) == LIST
+        monkeypatch.setattr(search_module, "walk_threshold", lambda _persons: 20)
+        assert choose_strategy(s, RegisterFilter(text="a"), world.leader) == WALK
+        assert choose_strategy(s, RegisterFilter(text="a"), None) == WALK
+        assert choose_strategy(s, RegisterFilter(text="zzz"), world.leader) == LIST
+        assert choose_strategy(s, RegisterFilter(text="a"), world.caseworker) == LIST
+        assert search_window_ids(s, RegisterFilter(), after=None, limit=5, today=TODAY) is None
+
+
+def test_register_windows_of_a_search_match_the_plain_query(world: World) -> None:
+    """RegisterService.window (ids first, then the rows) against the one-statement query."""
+    service = RegisterService(db=world.db, today=lambda: TODAY, actor=world.leader)
+    for text in ("a", "ö", "ander", "Lindqvist E"):
+        flt = RegisterFilter(text=text)
+        with world.db.begin() as s:
+            reference = [(r.id, r.case_number) for r in search_cases(s, flt, actor=world.leader)]
+        rows, after = [], None
+        while True:
+            window = service.window(flt, after, limit=9)
+            rows += window
+            if len(window) < 9:
+                break
+            after = window[-1].key
+        assert [(r.id, r.case_number) for r in rows] == reference, text
