@@ -31,7 +31,16 @@ class ContactEntry(UUIDPk, Base):
     __tablename__ = "contact_entry"
     __table_args__ = (
         CheckConstraint("corrects_id IS NULL OR corrects_id <> id", name="not_self"),
-        Index("ix_contact_entry_case_occurred", "case_id", "occurred_at"),
+        # A case's notes in time order, and its latest note's follow-up date read from the
+        # index alone (the follow-up list and the dashboard ask it of every open case).
+        Index(
+            "ix_contact_entry_case_latest",
+            "case_id",
+            "occurred_at",
+            "created_at",
+            "follow_up_on",
+            "id",
+        ),
         Index("ix_contact_entry_follow_up", "follow_up_on"),
     )
 

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     Index,
     Integer,
@@ -46,8 +47,16 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    update,
 )
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    UOWTransaction,
+    aliased,
+    mapped_column,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.base import Base
@@ -65,8 +74,9 @@ class SupportYearCase(Base):
 
     __tablename__ = "support_year_case"
     __table_args__ = (
-        # Covering index for the register-wide counts of one or a few years.
-        Index("ix_support_year_case_year", "year", "case_id", "months", "month_mask"),
+        # Covering index for the register-wide counts of one or a few years; with the
+        # months second, "10 or more months in year Y" is a range of it.
+        Index("ix_support_year_case_months", "year", "months", "case_id", "month_mask"),
         # SQLite: the key is the table, so a (case_id, year) lookup reads no second B-tree.
         {"sqlite_with_rowid": False},
     )
@@ -84,7 +94,14 @@ class SupportYearPerson(Base):
 
     __tablename__ = "support_year_person"
     __table_args__ = (
-        Index("ix_support_year_person_year", "year", "person_id", "months", "month_mask"),
+        Index(
+            "ix_support_year_person_months",
+            "year",
+            "months",
+            "person_id",
+            "month_mask",
+            "prior_mask",
+        ),
         {"sqlite_with_rowid": False},
     )
 
@@ -94,6 +111,10 @@ class SupportYearPerson(Base):
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     months: Mapped[int] = mapped_column()
     month_mask: Mapped[int] = mapped_column()
+    # The months of the three years before, as one 36-bit mask (bit 12*k + month - 1 for
+    # year - 3 + k): with month_mask the 48 months up to December of this year, so the
+    # thresholds reached in a month (a run of 6 or 3, 27 of 36) are read from one row.
+    prior_mask: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 # The yearly counts and the Långvariga view join persons for their age and the mental
@@ -191,6 +212,24 @@ def _chunks(ids: Iterable[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
         yield values[i : i + _CHUNK]
 
 
+def prior_masks_update() -> Any:
+    """UPDATE of ``support_year_person.prior_mask`` from the person's rows of the three
+    years before each row (narrow it with ``.where``)."""
+    py, other = SupportYearPerson, aliased(SupportYearPerson)
+    shift = literal_column("12", Integer) * (other.year - py.year + literal_column("3", Integer))
+    bits = cast(other.month_mask, BigInteger).op("<<", return_type=BigInteger)(shift)
+    prior = (
+        select(cast(func.coalesce(func.sum(bits), 0), BigInteger))
+        .where(
+            other.person_id == py.person_id,
+            other.year >= py.year - literal_column("3", Integer),
+            other.year < py.year,
+        )
+        .scalar_subquery()
+    )
+    return update(py).values(prior_mask=prior).execution_options(synchronize_session=False)
+
+
 def refresh(
     session: Session,
     *,
@@ -212,6 +251,7 @@ def refresh(
     for part in _chunks(persons):
         session.execute(delete(py).where(py.person_id.in_(part)))
         session.execute(insert(py).from_select(_PERSON_COLS, person_years_query(part)))
+        session.execute(prior_masks_update().where(py.person_id.in_(part)))
 
 
 def rebuild(session: Session) -> None:
@@ -220,6 +260,7 @@ def rebuild(session: Session) -> None:
     session.execute(delete(SupportYearPerson))
     session.execute(insert(SupportYearCase).from_select(_CASE_COLS, case_years_query()))
     session.execute(insert(SupportYearPerson).from_select(_PERSON_COLS, person_years_query()))
+    session.execute(prior_masks_update())
     pending = _pending(session)
     pending.clear()
     pending.rebuilt = True

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, distinct, exists, func, or_, select
+from sqlalchemy import ColumnElement, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Case, HouseholdMember, Person, SupportYearCase, SupportYearPerson
@@ -29,11 +29,12 @@ from models.stats import sync as sync_support_years
 from services.audit import Actor, record
 from services.caseload import CaseloadRow, caseload, require_team_leader
 from services.db import Database
-from services.followup import FollowUpKind, FollowUpScope, follow_up_list
+from services.followup import FollowUpScope, follow_up_counts
 from services.longterm import (
     LONG_TERM_MONTHS,
     ReferenceDates,
-    long_term_year_condition,
+    count_long_term,
+    in_years_by_subject,
     months_in,
     person_outcomes,
     reference_dates,
@@ -132,23 +133,9 @@ def _unit(session: Session, unit_id: uuid.UUID) -> _Unit:
 def _flag_counts(session: Session, unit: _Unit, dates: ReferenceDates) -> tuple[int, int]:
     """Households and persons with the register's Långvarig flag now."""
     cy, py = SupportYearCase, SupportYearPerson
-    households = session.scalar(
-        select(func.count(distinct(cy.case_id))).where(
-            cy.year >= dates.last_complete_year,
-            cy.year <= dates.current_year,
-            long_term_year_condition(cy, dates),
-            *unit.cases(cy.case_id),
-        )
-    )
-    persons = session.scalar(
-        select(func.count(distinct(py.person_id))).where(
-            py.year >= dates.last_complete_year,
-            py.year <= dates.current_year,
-            long_term_year_condition(py, dates),
-            *unit.person_conds(py.person_id),
-        )
-    )
-    return int(households or 0), int(persons or 0)
+    households = count_long_term(session, cy, dates, *unit.cases(cy.case_id))
+    persons = count_long_term(session, py, dates, *unit.person_conds(py.person_id))
+    return households, persons
 
 
 def _window_counts(
@@ -160,7 +147,7 @@ def _window_counts(
     window0 = dates.window_start(settings)
     per_case = (
         select(func.sum(months_in(cy, window0, ref)).label("n"))
-        .where(cy.year >= window0.year, cy.year <= ref.year, *unit.cases(cy.case_id))
+        .where(in_years_by_subject(cy, window0, ref), *unit.cases(cy.case_id))
         .group_by(cy.case_id)
         .subquery("per_case")
     )
@@ -187,29 +174,18 @@ def _window_counts(
 def _with_children(session: Session, unit: _Unit, dates: ReferenceDates) -> int:
     """Flagged households with a member under 18 belonging to them on ``as_of``."""
     cy, hm = SupportYearCase, HouseholdMember
-    flagged = (
-        select(cy.case_id.label("case_id"))
-        .where(
-            cy.year >= dates.last_complete_year,
-            cy.year <= dates.current_year,
-            long_term_year_condition(cy, dates),
-            *unit.cases(cy.case_id),
-        )
-        .distinct()
-        .subquery("flagged")
-    )
     day = dates.as_of
     child = exists(
         select(hm.case_id)
         .join(Person, Person.id == hm.person_id)
         .where(
-            hm.case_id == flagged.c.case_id,
+            hm.case_id == cy.case_id,
             hm.valid_from <= day,
             or_(hm.valid_to.is_(None), hm.valid_to >= day),
             Person.birth_date > dates.adult_born_on_or_before,
         )
     )
-    return int(session.scalar(select(func.count()).select_from(flagged).where(child)) or 0)
+    return count_long_term(session, cy, dates, child, *unit.cases(cy.case_id))
 
 
 def _trend(session: Session, unit: _Unit, dates: ReferenceDates) -> list[TrendPoint]:
@@ -219,18 +195,18 @@ def _trend(session: Session, unit: _Unit, dates: ReferenceDates) -> list[TrendPo
     last_year = ref.year
     first_year = last_year - TREND_YEARS + 1
 
-    def long_term(table: Any) -> Any:
-        # The reference month's year counts only up to the reference month.
-        partial = months_in(table, date(last_year, 1, 1), ref)
-        return or_(
-            and_(table.year < last_year, table.months >= LONG_TERM_MONTHS),
-            and_(table.year == last_year, partial >= LONG_TERM_MONTHS),
-        )
-
     def per_year(table: Any, conds: list[ColumnElement[bool]]) -> dict[int, int]:
+        # A range of the (year, months) index per year; the reference month's year
+        # counts only up to the reference month (its months bound that count).
+        partial = months_in(table, date(last_year, 1, 1), ref)
         rows = session.execute(
             select(table.year, func.count())
-            .where(table.year >= first_year, table.year <= last_year, long_term(table), *conds)
+            .where(
+                table.year.in_(range(first_year, last_year + 1)),
+                table.months >= LONG_TERM_MONTHS,
+                or_(table.year < last_year, partial >= LONG_TERM_MONTHS),
+                *conds,
+            )
             .group_by(table.year)
         )
         return {int(y): int(n) for y, n in rows}
@@ -291,14 +267,8 @@ def dashboard(
     households, persons = _flag_counts(session, unit, dates)
     very, distribution = _window_counts(session, unit, dates, settings)
     jobb, ak, very_reached = _thresholds(session, unit, dates, settings)
-    follow = follow_up_list(
-        session,
-        actor,
-        FollowUpScope(unit_id=unit_id),
-        as_of=dates.as_of,
-        settings=settings,
-        horizon_days=0,
-        kinds=frozenset({FollowUpKind.FOLLOW_UP}),
+    due, overdue = follow_up_counts(
+        session, actor, FollowUpScope(unit_id=unit_id), as_of=dates.as_of
     )
     return Dashboard(
         unit_id=unit_id,
@@ -322,8 +292,8 @@ def dashboard(
             if t.period_from <= dates.as_of <= t.period_to
         ),
         caseload=tuple(caseload(session, unit_id)),
-        follow_ups_due=len(follow),
-        follow_ups_overdue=sum(1 for i in follow if i.due < dates.as_of),
+        follow_ups_due=due,
+        follow_ups_overdue=overdue,
     )
 
 

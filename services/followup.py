@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from models import Case, ContactEntry, HouseholdMember, Person, PlanGoal, SupportMonth, User
@@ -100,16 +100,19 @@ class FollowUpScope:
     unit_id: uuid.UUID | None = None
 
 
+def _case_conditions(actor: Actor, scope: FollowUpScope, today: date) -> list[Any]:
+    """Conditions on ``Case``: open, in scope, and the actor may open it."""
+    conds = [Case.status != CaseStatus.CLOSED.value, case_scope_condition(actor, today)]
+    if scope.caseworker_id is not None:
+        conds.append(Case.caseworker_id == scope.caseworker_id)
+    if scope.unit_id is not None:
+        conds.append(Case.unit_id == scope.unit_id)
+    return conds
+
+
 def _cases(actor: Actor, scope: FollowUpScope, today: date) -> Any:
     """The open cases in scope that the actor may open, as a SELECT of ids."""
-    stmt = select(Case.id).where(
-        Case.status != CaseStatus.CLOSED.value, case_scope_condition(actor, today)
-    )
-    if scope.caseworker_id is not None:
-        stmt = stmt.where(Case.caseworker_id == scope.caseworker_id)
-    if scope.unit_id is not None:
-        stmt = stmt.where(Case.unit_id == scope.unit_id)
-    return stmt
+    return select(Case.id).where(*_case_conditions(actor, scope, today))
 
 
 def _case_columns() -> tuple[Any, ...]:
@@ -120,43 +123,82 @@ def _day(value: datetime | date) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _follow_ups(session: Session, cases: Any, today: date, horizon: int) -> list[FollowUpItem]:
-    """Each case's latest note, when it asks for a follow-up by the horizon.
-
-    Only the latest note can be unanswered (any later note answers the
-    earlier ones), so this reads one note per case through the
-    (case_id, occurred_at) index instead of every note with a follow-up
-    date. A note that has been corrected is answered by its correction.
-    """
-    ce, latest, correction = ContactEntry, aliased(ContactEntry), aliased(ContactEntry)
-    latest_id = (
-        select(latest.id)
-        .where(latest.case_id == Case.id)
-        .order_by(latest.occurred_at.desc(), latest.created_at.desc())
+def _latest(column: str, case: Any) -> Any:
+    """The latest contact note's ``column`` for ``case`` (correlated; newest
+    ``occurred_at``, then newest ``created_at``), read from the index
+    (case_id, occurred_at, created_at, follow_up_on, id) alone."""
+    note = aliased(ContactEntry)
+    return (
+        select(getattr(note, column))
+        .where(note.case_id == case.id)
+        .order_by(note.occurred_at.desc(), note.created_at.desc())
         .limit(1)
-        .correlate(Case)
+        .correlate(case)
         .scalar_subquery()
     )
-    rows = session.execute(
-        select(*_case_columns(), ce.follow_up_on, ce.occurred_at, ce.counterpart)
+
+
+def _due_follow_ups(case_conds: list[Any], until: date) -> Select[Any]:
+    """(case_id, case_number, caseworker, due, note_id): cases in scope whose latest note
+    asks for a follow-up on or before ``until`` and has not been corrected.
+
+    Only the latest note can be unanswered (any later note answers the earlier
+    ones), and a correction answers the note it corrects. Every case's latest
+    follow-up date is read from the index in case-id order (no note row is read);
+    only the few cases that ask are then checked against the scope.
+    """
+    asking = aliased(Case)
+    due_ids = select(asking.id).where(_latest("follow_up_on", asking) <= until)
+    note_id = _latest("id", Case)
+    correction = aliased(ContactEntry)
+    return (
+        select(
+            *_case_columns(),
+            _latest("follow_up_on", Case).label("due"),
+            note_id.label("note_id"),
+        )
         .select_from(Case)
-        .join(ce, ce.id == latest_id)
         .outerjoin(User, User.id == Case.caseworker_id)
         .where(
-            Case.id.in_(cases),
-            ce.follow_up_on.is_not(None),
-            ce.follow_up_on <= today + timedelta(days=horizon),
-            ~exists(select(correction.id).where(correction.corrects_id == ce.id)),
+            Case.id.in_(due_ids),
+            *case_conds,
+            ~exists(select(correction.id).where(correction.corrects_id == note_id)),
         )
     )
+
+
+def _follow_ups(
+    session: Session, case_conds: list[Any], today: date, horizon: int
+) -> list[FollowUpItem]:
+    """Each case's latest note, when it asks for a follow-up by the horizon."""
+    due = _due_follow_ups(case_conds, today + timedelta(days=horizon)).subquery("due")
+    ce = ContactEntry
+    rows = session.execute(
+        select(due.c.id, due.c.case_number, due.c.username, due.c.due, ce.occurred_at,
+               ce.counterpart)  # fmt: skip
+        .join(ce, ce.id == due.c.note_id)
+    )
     items = []
-    for case_id, number, worker, due, occurred, counterpart in rows:
+    for case_id, number, worker, when, occurred, counterpart in rows:
         noted = f"anteckning {_day(occurred):%Y-%m-%d}"
         detail = f"{noted}, {counterpart}" if counterpart else noted
         items.append(
-            FollowUpItem(FollowUpKind.FOLLOW_UP, due, case_id, number, worker, None, "", detail)
+            FollowUpItem(FollowUpKind.FOLLOW_UP, when, case_id, number, worker, None, "", detail)
         )
     return items
+
+
+def follow_up_counts(
+    session: Session, actor: Actor, scope: FollowUpScope, *, as_of: date | None = None
+) -> tuple[int, int]:
+    """(due, overdue): the follow-ups of :func:`follow_up_list` due by ``as_of``
+    (horizon 0), and of those the ones before it — counted without reading a note."""
+    today = reference_dates(as_of).as_of
+    due = _due_follow_ups(_case_conditions(actor, scope, today), today).subquery("due")
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((due.c.due < today, 1), else_=0)), 0))
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def _person_name(first: str | None, last: str | None) -> str:
@@ -298,10 +340,11 @@ def follow_up_list(
     dates = reference_dates(as_of)
     today = dates.as_of
     wanted = kinds or frozenset(FollowUpKind)
-    cases = _cases(actor, scope, today)
+    case_conds = _case_conditions(actor, scope, today)
+    cases = select(Case.id).where(*case_conds)
     items: list[FollowUpItem] = []
     if FollowUpKind.FOLLOW_UP in wanted:
-        items += _follow_ups(session, cases, today, horizon_days)
+        items += _follow_ups(session, case_conds, today, horizon_days)
     if FollowUpKind.PLAN_DATE in wanted:
         items += _plan_dates(session, cases, today)
     if wanted & {FollowUpKind.JOBBSTIMULANS, FollowUpKind.AKTIVITETSKRAV,

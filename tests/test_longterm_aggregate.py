@@ -71,9 +71,16 @@ def oracle(s) -> tuple[Rows, Rows]:
 
 
 def stored(s) -> tuple[Rows, Rows]:
+    """The aggregate's rows; each person row's ``prior_mask`` is checked against the
+    person's rows of the three years before (so comparing with the oracle covers it)."""
     cy, py = SupportYearCase, SupportYearPerson
     cases = {tuple(r) for r in s.execute(select(cy.case_id, cy.year, cy.months, cy.month_mask))}
-    persons = {tuple(r) for r in s.execute(select(py.person_id, py.year, py.months, py.month_mask))}
+    rows = s.execute(select(py.person_id, py.year, py.months, py.month_mask, py.prior_mask)).all()
+    masks = {(pid, year): mask for pid, year, _, mask, _ in rows}
+    for pid, year, _, _, prior in rows:
+        expected = sum(masks.get((pid, year - 3 + k), 0) << (12 * k) for k in range(3))
+        assert prior == expected, (pid, year, bin(prior), bin(expected))
+    persons = {tuple(r[:4]) for r in rows}
     return cases, persons  # type: ignore[return-value]
 
 
