@@ -142,6 +142,7 @@ ACTION_LABELS: dict[str, str] = {
     "db_role_created": "databasroll skapad",
     "dashboard_viewed": "översikt visad",
     "follow_up_list": "uppföljningslista visad",
+    "long_term_list": "långvariga-listan visad",
     "summary_batch_exported": "sammanfattningar exporterade (flera)",
     "offline_checkout": "utcheckning till bärbar dator",
     "offline_case_checked_out": "ärende utcheckat till bärbar dator",

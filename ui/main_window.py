@@ -96,11 +96,12 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.search_action)
         view_menu.addAction(self.refresh_action)
         self.addAction(self.search_action)
-        # Översikt and Uppföljning (issue 5): hidden until their menus are installed.
+        # Översikt, Uppföljning and Långvariga (issue 5): hidden until their menus are installed.
         view_menu.addSeparator()
         self.dashboard_action = QAction(self.tr("Ö&versikt …"), self)
         self.followup_action = QAction(self.tr("Upp&följning …"), self)
-        for action in (self.dashboard_action, self.followup_action):
+        self.long_term_action = QAction(self.tr("&Långvariga …"), self)
+        for action in (self.dashboard_action, self.followup_action, self.long_term_action):
             action.setVisible(False)
             view_menu.addAction(action)
         # Role menus: hidden until the controller shows them for an arbetsledare / administratör.

@@ -380,6 +380,7 @@ def install_role_menus(
         install_leader_menus(db, user, runner, parts)
     if user.role is not Role.ADMIN:
         install_follow_up_menu(db, user, runner, parts)
+        install_long_term_menu(db, user, runner, parts)
         install_emergency_menu(db, user, runner, parts)
 
 
@@ -413,6 +414,26 @@ def install_follow_up_menu(
         main_window=parts.window,
         service=FollowUpService(db=db, actor=user.actor, settings=load_settings()),
         runner=runner,
+        unit_id=user.unit_id,
+        leader=user.role is Role.TEAM_LEADER,
+        open_case=parts.register.case_activated.emit,
+    )
+
+
+def install_long_term_menu(
+    db: Database, user: SessionUser, runner: BackgroundRunner, parts: MainParts
+) -> None:
+    """Visa → Långvariga: the user's long-term households, prioritised (an arbetsledare
+    may choose the unit)."""
+    from services.longterm import LongTermService
+    from services.settings import load_settings
+    from ui.longterm_controller import LongTermMenu
+
+    LongTermMenu(
+        main_window=parts.window,
+        service=LongTermService(db=db, actor=user.actor, settings=load_settings()),
+        runner=runner,
+        user_id=user.user_id,
         unit_id=user.unit_id,
         leader=user.role is Role.TEAM_LEADER,
         open_case=parts.register.case_activated.emit,
