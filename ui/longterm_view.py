@@ -47,45 +47,47 @@ from services.longterm import LongTermRow
 ) = range(10)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
-PRIORITY_LABELS = {
-    1: "Barn och psykisk ohälsa",
-    2: "Barn",
-    3: "Psykisk ohälsa",
-    4: "Övriga",
-}
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def _yes(flag: bool) -> str:
-    return "ja" if flag else ""
 
 
 class LongTermModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[LongTermRow] = []
-        self.window_label = "Av 36 mån."
+        self.window_months = 36
 
     def set_rows(self, rows: list[LongTermRow], window_months: int) -> None:
         self.beginResetModel()
         self._rows = list(rows)
-        self.window_label = f"Av {window_months} mån."
+        self.window_months = window_months
         self.endResetModel()
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, self.columnCount() - 1)
 
     def headers(self) -> tuple[str, ...]:
         return (
-            "Prioritet",
-            "Ärende",
-            "Sökande",
-            "Handläggare",
-            "Barn",
-            "Psykisk ohälsa",
-            "Mån. i fjol",
-            "Mån. i år",
-            self.window_label,
-            "Fokus",
+            self.tr("Prioritet"),
+            self.tr("Ärende"),
+            self.tr("Sökande"),
+            self.tr("Handläggare"),
+            self.tr("Barn"),
+            self.tr("Psykisk ohälsa"),
+            self.tr("Mån. i fjol"),
+            self.tr("Mån. i år"),
+            self.tr("Av %s mån.") % self.window_months,
+            self.tr("Fokus"),
         )
+
+    def priority_label(self, priority: int) -> str:
+        labels = {
+            1: self.tr("Barn och psykisk ohälsa"),
+            2: self.tr("Barn"),
+            3: self.tr("Psykisk ohälsa"),
+            4: self.tr("Övriga"),
+        }
+        return labels.get(priority, str(priority))
+
+    def _yes(self, flag: bool) -> str:
+        return self.tr("ja") if flag else ""
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self._rows)
@@ -106,20 +108,20 @@ class LongTermModel(QAbstractTableModel):
         r = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            window = (
-                f"{r.window_months} (mycket långvarig)" if r.very_long_term else r.window_months
-            )
+            window: Any = r.window_months
+            if r.very_long_term:
+                window = self.tr("%s (mycket långvarig)") % r.window_months
             return (
-                PRIORITY_LABELS.get(r.priority, str(r.priority)),
+                self.priority_label(r.priority),
                 r.case_number,
                 r.applicant_name,
                 r.caseworker_name,
-                _yes(r.has_children),
-                _yes(r.mental_ill_health),
+                self._yes(r.has_children),
+                self._yes(r.mental_ill_health),
                 r.months_last_year,
                 r.months_current_year,
                 window,
-                _yes(r.is_focus),
+                self._yes(r.is_focus),
             )[col]
         if role == SORT_ROLE:
             return (
