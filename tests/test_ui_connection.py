@@ -10,9 +10,13 @@ no crash dialog may appear, and once the probe finds the server again
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication
@@ -256,3 +260,169 @@ def test_the_main_window_shows_the_indicator_for_a_server_only(  # type: ignore[
             window.close()
         finally:
             db.dispose()
+
+
+class Proxy:
+    """A TCP hop between Fokus and PostgreSQL that the test can cut, like a network.
+
+    ``down()`` drops every open connection (no goodbye to either side) and refuses
+    new ones; ``up()`` listens again on the same port.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.port = 0
+        self.up()
+
+    def up(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            _close(listener)
+        with self._lock:
+            dropped, self._open = self._open, []
+        for s in dropped:
+            _close(s)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self._target)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                self._open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(a)
+            _close(b)
+
+
+def _close(s: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        s.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        s.close()
+
+
+@pytest.mark.postgres
+def test_a_network_outage_during_a_save_and_the_way_back(  # type: ignore[no-untyped-def]
+    qtbot, pg_url: str, runner: BackgroundRunner, tmp_path: Path
+) -> None:
+    """The network between the workstation and the server goes away in the middle of a
+    save and stays away: the form keeps the note, the indicator stays Frånkopplad while
+    the probes back off, a save tried meanwhile fails the same clear way; when the network
+    is back the indicator says Ansluten and the same Spara saves the note once."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+
+    from services.users import get_or_create_unit
+
+    real = make_url(pg_url)
+    proxy = Proxy(real.host or "127.0.0.1", real.port or 5432)
+    db = open_database(real.set(port=proxy.port).render_as_string(hide_password=False))
+    try:
+        actor = Actor.cli()
+        with db.begin() as s:
+            unit_id = get_or_create_unit(s, actor, "Försörjningsstöd Södertälje").id
+        ref = make_case(CaseService(db=db, actor=actor), unit_id, (MemberRole.APPLICANT, KARIN))
+        window = MainWindow(user_label="Test (handläggare)")
+        qtbot.addWidget(window)
+        monitor = install_connection_status(
+            window=window,
+            label=window.connection_label,
+            runner=runner,
+            probe=db.ping,
+            check_ms=60_000,
+            retry_ms=100,
+            max_retry_ms=400,
+        )
+        host = QWidget()
+        qtbot.addWidget(host)
+        windows = CaseWindows(
+            source=CaseViewService(db=db, actor=actor),
+            runner=runner,
+            parent_window=host,
+            services=CaseServices(
+                cases=CaseService(db=db, actor=actor),
+                edits=CaseEditService(db=db, actor=actor),
+                journal=JournalService(db=db, actor=actor),
+                targets=TargetService(db=db, actor=actor),
+                drafts=DraftStore(directory=tmp_path / "drafts", username=actor.username),
+                draft_interval_ms=50,
+            ),
+        )
+        controller = windows.open(ref.id)
+        qtbot.waitUntil(lambda: controller.detail is not None, timeout=WAIT)
+        controller.confirm_discard = lambda: True
+        controller.parent().new_note_action.trigger()  # type: ignore[attr-defined]
+        dialog = controller.dialog
+        assert isinstance(dialog, ContactDialog)
+        dialog.agency.setCurrentIndex(dialog.agency.findData("fk"))
+        dialog.member_boxes[controller.detail.members[0].person_id].setChecked(True)
+        dialog.text.setPlainText(TEXT)
+
+        def cut(_conn: Any, _cur: Any, statement: str, *_a: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT INTO CONTACT_ENTRY"):
+                proxy.down()  # the note row is about to go out: the network goes away
+
+        event.listen(db.engine, "before_cursor_execute", cut)
+        with qtbot.waitSignal(controller.action_failed, timeout=WAIT) as failed:
+            dialog.save_button.click()
+        event.remove(db.engine, "before_cursor_execute", cut)
+        assert "inget sparades" in failed.args[0]
+        assert controller.dialog is dialog and dialog.text.toPlainText() == TEXT
+        assert window.connection_label.text() == "● Frånkopplad"
+
+        # Still down: the probes fail and back off; a second try fails the same clear way.
+        qtbot.waitUntil(lambda: monitor.probes >= 3, timeout=WAIT)
+        assert not monitor.connected
+        with qtbot.waitSignal(controller.action_failed, timeout=WAIT) as again:
+            dialog.save_button.click()
+        assert "anslutningen till databasservern bröts" in again.args[0]
+        assert dialog.text.toPlainText() == TEXT
+
+        proxy.up()  # the network is back
+        qtbot.waitUntil(lambda: monitor.connected, timeout=WAIT)
+        assert window.connection_label.text() == "● Ansluten"
+        with qtbot.waitSignal(controller.action_done, timeout=WAIT):
+            dialog.save_button.click()
+        assert [n.text for n in controller.detail.notes] == [TEXT]
+        with db.begin() as s:
+            count = s.scalar(
+                select(func.count()).select_from(ContactEntry).where(ContactEntry.case_id == ref.id)
+            )
+            assert count == 1 and verify_chain(s).ok
+        controller.parent().close()  # type: ignore[attr-defined]
+        monitor.stop()
+        monitor.wait()
+        runner.wait()
+        QCoreApplication.processEvents()
+    finally:
+        db.dispose()
+        proxy.down()
