@@ -497,6 +497,11 @@ def _local_tz() -> tzinfo:
 LOCAL_TZ = _local_tz()
 
 
+def local_today() -> date:
+    """Today's date in Sweden: the day review periods are counted in, whatever the OS zone."""
+    return datetime.now(LOCAL_TZ).date()
+
+
 @dataclass(frozen=True)
 class AuditRow:
     """One event as a reviewer sees it: no hashes, the case by its number."""

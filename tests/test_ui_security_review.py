@@ -13,7 +13,7 @@ from sqlalchemy import select
 from models import AuditEvent
 from models.codes import MemberRole, Role
 from services.access import AccessService
-from services.audit import Actor
+from services.audit import Actor, local_today
 from services.audit_review import AuditReviewService
 from services.auth import SessionUser, authenticate
 from services.case_view import CaseViewService
@@ -178,9 +178,11 @@ def test_nodatkomster_are_listed(qtbot, world, runner) -> None:  # type: ignore[
     )
     window, controller = _window(qtbot, world, runner)
     assert window.tabs.count() == 3 and window.tabs.tabText(2) == "Nödåtkomster"
-    today = QDate.currentDate()
-    window.emergency_from.setDate(today.addDays(-1))
-    window.emergency_to.setDate(today)
+    # The period is counted in Swedish days (the grant is stored in UTC): between 23:00 and
+    # 24:00 UTC the machine's date is the day before Sweden's.
+    today = local_today()
+    window.emergency_from.setDate(QDate(today.year, today.month, today.day).addDays(-1))
+    window.emergency_to.setDate(QDate(today.year, today.month, today.day))
     with qtbot.waitSignal(controller.done, timeout=5000) as blocker:
         qtbot.mouseClick(window.emergency_button, Qt.MouseButton.LeftButton)
     m = window.emergency_model

@@ -19,7 +19,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from services.access import EmergencyRow
-from services.audit import LOCAL_TZ, AuditRow
+from services.audit import LOCAL_TZ, AuditRow, local_today
 from services.audit_review import CaseLog
 from services.errors import FokusError
 from ui.audit_review_view import AuditReviewWindow, edit_date
@@ -248,7 +248,7 @@ class AuditReviewMenu(QObject):
         main_window: Any,
         service: AuditReview,
         runner: Runner,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] = local_today,
     ) -> None:
         super().__init__(main_window)
         self._main = main_window
