@@ -426,3 +426,20 @@ def test_a_network_outage_during_a_save_and_the_way_back(  # type: ignore[no-unt
     finally:
         db.dispose()
         proxy.down()
+
+
+def test_a_lost_connection_that_escapes_a_slot_is_one_line_not_an_internal_error(  # type: ignore[no-untyped-def]
+    qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from ui import crash
+
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, title, text: shown.append((title, text)))
+    lost = ConnectionLostError()
+    crash._hook(ConnectionLostError, lost, None)
+    assert shown == [("Fokus – ingen anslutning", lost.message)]
+    assert not (tmp_path / "data" / "logs" / "fokus-errors.log").exists()  # not a bug report
+    with pytest.raises(AssertionError, match="unexpected message box"):  # a bug still is one
+        crash._hook(KeyError, KeyError("x"), None)

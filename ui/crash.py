@@ -1,7 +1,10 @@
 """Bugs in the running GUI: full details to the log file, a reference on screen.
 
-Expected errors (:class:`services.errors.FokusError`) never come here; they
-are shown where they happen as one Swedish line.
+Expected errors (:class:`services.errors.FokusError`) should never come here;
+they are shown where they happen as one Swedish line. One kind is caught here
+as a safety net: a lost database connection
+(:class:`services.errors.ConnectionLostError`) that escaped a slot is shown as
+that one line, never as an internal error.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from types import TracebackType
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from services.errors import ConnectionLostError
 from services.settings import data_dir
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,11 @@ def _write_log(ref: str, text: str) -> str:
 
 
 def _hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if isinstance(exc, ConnectionLostError):
+        log.warning("database connection lost (outside a worker): %s", exc.message)
+        if QApplication.instance() is not None:
+            QMessageBox.warning(None, "Fokus – ingen anslutning", exc.message)
+        return
     ref = uuid.uuid4().hex[:8]
     where = _write_log(ref, "".join(traceback.format_exception(exc_type, exc, tb)))
     log.error("internal error, reference %s", ref)
