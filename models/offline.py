@@ -92,6 +92,28 @@ class OfflineLocalBase(Base):
     table_name: Mapped[str] = mapped_column(String(40), primary_key=True)
     row_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     data: Mapped[str] = mapped_column(Text)
+    # Central's change stamp of the row when ``data`` was last agreed (PostgreSQL:
+    # its xmin; an SQLite central: md5 of its values); None = unknown, read it.
+    stamp: Mapped[str | None] = mapped_column(String(32))
+
+
+class OfflineLocalChange(Base):
+    """Laptop file only: rows written on the laptop since the last sync (the change log).
+
+    Filled by triggers the laptop file gets when it is opened
+    (:func:`services.offline.install_change_log`), so every write counts,
+    ORM or not; a sync compares only these rows (and those central changed)
+    and then clears the entries it has read. ``table_name = '*'`` asks the
+    next sync to compare every row (a file made before the change log).
+    ``row_key`` is the key as the laptop stores it (hex UUIDs, ``|`` between
+    the parts of a composite key).
+    """
+
+    __tablename__ = "offline_local_change"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    table_name: Mapped[str] = mapped_column(String(40))
+    row_key: Mapped[str] = mapped_column(String(80))
 
 
 class OfflineLocalConflict(UUIDPk, Base):

@@ -249,7 +249,7 @@ def _chain_on_commit(session: Session) -> None:
 
 
 _EVENTS = cast(Table, AuditEvent.__table__)
-_PG_CHUNK = 500  # rows per INSERT: 12 parameters each, well under PostgreSQL's 65,535
+_PG_CHUNK = 500  # rows in one multi-row INSERT: 12 parameters each, under PostgreSQL's 65,535
 _HEAD = cast(Table, AuditChainHead.__table__)
 
 # One round trip on PostgreSQL: lock the head row, reserve the positions and
@@ -338,14 +338,13 @@ def append_to_chain(session: Session, events: Sequence[AuditEvent]) -> None:
         prev = ev.chain_hash
         rows.append({c.key: getattr(ev, c.key) for c in _EVENTS.columns})
     set_head = update(_HEAD).where(_HEAD.c.id == 1).values(chain_hash=prev, event_id=ids[-1])
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and len(rows) <= _PG_CHUNK:
         # One round trip less while holding the lock: the head update rides along
         # with the (last) multi-row INSERT as a data-modifying CTE.
-        chunks = [rows[i : i + _PG_CHUNK] for i in range(0, len(rows), _PG_CHUNK)]
-        for chunk in chunks[:-1]:
-            session.execute(insert(_EVENTS).values(chunk))
-        session.execute(insert(_EVENTS).values(chunks[-1]).add_cte(set_head.cte("set_head")))
+        session.execute(insert(_EVENTS).values(rows).add_cte(set_head.cte("set_head")))
     else:
+        # SQLite, or a large batch (an offline laptop's events at sync): executemany
+        # compiles the INSERT once instead of a statement with thousands of parameters.
         session.execute(set_head)
         session.execute(insert(_EVENTS), rows)
 

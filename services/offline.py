@@ -17,6 +17,7 @@ and keeps each copied row's values as the base of the later three-way merge
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -37,17 +38,25 @@ from sqlalchemy import (
     Date,
     Engine,
     Table,
+    Text,
     Uuid,
+    and_,
     create_engine,
+    delete,
     event,
+    func,
     insert,
+    literal_column,
     or_,
     select,
     text,
+    union,
 )
+from sqlalchemy import cast as cast_
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Select
 
 from models import (
     Agency,
@@ -59,6 +68,7 @@ from models import (
     OfflineCheckout,
     OfflineCheckoutCase,
     OfflineLocalBase,
+    OfflineLocalChange,
     OfflineLocalState,
     Person,
     PersonDirection,
@@ -252,6 +262,8 @@ def _open_engine(path: Path, password: str, *, create: bool, kdf: KdfParams) -> 
                 raise SchemaMismatchError(
                     f"den lokala databasen kunde inte migreras ({current} → {head}): {exc}"
                 ) from exc
+        with engine.begin() as conn:
+            install_change_log(conn)
     except DatabaseUnavailableError as exc:
         engine.dispose()
         if "file is not a database" in exc.message or "krypterad" in exc.message:
@@ -270,6 +282,83 @@ def _open_engine(path: Path, password: str, *, create: bool, kdf: KdfParams) -> 
     sessions = sessionmaker(engine, expire_on_commit=False)
     event.listen(sessions, "before_flush", _provisional_numbers)
     return Database(engine=engine, sessions=sessions, url=f"sqlcipher:///{path}")
+
+
+# --- the change log: which rows the laptop wrote since the last sync ------------------------------
+
+
+def _trigger_key(prefix: str, spec: SyncTable) -> str:
+    return " || '|' || ".join(f"{prefix}.{k}" for k in spec.key)
+
+
+def change_log_triggers() -> list[str]:
+    """``CREATE TRIGGER`` statements recording every insert, update and delete of a
+    synchronised row in ``offline_local_change`` (laptop files only; SQLite)."""
+    out: list[str] = []
+    log = "INSERT INTO offline_local_change (table_name, row_key)"
+    for spec in CASE_TABLES:
+        t, new, old = spec.name, _trigger_key("NEW", spec), _trigger_key("OLD", spec)
+        name = f"offline_change_{t}"
+        out += [
+            f"CREATE TRIGGER IF NOT EXISTS {name}_ai AFTER INSERT ON {t} "
+            f"BEGIN {log} VALUES ('{t}', {new}); END",
+            f"CREATE TRIGGER IF NOT EXISTS {name}_au AFTER UPDATE ON {t} "
+            f"BEGIN {log} VALUES ('{t}', {new}); "
+            f"{log} SELECT '{t}', {old} WHERE {old} IS NOT {new}; END",
+            f"CREATE TRIGGER IF NOT EXISTS {name}_ad AFTER DELETE ON {t} "
+            f"BEGIN {log} VALUES ('{t}', {old}); END",
+        ]
+    return out
+
+
+def install_change_log(conn: Any) -> None:
+    """Give a laptop file its change-log triggers (idempotent; run at every opening, so a
+    migration that rebuilds a table cannot leave it without them)."""
+    for sql in change_log_triggers():
+        conn.execute(text(sql))
+
+
+def canonical_key(stored: str) -> str:
+    """A change-log key (hex UUIDs as SQLite stores them) as :func:`row_key` writes it."""
+    return "|".join(str(uuid.UUID(part)) for part in stored.split("|"))
+
+
+def stored_key(key: str) -> str:
+    """:func:`row_key`'s form as the laptop stores it (for entries written by hand)."""
+    return "|".join(uuid.UUID(part).hex for part in key.split("|"))
+
+
+FULL_COMPARE = "*"
+
+
+def log_change(session: Session, table_name: str, key: str) -> None:
+    """Add a row to the change log by hand (a choice that must reach the next sync)."""
+    session.execute(
+        insert(_t(OfflineLocalChange)).values(table_name=table_name, row_key=stored_key(key))
+    )
+
+
+def change_mark(session: Session) -> int:
+    """The newest change-log entry (0 when empty)."""
+    return int(session.scalar(select(func.coalesce(func.max(OfflineLocalChange.seq), 0))) or 0)
+
+
+def logged_changes(session: Session, through: int) -> tuple[dict[str, set[str]], bool]:
+    """Rows written on the laptop up to entry ``through``: per table the keys, and
+    whether every row must be compared (a file made before the change log)."""
+    out: dict[str, set[str]] = {spec.name: set() for spec in CASE_TABLES}
+    full = False
+    rows = session.execute(
+        select(OfflineLocalChange.table_name, OfflineLocalChange.row_key)
+        .where(OfflineLocalChange.seq <= through)
+        .distinct()
+    )
+    for name, key in rows:
+        if name == FULL_COMPARE:
+            full = True
+        elif name in out:
+            out[name].add(canonical_key(key))
+    return out, full
 
 
 def create_local(path: Path, password: str, *, kdf: KdfParams | None = None) -> Database:
@@ -503,56 +592,201 @@ def chunks(ids: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield ids[i : i + size]
 
 
+#: Key of a row's central change stamp in the row dicts read with ``stamp=True``.
+STAMP = "__stamp"
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def stamp_sql(table: Table) -> Any:
+    """PostgreSQL: the row's change stamp, ``xmin`` (the transaction that last wrote it).
+
+    Every INSERT or UPDATE of a row, by Fokus or anyone else, writes a new
+    row version with a new ``xmin``; freezing keeps the value (PostgreSQL
+    9.4 and later). A dump and restore changes every stamp, which only makes
+    the next sync compare every row. Costs nothing to read (a system column).
+    """
+    return literal_column(f'CAST("{table.name}".xmin AS text)')
+
+
+def python_stamp(row: Row) -> str:
+    """The stamp where the database has none (an SQLite central): md5 of the row's values."""
+    return hashlib.md5(  # noqa: S324 - a change detector, not a security measure
+        snapshot({k: v for k, v in row.items() if k != STAMP}).encode("utf-8")
+    ).hexdigest()
+
+
 def _select_in(
-    session: Session, table: Table, column: str, ids: Iterable[Any], *extra: Any
+    session: Session,
+    table: Table,
+    column: str,
+    ids: Iterable[Any],
+    *extra: Any,
+    stamp: bool = False,
 ) -> list[Row]:
-    wanted = sorted(set(ids), key=str)
-    rows: list[Row] = []
-    names = [c.name for c in table.columns]
+    """Rows of ``table`` whose ``column`` is in ``ids``, as dicts (``stamp``: with
+    central's stamp of each row under :data:`STAMP`)."""
+    return _select_where(
+        session,
+        table,
+        [table.c[column].in_(part) for part in chunks(sorted(set(ids), key=str))],
+        *extra,
+        stamp=stamp,
+    )
+
+
+def _select_where(
+    session: Session, table: Table, conditions: Iterable[Any], *extra: Any, stamp: bool = False
+) -> list[Row]:
+    """Rows of ``table`` matching any one of ``conditions`` (one statement each)."""
+    in_sql = stamp and is_postgres(session)
+    names = [c.name for c in table.columns] + ([STAMP] if in_sql else [])
+    selected = [*table.columns, stamp_sql(table)] if in_sql else list(table.columns)
     conn = session.connection()  # Core rows as tuples: the sync reads tens of thousands
-    for part in chunks(wanted):
-        stmt = select(table).where(table.c[column].in_(part), *extra)
-        rows.extend(dict(zip(names, r, strict=True)) for r in conn.execute(stmt))
+    rows: list[Row] = []
+    for cond in conditions:
+        result = conn.execute(select(*selected).where(cond, *extra)).all()
+        rows.extend(dict(zip(names, r, strict=True)) for r in result)
+    if stamp and not in_sql:
+        for r in rows:
+            r[STAMP] = python_stamp(r)
     return rows
 
 
+_MEMBER_TABLES = (SupportReason, SupportMonth, PlanGoal, PersonOutcome, PersonDirection)
+
+
+def _scope_conditions(cases: Select[Any], user_id: uuid.UUID) -> dict[str, Any]:
+    """Per table, the condition for the rows of the cases ``cases`` selects (subqueries:
+    the server finds them all, no id lists go back and forth)."""
+    ce, cem = _t(ContactEntry), contact_entry_member
+    visible = or_(ce.c.signed_at.is_not(None), ce.c.author_id == user_id)
+    entries = select(ce.c.id).where(ce.c.case_id.in_(cases), visible)
+    person_sources = [
+        select(_t(m).c.person_id).where(_t(m).c.case_id.in_(cases))
+        for m in (HouseholdMember, *_MEMBER_TABLES)
+        if "person_id" in _t(m).c
+    ]
+    person_sources.append(select(cem.c.person_id).where(cem.c.entry_id.in_(entries)))
+    persons = select(union(*person_sources).subquery().c.person_id)
+    consent = _t(Consent)
+    where: dict[str, Any] = {
+        "fs_case": _t(Case).c.id.in_(cases),
+        "contact_entry": and_(ce.c.case_id.in_(cases), visible),
+        "contact_entry_member": cem.c.entry_id.in_(entries),
+        "consent": or_(
+            consent.c.case_id.in_(cases),
+            and_(consent.c.case_id.is_(None), consent.c.person_id.in_(persons)),
+        ),
+        "person": _t(Person).c.id.in_(persons),
+        "person_identifier": _t(PersonIdentifier).c.person_id.in_(persons),
+    }
+    for m in (HouseholdMember, *_MEMBER_TABLES):
+        where[_t(m).name] = _t(m).c.case_id.in_(cases)
+    return where
+
+
 def case_rows(
-    session: Session, case_ids: Iterable[uuid.UUID], user_id: uuid.UUID
+    session: Session,
+    case_ids: Iterable[uuid.UUID] | Select[Any],
+    user_id: uuid.UUID,
+    *,
+    stamp: bool = False,
 ) -> dict[str, dict[str, Row]]:
     """Every synchronised row of ``case_ids``, per table, keyed by :func:`row_key`.
 
-    Other users' drafts are left out (a draft is its author's alone).
+    ``case_ids`` is a list, or a SELECT of case ids (the server then finds
+    every row with subqueries). Other users' drafts are left out (a draft is
+    its author's alone). With ``stamp`` each row carries central's
+    stamp (:data:`STAMP`).
     """
+    if isinstance(case_ids, Select):
+        where = _scope_conditions(case_ids, user_id)
+        return {
+            spec.name: {
+                row_key(spec, r): r
+                for r in _select_where(session, spec.table, [where[spec.name]], stamp=stamp)
+            }
+            for spec in CASE_TABLES
+        }
+
+    def sel(table: Table, column: str, ids: Iterable[Any], *extra: Any) -> list[Row]:
+        return _select_in(session, table, column, ids, *extra, stamp=stamp)
+
     ids = sorted(set(case_ids), key=str)
     out: dict[str, list[Row]] = {}
-    out["fs_case"] = _select_in(session, _t(Case), "id", ids)
-    out["household_member"] = _select_in(session, _t(HouseholdMember), "case_id", ids)
+    out["fs_case"] = sel(_t(Case), "id", ids)
+    out["household_member"] = sel(_t(HouseholdMember), "case_id", ids)
     person_ids = {r["person_id"] for r in out["household_member"]}
-    for name, model in (
-        ("support_reason", SupportReason),
-        ("support_month", SupportMonth),
-        ("plan_goal", PlanGoal),
-        ("person_outcome", PersonOutcome),
-        ("person_direction", PersonDirection),
-    ):
-        out[name] = _select_in(session, _t(model), "case_id", ids)
-        person_ids |= {r["person_id"] for r in out[name] if r.get("person_id")}
-    consents = _select_in(session, _t(Consent), "case_id", ids)
-    consents += _select_in(
-        session, _t(Consent), "person_id", person_ids, _t(Consent).c.case_id.is_(None)
-    )
-    out["consent"] = consents
+    for model in _MEMBER_TABLES:
+        out[_t(model).name] = rows = sel(_t(model), "case_id", ids)
+        person_ids |= {r["person_id"] for r in rows if r.get("person_id")}
     ce = _t(ContactEntry)
-    out["contact_entry"] = _select_in(
-        session, ce, "case_id", ids, or_(ce.c.signed_at.is_not(None), ce.c.author_id == user_id)
+    out["contact_entry"] = sel(
+        ce, "case_id", ids, or_(ce.c.signed_at.is_not(None), ce.c.author_id == user_id)
     )
-    out["contact_entry_member"] = _select_in(
-        session, contact_entry_member, "entry_id", [r["id"] for r in out["contact_entry"]]
+    out["contact_entry_member"] = sel(
+        contact_entry_member, "entry_id", [r["id"] for r in out["contact_entry"]]
     )
     person_ids |= {r["person_id"] for r in out["contact_entry_member"]}
-    out["person"] = _select_in(session, _t(Person), "id", person_ids)
-    out["person_identifier"] = _select_in(session, _t(PersonIdentifier), "person_id", person_ids)
+    consent = _t(Consent)
+    out["consent"] = sel(consent, "case_id", ids) + sel(
+        consent, "person_id", person_ids, consent.c.case_id.is_(None)
+    )
+    out["person"] = sel(_t(Person), "id", person_ids)
+    out["person_identifier"] = sel(_t(PersonIdentifier), "person_id", person_ids)
     return {spec.name: {row_key(spec, r): r for r in out[spec.name]} for spec in CASE_TABLES}
+
+
+def central_index(
+    session: Session, cases: Select[Any], user_id: uuid.UUID
+) -> dict[str, dict[str, str | None]]:
+    """Per table, the :func:`row_key` and change stamp of every central row of ``cases``.
+
+    On PostgreSQL only these two short strings per row travel; elsewhere the
+    rows are read and stamped here.
+    """
+    if not is_postgres(session):
+        return split_stamps(case_rows(session, cases, user_id, stamp=True))
+    where = _scope_conditions(cases, user_id)
+    conn = session.connection()
+    out: dict[str, dict[str, str | None]] = {}
+    for spec in CASE_TABLES:
+        parts = [cast_(spec.table.c[k], Text) for k in spec.key]
+        key = parts[0] if len(parts) == 1 else parts[0].concat("|").concat(parts[1])
+        stmt = select(key, stamp_sql(spec.table)).where(where[spec.name])
+        out[spec.name] = {k: d for k, d in conn.execute(stmt).all()}
+    return out
+
+
+def rows_by_keys(
+    session: Session, spec: SyncTable, keys: Iterable[str], *, stamp: bool = False
+) -> dict[str, Row]:
+    """The rows of ``spec`` with these :func:`row_key` keys that exist (with stamps)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    if spec.key == ("id",):
+        found = _select_in(session, spec.table, "id", [uuid.UUID(k) for k in wanted], stamp=stamp)
+    else:
+        firsts = {uuid.UUID(k.split("|")[0]) for k in wanted}
+        found = _select_in(session, spec.table, spec.key[0], firsts, stamp=stamp)
+    out: dict[str, Row] = {}
+    for r in found:
+        k = row_key(spec, r)
+        if k in wanted:
+            out[k] = r
+    return out
+
+
+def split_stamps(rows: dict[str, dict[str, Row]]) -> dict[str, dict[str, str | None]]:
+    """Take the stamps out of rows read with ``stamp=True``: per table, key -> stamp."""
+    return {
+        name: {k: r.pop(STAMP, None) for k, r in table_rows.items()}
+        for name, table_rows in rows.items()
+    }
 
 
 def referenced_users(rows: dict[str, dict[str, Row]]) -> set[uuid.UUID]:
@@ -605,10 +839,19 @@ def insert_rows(session: Session, rows: dict[str, dict[str, Row]]) -> None:
             session.execute(insert(spec.table), values)
 
 
-def write_base(session: Session, rows: dict[str, dict[str, Row]]) -> None:
+def write_base(
+    session: Session,
+    rows: dict[str, dict[str, Row]],
+    stamps: dict[str, dict[str, str | None]],
+) -> None:
     base = _t(OfflineLocalBase)
     values = [
-        {"table_name": spec.name, "row_key": key, "data": snapshot(row)}
+        {
+            "table_name": spec.name,
+            "row_key": key,
+            "data": snapshot(row),
+            "stamp": stamps.get(spec.name, {}).get(key),
+        }
         for spec in CASE_TABLES
         for key, row in rows[spec.name].items()
     ]
@@ -736,7 +979,11 @@ def checkout(
                     [{"checkout_id": checkout_row.id, "case_id": c.id} for c in taken],
                 )
             say(f"läser {len(taken)} ärenden")
-            rows = case_rows(cs, [c.id for c in taken], user.id)
+            this_checkout = select(_t(OfflineCheckoutCase).c.case_id).where(
+                _t(OfflineCheckoutCase).c.checkout_id == checkout_row.id
+            )
+            rows = case_rows(cs, this_checkout, user.id, stamp=True)
+            stamps = split_stamps(rows)
             for c in taken:
                 record(cs, actor, "offline_case_checked_out", case_id=c.id, laptop=laptop_code)
             record(
@@ -764,7 +1011,9 @@ def checkout(
                 )
                 say(f"kopierar {len(taken)} ärenden")
                 insert_rows(ls, rows)
-                write_base(ls, rows)
+                write_base(ls, rows, stamps)
+                # The copy itself is no change to synchronise.
+                ls.execute(delete(_t(OfflineLocalChange)))
                 ls.add(
                     OfflineLocalState(
                         id=1,

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, delete, insert, select, text, update
+from sqlalchemy import CursorResult, Table, and_, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -47,6 +47,7 @@ from models import (
     OfflineCheckout,
     OfflineCheckoutCase,
     OfflineLocalBase,
+    OfflineLocalChange,
     OfflineLocalConflict,
     OfflineLocalState,
     Person,
@@ -65,13 +66,21 @@ from services.offline import (
     Row,
     SyncTable,
     case_rows,
+    central_index,
+    change_mark,
     chunks,
     copy_reference_data,
     ensure_people_and_units,
     from_json,
+    is_postgres,
     local_actor,
+    log_change,
+    logged_changes,
     referenced_users,
     row_key,
+    rows_by_keys,
+    split_stamps,
+    stamp_sql,
     to_json,
 )
 
@@ -162,35 +171,32 @@ def _json_row(row: Row) -> dict[str, Any]:
     return {k: to_json(v) for k, v in row.items()}
 
 
-def _load_base(session: Session) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {spec.name: {} for spec in CASE_TABLES}
-    for name, key, data in session.execute(
-        select(OfflineLocalBase.table_name, OfflineLocalBase.row_key, OfflineLocalBase.data)
-    ):
+def _base_stamps(session: Session) -> dict[str, dict[str, str | None]]:
+    """Per table, every base row's key and central stamp (no values: cheap)."""
+    out: dict[str, dict[str, str | None]] = {spec.name: {} for spec in CASE_TABLES}
+    base_t = cast(Table, OfflineLocalBase.__table__)
+    rows = session.connection().execute(
+        select(base_t.c.table_name, base_t.c.row_key, base_t.c.stamp)
+    )
+    for name, key, stamp in rows.all():
         if name in out:
-            out[name][key] = json.loads(data)
+            out[name][key] = stamp
     return out
 
 
-def _fill_missing(
-    session: Session,
-    rows: dict[str, dict[str, Row]],
-    wanted: dict[str, set[str]],
-) -> None:
-    """Fetch rows by key that are not in ``rows`` (out of scope is not the same as deleted)."""
-    for spec in CASE_TABLES:
-        missing = wanted[spec.name] - set(rows[spec.name])
-        if not missing:
-            continue
-        if spec.key == ("id",):
-            found = _rows_in(session, spec.table, "id", [uuid.UUID(k) for k in missing])
-        else:
-            entries = {uuid.UUID(k.split("|")[0]) for k in missing}
-            found = _rows_in(session, spec.table, spec.key[0], list(entries))
-        for r in found:
-            k = row_key(spec, r)
-            if k in missing:
-                rows[spec.name][k] = r
+def _base_rows(session: Session, keys: dict[str, set[str]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The base values of just these rows."""
+    out: dict[str, dict[str, dict[str, Any]]] = {spec.name: {} for spec in CASE_TABLES}
+    base_t = cast(Table, OfflineLocalBase.__table__)
+    for name, wanted in keys.items():
+        for part in chunks(sorted(wanted)):
+            for key, data in session.execute(
+                select(base_t.c.row_key, base_t.c.data).where(
+                    base_t.c.table_name == name, base_t.c.row_key.in_(list(part))
+                )
+            ):
+                out[name][key] = json.loads(data)
+    return out
 
 
 def _rows_in(session: Session, table: Table, column: str, ids: list[Any]) -> list[Row]:
@@ -203,11 +209,6 @@ def _rows_in(session: Session, table: Table, column: str, ids: list[Any]) -> lis
     return out
 
 
-def _local_rows(session: Session, user_id: uuid.UUID) -> dict[str, dict[str, Row]]:
-    case_ids = list(session.scalars(select(Case.id)))
-    return case_rows(session, case_ids, user_id)
-
-
 def pending_changes(local: Database) -> bool:
     """Quick check (one query) for anything to synchronise: every write on the laptop is
     audited, so an audit event not yet uploaded means something is waiting."""
@@ -217,19 +218,21 @@ def pending_changes(local: Database) -> bool:
 
 
 def has_unsynced_changes(session: Session) -> bool:
-    """True when the laptop copy differs from its base (something to synchronise)."""
-    state = session.get(OfflineLocalState, 1)
-    if state is None:
+    """True when the laptop holds something central has not: a row written since the last
+    sync (the change log), an unresolved conflict, or an audit event not yet uploaded."""
+    if session.get(OfflineLocalState, 1) is None:
         return False
-    base = _load_base(session)
-    local = _local_rows(session, state.user_id)
-    for spec in CASE_TABLES:
-        if set(base[spec.name]) != set(local[spec.name]):
-            return True
-        for key, row in local[spec.name].items():
-            b = base[spec.name][key]
-            if any(b.get(c) != to_json(v) for c, v in row.items() if c not in spec.ignore):
-                return True
+    if session.scalar(select(OfflineLocalChange.seq).limit(1)) is not None:
+        return True
+    if (
+        session.scalar(
+            select(OfflineLocalConflict.id)
+            .where(OfflineLocalConflict.resolved_at.is_(None))
+            .limit(1)
+        )
+        is not None
+    ):
+        return True
     last_event = session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
     return last_event is not None and last_event > _uploaded_through(session)
 
@@ -253,6 +256,9 @@ class _Plan:
     )
     # Local versions to set after the central updates: (table, key) -> central row.
     versions: dict[tuple[str, str], Row] = field(default_factory=dict)
+    # Central's stamp of each row as read (PostgreSQL: updates and deletes are
+    # conditional on it, so a row changed meanwhile stops the sync instead of being lost).
+    central_stamp: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
 
 def _case_of(spec: SyncTable, row: Row | None) -> uuid.UUID | None:
@@ -486,8 +492,10 @@ def _apply_central(
         for part in chunks(rows):
             cs.execute(insert(spec.table), list(part))
         result.pushed += len(rows)
+    guarded = is_postgres(cs)
     for spec, keys, values, version in plan.central_update:
         stmt = update(spec.table).where(_where(spec, keys))
+        stmt = _unchanged_since_read(stmt, spec, keys, plan, guarded)
         if version is not None:
             stmt = stmt.where(spec.table.c.version == version).values(
                 **values, version=spec.table.c.version + 1
@@ -495,19 +503,46 @@ def _apply_central(
         else:
             stmt = stmt.values(**values)
         if cast(CursorResult[Any], cs.execute(stmt)).rowcount != 1:
-            raise ConflictError(
-                f"{TABLE_LABELS.get(spec.name, spec.name)} (ändrades under synkroniseringen; "
-                "kör synkroniseringen igen)",
-                version or 0,
-                -1,
-            )
+            raise _changed_meanwhile(spec, version)
         if version is not None:
             k = row_key(spec, keys)
             plan.versions[(spec.name, k)] = {"version": version + 1}
         result.pushed += 1
     for spec, keys in reversed(plan.central_delete):
-        cs.execute(delete(spec.table).where(_where(spec, keys)))
+        stmt_d = _unchanged_since_read(
+            delete(spec.table).where(_where(spec, keys)), spec, keys, plan, guarded
+        )
+        if cast(CursorResult[Any], cs.execute(stmt_d)).rowcount != 1:
+            raise _changed_meanwhile(spec, None)
         result.pushed += 1
+
+
+def _refresh_stamps(cs: Session, plan: _Plan, stamps: dict[str, dict[str, str | None]]) -> None:
+    """Central's stamps of the rows this sync inserted or updated there, read back
+    in the same transaction (the rows are locked or not yet visible to anyone else)."""
+    for spec in CASE_TABLES:
+        keys = {row_key(spec, r) for r in plan.central_insert.get(spec.name, [])}
+        keys |= {row_key(spec, k) for s, k, _v, _ver in plan.central_update if s is spec}
+        if keys:
+            found = rows_by_keys(cs, spec, keys, stamp=True)
+            stamps[spec.name].update(split_stamps({spec.name: found})[spec.name])
+
+
+def _unchanged_since_read(stmt: Any, spec: SyncTable, keys: Row, plan: _Plan, guarded: bool) -> Any:
+    """PostgreSQL: only if the row's stamp is still the one the merge read."""
+    stamp = plan.central_stamp.get(spec.name, {}).get(row_key(spec, keys))
+    if not guarded or stamp is None:
+        return stmt
+    return stmt.where(stamp_sql(spec.table) == stamp)
+
+
+def _changed_meanwhile(spec: SyncTable, version: int | None) -> ConflictError:
+    return ConflictError(
+        f"{TABLE_LABELS.get(spec.name, spec.name)} (ändrades under synkroniseringen; "
+        "kör synkroniseringen igen)",
+        version or 0,
+        -1,
+    )
 
 
 _AUDIT_MARK = ("audit_event", "uploaded_through")
@@ -662,29 +697,34 @@ def _apply_local(
 def _write_base_and_conflicts(
     ls: Session,
     plan: _Plan,
-    old_base: dict[str, dict[str, dict[str, Any]]],
+    compared: dict[str, set[str]],
+    stamps: dict[str, dict[str, str | None]],
     numbers: dict[uuid.UUID, str],
     result: SyncResult,
 ) -> None:
-    """Store the new base (only rows whose base changed) and the conflict list."""
+    """Store the new base of the compared rows (with central's stamps) and the
+    conflict list; the base of every other row is unchanged on both sides and stays."""
     base_t = cast(Table, OfflineLocalBase.__table__)
     for spec in CASE_TABLES:
-        old = old_base[spec.name]
-        stale = [k for k in old if plan.base.get((spec.name, k)) is not old[k]]
-        for part in chunks(stale):
+        keys = set(compared.get(spec.name, ())) | {
+            k for (name, k) in plan.base if name == spec.name
+        }
+        for part in chunks(sorted(keys)):
             ls.execute(
                 delete(base_t).where(
                     base_t.c.table_name == spec.name, base_t.c.row_key.in_(list(part))
                 )
             )
+        known = stamps.get(spec.name, {})
         fresh = [
             {
                 "table_name": spec.name,
                 "row_key": key,
                 "data": json.dumps(data, sort_keys=True, ensure_ascii=False),
+                "stamp": known.get(key),
             }
             for (name, key), data in plan.base.items()
-            if name == spec.name and data is not old.get(key)
+            if name == spec.name
         ]
         for part in chunks(fresh, 2000):
             ls.execute(insert(base_t), list(part))
@@ -779,13 +819,60 @@ def resolve_conflict(local: Database, conflict_id: uuid.UUID, choice: str) -> No
             base.data = json.dumps(data, sort_keys=True, ensure_ascii=False)
         row.resolved_at = utcnow()
         row.resolution = choice
+        log_change(ls, row.table_name, row.row_key)  # the next sync compares the row again
 
 
 # --- the whole sync -----------------------------------------------------------------------------
 
 
+def _compare_set(
+    local_changed: dict[str, set[str]],
+    base_stamps: dict[str, dict[str, str | None]],
+    central: dict[str, dict[str, str | None]],
+) -> dict[str, set[str]]:
+    """The rows to merge: written on the laptop, or whose central stamp is not the
+    one in the base (changed, new or gone centrally, or never stamped)."""
+    out: dict[str, set[str]] = {}
+    for spec in CASE_TABLES:
+        known = base_stamps[spec.name]
+        index = central[spec.name]
+        keys = set(local_changed[spec.name])
+        keys |= {k for k, d in index.items() if known.get(k) is None or known[k] != d}
+        keys |= known.keys() - index.keys()
+        out[spec.name] = keys
+    return out
+
+
+def _read_rows(
+    ls: Session,
+    cs: Session,
+    keys: dict[str, set[str]],
+    base: dict[str, dict[str, dict[str, Any]]],
+    mine: dict[str, dict[str, Row]],
+    theirs: dict[str, dict[str, Row]],
+    stamps: dict[str, dict[str, str | None]],
+) -> None:
+    """Add the base, laptop and central values (and central stamps) of ``keys``."""
+    for name, part in _base_rows(ls, keys).items():
+        base[name].update(part)
+    for spec in CASE_TABLES:
+        wanted = keys.get(spec.name, set())
+        if not wanted:
+            continue
+        mine[spec.name].update(rows_by_keys(ls, spec, wanted))
+        found = rows_by_keys(cs, spec, wanted, stamp=True)
+        stamps[spec.name].update(split_stamps({spec.name: found})[spec.name])
+        theirs[spec.name].update(found)
+
+
 def sync(central: Database, local: Database, *, progress: Progress | None = None) -> SyncResult:
-    """Push the laptop's changes, pull central's, report conflicts; safe to run again."""
+    """Push the laptop's changes, pull central's, report conflicts; safe to run again.
+
+    Only rows that changed are read in full: those in the laptop's change log
+    (plus open conflicts), and those whose central stamp differs from
+    the one kept in the base (central sends just keys and stamps for the
+    rest).
+    """
     say = progress or (lambda _m: None)
     result = SyncResult()
     with local.begin() as ls:
@@ -794,8 +881,22 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             raise ValidationError.single("--local", "filen är ingen utcheckad offlinekopia")
         user_id, checkout_id = state.user_id, state.checkout_id
         say("läser den lokala kopian")
-        base = _load_base(ls)
-        mine = _local_rows(ls, user_id)
+        read_mark = change_mark(ls)
+        local_changed, full = logged_changes(ls, read_mark)
+        base_stamps = _base_stamps(ls)
+        local_case_ids = set(ls.scalars(select(Case.id)))
+        if full:  # a file from before the change log: compare every row once
+            everything = case_rows(ls, local_case_ids, user_id)
+            for spec in CASE_TABLES:
+                local_changed[spec.name] |= set(everything[spec.name])
+                local_changed[spec.name] |= set(base_stamps[spec.name])
+        for name, key in ls.execute(
+            select(OfflineLocalConflict.table_name, OfflineLocalConflict.row_key).where(
+                OfflineLocalConflict.resolved_at.is_(None)
+            )
+        ):
+            if name in local_changed:
+                local_changed[name].add(key)
 
         with central.begin() as cs:
             checkout = cs.get(OfflineCheckout, checkout_id, with_for_update=True)
@@ -816,21 +917,28 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             elif checkout.expires_at <= now:
                 result.status = "expired"
             say("läser centrala ändringar")
-            scope = set(cs.scalars(
-                select(OfflineCheckoutCase.case_id).where(
-                    OfflineCheckoutCase.checkout_id == checkout_id
-                )
-            )) | {r["id"] for r in mine["fs_case"].values()}  # fmt: skip
-            theirs = case_rows(cs, scope, user_id)
-            wanted = {s.name: set(base[s.name]) | set(mine[s.name]) for s in CASE_TABLES}
-            _fill_missing(cs, theirs, wanted)
-            remap = _remap_persons(cs, base, mine, theirs)
-            _fill_missing(
-                ls, mine, {s.name: set(base[s.name]) - set(mine[s.name]) for s in CASE_TABLES}
+            # Central rows of the checked-out cases: keys and stamps only. (Cases new
+            # on the laptop are not central yet; their rows are in the change log.)
+            scope = select(OfflineCheckoutCase.case_id).where(
+                OfflineCheckoutCase.checkout_id == checkout_id
             )
-
-            say("jämför")
-            plan = _Plan()
+            index = central_index(cs, scope, user_id)
+            compared = _compare_set(local_changed, base_stamps, index)
+            del index, base_stamps
+            base: dict[str, dict[str, dict[str, Any]]] = {s.name: {} for s in CASE_TABLES}
+            mine: dict[str, dict[str, Row]] = {s.name: {} for s in CASE_TABLES}
+            theirs: dict[str, dict[str, Row]] = {s.name: {} for s in CASE_TABLES}
+            stamps: dict[str, dict[str, str | None]] = {s.name: {} for s in CASE_TABLES}
+            _read_rows(ls, cs, compared, base, mine, theirs, stamps)
+            remap = _remap_persons(cs, base, mine, theirs)
+            # Central persons the remap brought in: compare them like the rest.
+            brought = {s.name: set(theirs[s.name]) - compared[s.name] for s in CASE_TABLES}
+            if any(brought.values()):
+                _read_rows(ls, cs, brought, base, mine, theirs, stamps)
+                for name, keys in brought.items():
+                    compared[name] |= keys
+            say(f"jämför {sum(map(len, compared.values()))} ändrade rader")
+            plan = _Plan(central_stamp=stamps)
             for spec in CASE_TABLES:
                 _merge_table(spec, base[spec.name], mine[spec.name], theirs[spec.name], plan)
 
@@ -864,6 +972,7 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
                 ls, cs, referenced_users(mine), {r["unit_id"] for r in mine["fs_case"].values()}
             )
             _apply_central(cs, plan, renumber, result)
+            _refresh_stamps(cs, plan, stamps)
             have = set(cs.scalars(
                 select(OfflineCheckoutCase.case_id).where(
                     OfflineCheckoutCase.checkout_id == checkout_id
@@ -919,20 +1028,33 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
         _checkpoint("central_committed")
 
         say("uppdaterar den lokala kopian")
+        # Take the laptop file's write lock, then note where this sync's own writes begin
+        # in the change log: entries after ``read_mark`` and up to here were written by
+        # someone else meanwhile and stay for the next sync.
+        state_t = cast(Table, OfflineLocalState.__table__)
+        ls.execute(
+            update(state_t)
+            .where(state_t.c.id == 1)
+            .values(last_provisional=state_t.c.last_provisional)
+        )
+        write_mark = change_mark(ls)
         with central.begin() as source:
             units = {r["unit_id"] for r in theirs["fs_case"].values()}
             ensure_people_and_units(source, ls, referenced_users(theirs), units)
             copy_reference_data(source, ls)
         _apply_local(ls, plan, remap, renumber, result)
         numbers = {
-            r["id"]: renumber.get(r["id"], (r["case_number"],))[0]
-            for r in list(mine["fs_case"].values()) + list(theirs["fs_case"].values())
+            case_id: number for case_id, number in ls.execute(select(Case.id, Case.case_number))
         }
-        _write_base_and_conflicts(ls, plan, base, numbers, result)
+        _write_base_and_conflicts(ls, plan, compared, stamps, numbers, result)
         if result.status != "active":
             say("utcheckningen gäller inte längre: tar bort ärendena lokalt")
             result.purged_cases = _purge_local(ls)
         _set_uploaded_through(ls, uploaded_through)
+        change_t = cast(Table, OfflineLocalChange.__table__)
+        ls.execute(
+            delete(change_t).where(or_(change_t.c.seq <= read_mark, change_t.c.seq > write_mark))
+        )
         state.last_sync_at = now
         state.revoked_at = revoked_at
         ls.flush()
