@@ -88,6 +88,8 @@ class OfflineLocalBase(Base):
     """
 
     __tablename__ = "offline_local_base"
+    # Covering: the sync reads every key and stamp without touching the JSON pages.
+    __table_args__ = (Index("ix_offline_local_base_stamp", "table_name", "row_key", "stamp"),)
 
     table_name: Mapped[str] = mapped_column(String(40), primary_key=True)
     row_key: Mapped[str] = mapped_column(String(80), primary_key=True)

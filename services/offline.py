@@ -343,14 +343,16 @@ def change_mark(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(OfflineLocalChange.seq), 0))) or 0)
 
 
-def logged_changes(session: Session, through: int) -> tuple[dict[str, set[str]], bool]:
-    """Rows written on the laptop up to entry ``through``: per table the keys, and
-    whether every row must be compared (a file made before the change log)."""
+def logged_changes(
+    session: Session, through: int, *, after: int = 0
+) -> tuple[dict[str, set[str]], bool]:
+    """Rows written on the laptop in entries ``after`` < seq <= ``through``: per table
+    the keys, and whether every row must be compared (a file made before the log)."""
     out: dict[str, set[str]] = {spec.name: set() for spec in CASE_TABLES}
     full = False
     rows = session.execute(
         select(OfflineLocalChange.table_name, OfflineLocalChange.row_key)
-        .where(OfflineLocalChange.seq <= through)
+        .where(OfflineLocalChange.seq > after, OfflineLocalChange.seq <= through)
         .distinct()
     )
     for name, key in rows:

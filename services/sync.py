@@ -39,6 +39,7 @@ from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, delete, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import (
@@ -58,7 +59,7 @@ from models.codes import Role
 from services.audit import append_to_chain, record
 from services.cases import allocate_case_numbers, format_case_number, is_provisional_case_number
 from services.db import Database
-from services.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from services.errors import FokusError, NotFoundError, PermissionDeniedError, ValidationError
 from services.household import open_case_elsewhere
 from services.offline import (
     CASE_TABLES,
@@ -107,6 +108,14 @@ TABLE_LABELS = {
 }
 
 
+class SyncRaceError(FokusError):
+    """Someone wrote a row this sync was merging, while it ran: nothing is lost (exit 1).
+
+    Raised before the central commit (nothing changed anywhere), or after it
+    (central holds the pushed rows; the next run finishes the job, like a sync
+    interrupted between its two commits)."""
+
+
 def _checkpoint(stage: str) -> None:
     """A seam for tests that interrupt a sync at ``stage`` (does nothing in the app)."""
 
@@ -124,9 +133,37 @@ class Conflict:
     theirs: Any
     yours: Any
 
+    @property
+    def whole_row(self) -> bool:
+        """Deleted on one side, changed on the other (values are whole rows, None = gone)."""
+        return self.field == ROW_FIELD
+
+    def shown(self, side: str) -> str:
+        """One side's value as text for people: ``side`` is base, theirs or yours."""
+        value = getattr(self, side)
+        if not self.whole_row:
+            return "" if value is None else str(value)
+        if value is None:
+            return "borttagen"
+        if not isinstance(value, dict) or not isinstance(self.base, dict):
+            return str(value)  # a conflict stored by an older version: "finns", "ändrad"
+        if side == "base":
+            return "fanns"
+        changed = [
+            f"{k} = {v}"
+            for k, v in value.items()
+            if k not in _BOOKKEEPING | {"updated_at", "updated_by"} and self.base.get(k) != v
+        ]
+        return "ändrad: " + ", ".join(changed) if changed else "finns kvar"
+
     def describe(self) -> str:
         where = self.case_number or "-"
         what = TABLE_LABELS.get(self.table, self.table)
+        if self.whole_row:
+            return (
+                f"{where}: {what} {self.field}: central {self.shown('theirs')}, "
+                f"din {self.shown('yours')}"
+            )
         return (
             f"{where}: {what} {self.field}: bas {self.base!r}, central {self.theirs!r}, "
             f"din {self.yours!r}"
@@ -146,6 +183,7 @@ class SyncResult:
     audit_uploaded: int = 0
     purged_cases: int = 0
     status: str = "active"  # "active", "expired" or "revoked"
+    compared: int = 0  # rows read in full and merged (the rest changed on neither side)
 
     def summary(self) -> str:
         lines = [
@@ -321,9 +359,8 @@ def _merge_table(
             if all(cj.get(f) == b.get(f) for f in compared):
                 plan.central_delete.append((spec, _key_values(spec, c_row)))
             else:
-                plan.conflicts.append(
-                    (spec.name, key, ROW_FIELD, "finns", "ändrad", "borttagen", case_id)
-                )
+                # Values: the whole row (None = deleted), so either side can be restored.
+                plan.conflicts.append((spec.name, key, ROW_FIELD, b, cj, None, case_id))
                 plan.base[(spec.name, key)] = b
             continue
         if c_row is None:
@@ -331,9 +368,7 @@ def _merge_table(
             if all(lj.get(f) == b.get(f) for f in compared):
                 plan.local_delete.append((spec, _key_values(spec, l_row)))
             else:
-                plan.conflicts.append(
-                    (spec.name, key, ROW_FIELD, "finns", "borttagen", "ändrad", case_id)
-                )
+                plan.conflicts.append((spec.name, key, ROW_FIELD, b, None, lj, case_id))
                 plan.base[(spec.name, key)] = b
             continue
         assert lj is not None and cj is not None
@@ -536,12 +571,11 @@ def _unchanged_since_read(stmt: Any, spec: SyncTable, keys: Row, plan: _Plan, gu
     return stmt.where(stamp_sql(spec.table) == stamp)
 
 
-def _changed_meanwhile(spec: SyncTable, version: int | None) -> ConflictError:
-    return ConflictError(
-        f"{TABLE_LABELS.get(spec.name, spec.name)} (ändrades under synkroniseringen; "
-        "kör synkroniseringen igen)",
-        version or 0,
-        -1,
+def _changed_meanwhile(spec: SyncTable, version: int | None) -> SyncRaceError:
+    what = TABLE_LABELS.get(spec.name, spec.name)
+    return SyncRaceError(
+        f"en rad ({what}) ändrades centralt under synkroniseringen; inget sparades, "
+        "kör synkroniseringen igen"
     )
 
 
@@ -789,7 +823,13 @@ def unresolved_conflicts(session: Session) -> list[Conflict]:
 
 
 def resolve_conflict(local: Database, conflict_id: uuid.UUID, choice: str) -> None:
-    """Choose ``"theirs"`` (central's value, also locally) or ``"yours"`` (sent at next sync)."""
+    """Choose ``"theirs"`` (central's value, also locally) or ``"yours"`` (sent at next sync).
+
+    For a whole row deleted on one side and changed on the other, ``theirs``
+    makes the laptop like central (the row is restored from central's values,
+    or deleted here) and ``yours`` makes central like the laptop at the next
+    sync (the row is deleted there, or restored from the laptop's values).
+    """
     if choice not in ("theirs", "yours"):
         raise ValidationError.single("val", "ange theirs (central) eller yours (din)")
     with local.begin() as ls:
@@ -797,29 +837,98 @@ def resolve_conflict(local: Database, conflict_id: uuid.UUID, choice: str) -> No
         if row is None or row.resolved_at is not None:
             raise NotFoundError("konflikten finns inte eller är redan löst")
         spec = TABLES_BY_NAME.get(row.table_name)
-        if spec is None or row.field not in spec.table.c:
+        if spec is None or (row.field != ROW_FIELD and row.field not in spec.table.c):
             raise ValidationError.single(
-                "konflikt", "en borttagen eller dubblerad rad löses i ärendet, inte här"
+                "konflikt",
+                "en dubblerad rad löses i ärendet: ta bort den ena raden och synkronisera igen",
             )
         theirs = json.loads(row.theirs_value)
         keys = {
             k: from_json(spec.table.c[k], v)
             for k, v in zip(spec.key, row.row_key.split("|"), strict=True)
         }
-        if choice == "theirs":
-            ls.execute(
-                update(spec.table)
-                .where(_where(spec, keys))
-                .values({row.field: from_json(spec.table.c[row.field], theirs)})
-            )
         base = ls.get(OfflineLocalBase, (row.table_name, row.row_key))
-        if base is not None:
-            data = json.loads(base.data)
-            data[row.field] = theirs
-            base.data = json.dumps(data, sort_keys=True, ensure_ascii=False)
+        if row.field == ROW_FIELD:
+            _resolve_row(ls, spec, keys, row, base, choice)
+        else:
+            if choice == "theirs":
+                ls.execute(
+                    update(spec.table)
+                    .where(_where(spec, keys))
+                    .values({row.field: from_json(spec.table.c[row.field], theirs)})
+                )
+            if base is not None:
+                data = json.loads(base.data)
+                data[row.field] = theirs
+                base.data = json.dumps(data, sort_keys=True, ensure_ascii=False)
         row.resolved_at = utcnow()
         row.resolution = choice
         log_change(ls, row.table_name, row.row_key)  # the next sync compares the row again
+
+
+def _resolve_row(
+    ls: Session,
+    spec: SyncTable,
+    keys: Row,
+    row: OfflineLocalConflict,
+    base: OfflineLocalBase | None,
+    choice: str,
+) -> None:
+    """Settle a row deleted on one side and changed on the other (see :func:`resolve_conflict`).
+
+    The base decides what the next sync does: equal to central's row and
+    missing here means "delete it centrally"; missing from the base and here
+    only means "new here, add it centrally".
+    """
+    theirs, yours = json.loads(row.theirs_value), json.loads(row.yours_value)
+    if not (theirs is None or isinstance(theirs, dict)) or not (
+        yours is None or isinstance(yours, dict)
+    ):
+        raise ValidationError.single(
+            "konflikt", "konflikten är från en äldre version; synkronisera först och välj sedan"
+        )
+    if theirs is not None:
+        if choice == "theirs":
+            # Deleted here, changed centrally: restore central's row here.
+            values = {c.name: from_json(c, theirs.get(c.name)) for c in spec.table.columns}
+            try:
+                ls.execute(insert(spec.table).values(values))
+            except IntegrityError as exc:
+                raise ValidationError.single(
+                    "konflikt",
+                    "raden kan inte återställas här eftersom det den hör till också är "
+                    "borttaget; lös den konflikten först",
+                ) from exc
+        # Either way central's row becomes the base: restored here it is agreed; kept
+        # deleted here, the next sync deletes it centrally (unless it changes again).
+        _set_base(ls, spec, row.row_key, theirs, base)
+    elif choice == "theirs":
+        # Changed here, deleted centrally: delete it here too (with a note's persons).
+        if spec.name == "contact_entry":
+            members = TABLES_BY_NAME["contact_entry_member"].table
+            ls.execute(delete(members).where(members.c.entry_id == keys["id"]))
+        try:
+            ls.execute(delete(spec.table).where(_where(spec, keys)))
+        except IntegrityError as exc:
+            raise ValidationError.single(
+                "konflikt", "raden har andra rader som hör till den; ta bort dem först"
+            ) from exc
+        if base is not None:
+            ls.delete(base)
+    elif base is not None:
+        # Changed here, deleted centrally, keep the row: with no base it is "new here"
+        # and the next sync adds it centrally again.
+        ls.delete(base)
+
+
+def _set_base(
+    ls: Session, spec: SyncTable, key: str, values: dict[str, Any], base: OfflineLocalBase | None
+) -> None:
+    data = json.dumps(values, sort_keys=True, ensure_ascii=False)
+    if base is None:
+        ls.add(OfflineLocalBase(table_name=spec.name, row_key=key, data=data, stamp=None))
+    else:
+        base.data, base.stamp = data, None  # no stamp: the next sync reads central's row
 
 
 # --- the whole sync -----------------------------------------------------------------------------
@@ -937,7 +1046,8 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
                 _read_rows(ls, cs, brought, base, mine, theirs, stamps)
                 for name, keys in brought.items():
                     compared[name] |= keys
-            say(f"jämför {sum(map(len, compared.values()))} ändrade rader")
+            result.compared = sum(map(len, compared.values()))
+            say(f"jämför {result.compared} ändrade rader")
             plan = _Plan(central_stamp=stamps)
             for spec in CASE_TABLES:
                 _merge_table(spec, base[spec.name], mine[spec.name], theirs[spec.name], plan)
@@ -971,6 +1081,7 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             ensure_people_and_units(
                 ls, cs, referenced_users(mine), {r["unit_id"] for r in mine["fs_case"].values()}
             )
+            _checkpoint("merged")
             _apply_central(cs, plan, renumber, result)
             _refresh_stamps(cs, plan, stamps)
             have = set(cs.scalars(
@@ -1038,6 +1149,13 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             .values(last_provisional=state_t.c.last_provisional)
         )
         write_mark = change_mark(ls)
+        meanwhile, _ = logged_changes(ls, write_mark, after=read_mark)
+        if any(meanwhile[name] & compared[name] for name in meanwhile):
+            # Central is committed; the next run finishes the job with this edit in it.
+            raise SyncRaceError(
+                "en rad som synkroniserades ändrades på den här datorn under tiden; inget gick "
+                "förlorat, kör synkroniseringen igen"
+            )
         with central.begin() as source:
             units = {r["unit_id"] for r in theirs["fs_case"].values()}
             ensure_people_and_units(source, ls, referenced_users(theirs), units)

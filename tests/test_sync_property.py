@@ -5,6 +5,11 @@ a field edited differently on two sides is reported as a conflict and every
 side still holds what it wrote (last-writer-wins would pass a weaker "equal
 or reported" check, so this one is stricter); a field edited on one side only
 reaches the other two.
+
+Edits go through the services ("edit") or straight through SQL ("raw": no
+ORM, no version bump, no audit event), so the laptop's change log and
+central's change stamps must notice them on their own; the first sync may be
+interrupted at any stage and is then run again.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import services.offline as offline
+import services.sync as sync_mod
 from models import Case, ContactEntry
 from models.codes import MemberRole, Role
 from services.audit import Actor, verify_chain
@@ -40,14 +46,15 @@ SIDES = ("central", "laptop1", "laptop2")
 FIELDS = ("summary", "town", "housing_type")
 VALUES = ("a", "b", "c")
 
-Op = tuple[str, str, str | None, str]  # side, "note"/"edit", field, value
+Op = tuple[str, str, str | None, str]  # side, "note"/"edit"/"raw", field, value
+STAGES = (None, "merged", "central_applied", "central_committed")
 
 ops = st.lists(
     st.one_of(
         st.tuples(st.sampled_from(SIDES), st.just("note"), st.none(), st.sampled_from(VALUES)),
         st.tuples(
             st.sampled_from(SIDES),
-            st.just("edit"),
+            st.sampled_from(("edit", "raw")),
             st.sampled_from(FIELDS),
             st.sampled_from(VALUES),
         ),
@@ -99,12 +106,12 @@ def _fields(db: Database, case_id: uuid.UUID) -> dict[str, str | None]:
 
 
 @settings(
-    max_examples=5,
+    max_examples=6,
     deadline=None,
     derandomize=os.environ.get("CI", "").lower() == "true",
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(script=ops)
+@given(script=ops, interrupt=st.sampled_from(STAGES))
 @example(
     script=[
         ("laptop1", "edit", "summary", "a"),
@@ -113,12 +120,22 @@ def _fields(db: Database, case_id: uuid.UUID) -> dict[str, str | None]:
         ("laptop1", "edit", "town", "a"),
         ("laptop2", "note", None, "a"),
         ("central", "note", None, "b"),
-    ]
+    ],
+    interrupt=None,
+)
+@example(
+    script=[
+        ("central", "raw", "town", "b"),
+        ("laptop1", "raw", "summary", "a"),
+        ("laptop2", "raw", "summary", "a"),
+        ("laptop2", "note", None, "c"),
+    ],
+    interrupt="central_committed",
 )
 def test_random_edits_on_three_sides_merge_without_loss(
-    central: Database, tmp_path: Path, script: list[Op]
+    central: Database, tmp_path: Path, script: list[Op], interrupt: str | None
 ) -> None:
-    note(f"script: {script}")
+    note(f"script: {script}, interrupt: {interrupt}")
     if not hasattr(central, "_anna"):
         central._anna = _users(central)  # type: ignore[attr-defined]
     anna_id, unit_id = central._anna  # type: ignore[attr-defined]
@@ -149,6 +166,11 @@ def test_random_edits_on_three_sides_merge_without_loss(
                     ref.id, _note(f"{side} {value}"), sign=True
                 )
                 notes[view.id] = view.text
+            elif kind == "raw":
+                assert fld is not None
+                with db.begin() as s:
+                    s.execute(update(Case).where(Case.id == ref.id).values({fld: value}))
+                edited[fld][side] = value
             else:
                 assert fld is not None
                 with db.begin() as s:
@@ -158,6 +180,19 @@ def test_random_edits_on_three_sides_merge_without_loss(
                 )
                 edited[fld][side] = value
         reported: set[str] = set()
+        if interrupt is not None:
+
+            def boom(at: str) -> None:
+                if at == interrupt:
+                    raise RuntimeError(f"avbrott vid {at}")
+
+            seam = sync_mod._checkpoint
+            sync_mod._checkpoint = boom
+            try:
+                with pytest.raises(RuntimeError, match="avbrott"):
+                    sync(central, dbs["laptop1"])
+            finally:
+                sync_mod._checkpoint = seam
         for side in ("laptop1", "laptop2", "laptop1", "laptop2"):
             result = sync(central, dbs[side])
             reported |= {c.field for c in result.conflicts}

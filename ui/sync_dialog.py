@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from services.db import Database
 from services.errors import FokusError
 from services.offline import LocalStatus
-from services.sync import Conflict, SyncResult
+from services.sync import DUPLICATE_FIELD, Conflict, SyncResult
 from ui.worker import BackgroundRunner
 
 #: Runs one sync: (progress callback) -> result. Injected so tests need no server.
@@ -152,12 +152,13 @@ class SyncController(QObject):
         from ui.conflict_dialog import THEIRS, ConflictDialog, ConflictField
 
         assert self.result is not None and self._resolve is not None
-        # A deleted or duplicated row is settled in the case itself; fields are chosen here.
-        conflicts = [c for c in self.result.conflicts if not c.field.startswith("(")]
+        # Fields and whole rows (deleted on one side) are chosen here; a duplicated row
+        # is settled in the case itself.
+        conflicts = [c for c in self.result.conflicts if c.field != DUPLICATE_FIELD]
         labels = [_conflict_label(c) for c in conflicts]
         dialog = ConflictDialog(
             [
-                ConflictField(label, _text(c.base), _text(c.theirs), _text(c.yours))
+                ConflictField(label, c.shown("base"), c.shown("theirs"), c.shown("yours"))
                 for label, c in zip(labels, conflicts, strict=True)
             ],
             what=self.tr("ärendena offline"),
@@ -181,10 +182,6 @@ class SyncController(QObject):
             on_error=self._on_failed,
             owner=self._dialog,
         )
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def _conflict_label(c: Conflict) -> str:
