@@ -142,7 +142,7 @@ def test_a_copy_from_before_the_change_log_compares_every_row_once(
     checkout(central, path, "anna", PW)
     local = open_local(path, PW)
     try:
-        downgrade(local.engine, "0007")  # the file as an older Fokus left it
+        downgrade(local.engine, "0008")  # the file as an older Fokus left it
         with local.begin() as s:  # an edit made then: no change log recorded it
             s.execute(update(Case).where(Case.id == case_id).values(town="Gnesta"))
     finally:
