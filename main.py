@@ -318,8 +318,14 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     from services.backup import backup_database
     from services.db import resolve_url
 
-    result = backup_database(resolve_url(args.url).url, args.file)
+    result = backup_database(resolve_url(args.url).url, args.file, _actor())
     print(result.summary())
+    if result.audited is False:
+        print(
+            "fokus: varning: säkerhetskopian kunde inte loggas i granskningsloggen "
+            "(databasen var låst för skrivning); kopian är hel",
+            file=sys.stderr,
+        )
     return 0
 
 

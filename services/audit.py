@@ -76,6 +76,7 @@ USER_DEACTIVATED = "user_deactivated"
 USER_REACTIVATED = "user_reactivated"
 USER_PASSWORD_RESET = "user_password_reset"
 USER_UNLOCKED = "user_unlocked"
+DB_BACKUP = "db_backup"
 
 #: Swedish labels for the export; an action missing here is exported as its code.
 ACTION_LABELS: dict[str, str] = {
@@ -127,6 +128,7 @@ ACTION_LABELS: dict[str, str] = {
     USER_REACTIVATED: "användare återaktiverad",
     USER_PASSWORD_RESET: "lösenord återställt",
     USER_UNLOCKED: "konto upplåst",
+    DB_BACKUP: "databasen säkerhetskopierad",
     "member_updated": "hushållsmedlem ändrad",
     "plan_goal_added": "planmål tillagt",
     "plan_goal_achieved": "planmål uppnått",

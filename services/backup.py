@@ -21,13 +21,19 @@ A PostgreSQL database is refused: its backup is the server's business
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from services.errors import DatabaseUnavailableError, NotFoundError, ValidationError
+from sqlalchemy.exc import OperationalError
+
+from services.audit import DB_BACKUP, Actor, record
+from services.errors import DatabaseUnavailableError, FokusError, NotFoundError, ValidationError
+
+log = logging.getLogger(__name__)
 
 PG_DUMP_HINT = (
     "db backup gäller en SQLite-fil; en PostgreSQL-databas säkerhetskopieras på servern "
@@ -42,6 +48,7 @@ class BackupResult:
     path: Path
     size_bytes: int
     revision: str | None
+    audited: bool | None = None  # None: not asked to audit
 
     def summary(self) -> str:
         size = f"{self.size_bytes / 1_000_000:.1f} MB"
@@ -125,13 +132,34 @@ def _revision(conn: sqlite3.Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def backup_database(url: str, target: Path) -> BackupResult:
-    """``db backup``: the database at ``url`` (SQLite only) copied to the new file ``target``."""
-    from services.db import sqlite_path
+def backup_database(url: str, target: Path, actor: Actor | None = None) -> BackupResult:
+    """``db backup``: the database at ``url`` (SQLite only) copied to the new file ``target``.
+
+    A copy of everything is an export of everything: with ``actor`` it is audited in
+    the source database (action ``db_backup``: size and schema revision, not the
+    path), after the copy — so the copy itself does not hold its own event. A file at
+    another schema than this program's is copied but not written to.
+    """
+    from services.db import head_revision, open_database, sqlite_path
 
     path = sqlite_path(url)
     if path is None:
         if url.startswith("postgresql"):
             raise ValidationError.single("--url", PG_DUMP_HINT)
         raise ValidationError.single("--url", "db backup gäller en SQLite-fil")
-    return copy_sqlite(path, target)
+    result = copy_sqlite(path, target)
+    if actor is None or result.revision != head_revision():
+        return result
+    try:
+        db = open_database(url, auto_migrate_sqlite=False)
+        try:
+            with db.begin() as s:
+                record(s, actor, DB_BACKUP, size_bytes=result.size_bytes, revision=result.revision)
+        finally:
+            db.dispose()
+    except (OperationalError, FokusError) as exc:
+        # Another connection held the write lock past the busy timeout (5 s). The copy is
+        # good and is kept; the caller says that it was not logged.
+        log.info("db backup not audited: %s", type(exc).__name__)
+        return replace(result, audited=False)
+    return replace(result, audited=True)

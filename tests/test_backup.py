@@ -57,6 +57,11 @@ def test_backup_while_another_connection_holds_a_write_transaction(
             assert result.returncode == 0, result.stderr
             assert result.stdout.startswith(f"säkerhetskopia skriven: {target} (")
             assert f"schemaversion {head_revision()})" in result.stdout
+            # The audit event waits for the write lock, which is still held: not logged.
+            assert result.stderr == (
+                "fokus: varning: säkerhetskopian kunde inte loggas i granskningsloggen "
+                "(databasen var låst för skrivning); kopian är hel\n"
+            )
         finally:
             holder.commit()
             holder.close()
@@ -66,10 +71,21 @@ def test_backup_while_another_connection_holds_a_write_transaction(
             with copy.begin() as s:
                 assert set(s.scalars(select(Unit.name))) == {"Försörjningsstöd Söder"}
                 assert verify_chain(s).ok
+                assert not s.scalars(
+                    select(AuditEvent).where(AuditEvent.action == "db_backup")
+                ).first()
         finally:
             copy.dispose()
         with db.begin() as s:  # the open transaction was not disturbed by the backup
             assert "Ej sparad enhet" in set(s.scalars(select(Unit.name)))
+            assert not s.scalars(select(AuditEvent).where(AuditEvent.action == "db_backup")).first()
+        again = fokus("db", "backup", str(target.with_name("andra.db")), "--url", sqlite_url)
+        assert again.returncode == 0 and again.stderr == ""
+        with db.begin() as s:  # without a competing writer the backup is audited
+            backups = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "db_backup")))
+            assert len(backups) == 1 and backups[0].actor.startswith("cli:")
+            assert "andra.db" not in backups[0].detail  # the size and revision, not the path
+            assert verify_chain(s).ok
     finally:
         db.dispose()
 
