@@ -22,7 +22,7 @@ from models import AuditEvent, CaseNamedStaff, EmergencyAccess, User
 from models.codes import MemberRole, Protection, Role
 from services import access
 from services.access import AccessService, OutsideScopeError, Purpose
-from services.audit import Actor
+from services.audit import LOCAL_TZ, Actor
 from services.case_view import CaseViewService
 from services.cases import CaseInput, CaseService, MemberInput
 from services.db import Database
@@ -33,7 +33,9 @@ from services.search import RegisterFilter, search_cases
 from services.users import UserInput, create_user_in
 from tests.factories import ALI, BENGT, KARIN, MARIE, SAMORD, make_case
 
-TODAY = date.today()
+# The Swedish date, as the services use it: the machine's own date differs in the hour(s)
+# around midnight (23:00-24:00 UTC in winter), where these tests used to fail.
+TODAY = datetime.now(LOCAL_TZ).date()
 REASON = "Klienten är på plats i receptionen och hennes handläggare är sjuk"
 
 
