@@ -34,6 +34,7 @@ from services.longterm import (
     LONG_TERM_MONTHS,
     ReferenceDates,
     count_long_term,
+    count_long_term_and,
     in_years_by_subject,
     months_in,
     person_outcomes,
@@ -130,12 +131,26 @@ def _unit(session: Session, unit_id: uuid.UUID) -> _Unit:
     return _Unit(unit_id, units == [unit_id])
 
 
-def _flag_counts(session: Session, unit: _Unit, dates: ReferenceDates) -> tuple[int, int]:
-    """Households and persons with the register's Långvarig flag now."""
-    cy, py = SupportYearCase, SupportYearPerson
-    households = count_long_term(session, cy, dates, *unit.cases(cy.case_id))
+def _flag_counts(session: Session, unit: _Unit, dates: ReferenceDates) -> tuple[int, int, int]:
+    """Households and persons with the register's Långvarig flag now, and the flagged
+    households with a member under 18 belonging to them on ``as_of``."""
+    cy, py, hm = SupportYearCase, SupportYearPerson, HouseholdMember
+    day = dates.as_of
+    child = exists(
+        select(hm.case_id)
+        .join(Person, Person.id == hm.person_id)
+        .where(
+            hm.case_id == cy.case_id,
+            hm.valid_from <= day,
+            or_(hm.valid_to.is_(None), hm.valid_to >= day),
+            Person.birth_date > dates.adult_born_on_or_before,
+        )
+    )
+    households, with_children = count_long_term_and(
+        session, cy, dates, child, *unit.cases(cy.case_id)
+    )
     persons = count_long_term(session, py, dates, *unit.person_conds(py.person_id))
-    return households, persons
+    return households, persons, with_children
 
 
 def _window_counts(
@@ -169,23 +184,6 @@ def _window_counts(
     very = sum(c for months, c in counts.items() if int(months) >= threshold)
     bars.append(DistributionBar(f"{threshold}–{window}", threshold, window, very, True))
     return very, bars
-
-
-def _with_children(session: Session, unit: _Unit, dates: ReferenceDates) -> int:
-    """Flagged households with a member under 18 belonging to them on ``as_of``."""
-    cy, hm = SupportYearCase, HouseholdMember
-    day = dates.as_of
-    child = exists(
-        select(hm.case_id)
-        .join(Person, Person.id == hm.person_id)
-        .where(
-            hm.case_id == cy.case_id,
-            hm.valid_from <= day,
-            or_(hm.valid_to.is_(None), hm.valid_to >= day),
-            Person.birth_date > dates.adult_born_on_or_before,
-        )
-    )
-    return count_long_term(session, cy, dates, child, *unit.cases(cy.case_id))
 
 
 def _trend(session: Session, unit: _Unit, dates: ReferenceDates) -> list[TrendPoint]:
@@ -264,7 +262,7 @@ def dashboard(
     dates = reference_dates(as_of, year)
     sync_support_years(session)
     unit = _unit(session, unit_id)
-    households, persons = _flag_counts(session, unit, dates)
+    households, persons, with_children = _flag_counts(session, unit, dates)
     very, distribution = _window_counts(session, unit, dates, settings)
     jobb, ak, very_reached = _thresholds(session, unit, dates, settings)
     due, overdue = follow_up_counts(
@@ -277,7 +275,7 @@ def dashboard(
         year=dates.year,
         long_term_households=households,
         long_term_persons=persons,
-        long_term_with_children=_with_children(session, unit, dates),
+        long_term_with_children=with_children,
         very_long_term_households=very,
         very_long_term_label=very_long_term_label(settings),
         jobbstimulans_reached=jobb,

@@ -445,10 +445,27 @@ def count_long_term(
     *conds: ColumnElement[bool],
 ) -> int:
     """Subjects with the Långvarig flag now (further ``conds`` on the aggregate row)."""
-    return sum(
-        int(session.scalar(select(func.count()).select_from(table).where(*part, *conds)) or 0)
-        for part in long_term_parts(table, dates)
-    )
+    return count_long_term_and(session, table, dates, None, *conds)[0]
+
+
+def count_long_term_and(
+    session: Session,
+    table: YearTable,
+    dates: ReferenceDates,
+    also: ColumnElement[bool] | None,
+    *conds: ColumnElement[bool],
+) -> tuple[int, int]:
+    """(subjects with the Långvarig flag, of those the ones meeting ``also``), in one
+    pass over each part of :func:`long_term_parts`."""
+    total = met = 0
+    for part in long_term_parts(table, dates):
+        columns: list[Any] = [func.count()]
+        if also is not None:
+            columns.append(func.coalesce(func.sum(case((also, 1), else_=0)), 0))
+        row = session.execute(select(*columns).select_from(table).where(*part, *conds)).one()
+        total += int(row[0] or 0)
+        met += int(row[1] or 0) if also is not None else 0
+    return total, met
 
 
 # ---------------------------------------------------------------------------
