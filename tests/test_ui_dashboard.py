@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -135,8 +136,21 @@ def test_exports_read_back(qtbot, seeded, runner, tmp_path: Path) -> None:  # ty
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0] == ["Handläggare", "Namn", "Fokus", "Öppna ärenden", "varav fokusärenden",
-                       "Tak"]  # fmt: skip
+                       "Tak", "Andel av taket (%)"]  # fmt: skip
     assert [int(r[3]) for r in rows[1:]] == [r.open_cases for r in controller.data.caseload]
+    # Decimal comma, two decimals, as Swedish Excel reads a number.
+    shares = [r[6] for r in rows[1:]]
+    assert all(re.fullmatch(r"\d+,\d\d", s) for s in shares), shares
+    expected = [f"{100 * r.open_cases / r.cap:.2f}".replace(".", ",")
+                for r in controller.data.caseload]  # fmt: skip
+    assert shares == expected
+    with qtbot.waitSignal(controller.exported, timeout=WAIT):
+        card.xlsx_button.click()
+    cells = list(load_workbook(tmp_path / asked[-1]).active.iter_rows(values_only=True))
+    # A number in XLSX, not text (openpyxl reads 50.0 back as 50).
+    assert [c[6] for c in cells[1:]] == [
+        pytest.approx(100 * r.open_cases / r.cap, abs=0.01) for r in controller.data.caseload
+    ]
 
     with qtbot.waitSignal(controller.exported, timeout=WAIT):
         window.cards[TREND].xlsx_button.click()

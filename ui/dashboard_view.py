@@ -279,6 +279,7 @@ class DashboardWindow(QWidget):
                     self.tr("Öppna ärenden"),
                     self.tr("varav fokusärenden"),
                     self.tr("Tak"),
+                    self.tr("Andel av taket (%)"),
                 ),
                 tuple(
                     (
@@ -288,6 +289,7 @@ class DashboardWindow(QWidget):
                         r.open_cases,
                         r.focus_cases,
                         r.cap,
+                        round(100.0 * r.open_cases / r.cap, 2) if r.cap else 0.0,
                     )  # fmt: skip
                     for r in rows
                 ),
