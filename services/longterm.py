@@ -766,8 +766,9 @@ def long_term_view(
     limit: int | None = None,
     offset: int = 0,
     where: Sequence[ColumnElement[bool]] = (),
-) -> list[LongTermRow]:
-    """Households with the Långvarig flag, prioritised.
+    count_only: bool = False,
+) -> Any:
+    """Households with the Långvarig flag, prioritised (``count_only``: how many).
 
     Order: households with a child under 18 *and* a member flagged for mental
     ill-health (priority 1), with children (2), with mental ill-health (3),
@@ -787,6 +788,20 @@ def long_term_view(
     since = min(last_y0, window0)
     last_n = func.sum(months_in(cy, last_y0, add_months(cur_y0, -1)))
     cur_n = func.sum(months_in(cy, cur_y0, ref))
+    case_filters: list[ColumnElement[bool]] = list(where)
+    if unit_id is not None:
+        case_filters.append(Case.unit_id == unit_id)
+    if caseworker_id is not None:
+        case_filters.append(Case.caseworker_id == caseworker_id)
+    if open_only:
+        case_filters.append(Case.status != CaseStatus.CLOSED.value)
+    # One caseworker's cases: group only their rows (found through the caseworker index);
+    # otherwise every household's rows, in (case, year) key order.
+    in_scope = (
+        [_in_years(cy, since, ref), cy.case_id.in_(select(Case.id).where(*case_filters))]
+        if caseworker_id is not None
+        else [in_years_by_subject(cy, since, ref)]
+    )
     agg = (
         select(
             cy.case_id,
@@ -794,12 +809,18 @@ def long_term_view(
             cur_n.label("cur_y"),
             func.sum(months_in(cy, window0, ref)).label("window"),
         )
-        .where(_in_years(cy, since, ref))
+        .where(*in_scope)
         .group_by(cy.case_id)
         # long_term_year_condition on the sums it already has (the same rule).
         .having(or_(last_n >= LONG_TERM_MONTHS, cur_n >= LONG_TERM_MONTHS))
         .subquery("agg")
     )
+    if count_only:
+        total = session.scalar(
+            select(func.count()).select_from(agg).join(Case, Case.id == agg.c.case_id)
+            .where(*case_filters)
+        )  # fmt: skip
+        return int(total or 0)
     hm = HouseholdMember
     children = exists(
         select(hm.case_id)
@@ -846,16 +867,10 @@ def long_term_view(
         )
         .outerjoin(applicant, applicant.id == applicant_m.person_id)
         .outerjoin(User, User.id == Case.caseworker_id)
-        .where(*where)
+        .where(*case_filters)
         .order_by(priority, agg.c.window.desc(), Case.number_year, Case.number_seq)
         .offset(offset)
     )
-    if unit_id is not None:
-        stmt = stmt.where(Case.unit_id == unit_id)
-    if caseworker_id is not None:
-        stmt = stmt.where(Case.caseworker_id == caseworker_id)
-    if open_only:
-        stmt = stmt.where(Case.status != CaseStatus.CLOSED.value)
     if limit is not None:
         stmt = stmt.limit(limit)
     threshold = settings.long_term_threshold_months
@@ -1497,6 +1512,19 @@ def case_clock_panel(
     )
 
 
+# The Långvariga window lists the most urgent households first; past this many it says
+# how many there are in all (a unit of 100,000 cases has about 46,000).
+LIST_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class LongTermList:
+    """The first rows of the Långvariga view, and how many households it holds in all."""
+
+    rows: tuple[LongTermRow, ...]
+    total: int
+
+
 class LongTermService:
     """Read-only time-on-support figures for the UI; one short transaction per call."""
 
@@ -1524,9 +1552,11 @@ class LongTermService:
         caseworker_id: uuid.UUID | None = None,
         unit_id: uuid.UUID | None = None,
         as_of: date | None = None,
-    ) -> list[LongTermRow]:
+        limit: int | None = LIST_LIMIT,
+    ) -> LongTermList:
         """The Långvariga view for the signed-in user: open households with the flag,
-        prioritised (see :func:`long_term_view`), among the cases the user may open.
+        prioritised (see :func:`long_term_view`), among the cases the user may open;
+        the first ``limit`` of them (the most urgent) and how many there are.
 
         ``caseworker_id`` narrows to one caseworker's cases, ``unit_id`` to a unit's;
         neither: everything the user may open. Only cases in the user's access scope
@@ -1540,9 +1570,14 @@ class LongTermService:
         if caseworker_id is not None:
             conds.append(Case.caseworker_id == caseworker_id)
         with self._db.begin() as s:
-            rows = long_term_view(
-                s, as_of, unit_id, settings=self._settings, where=conds, open_only=True
+            rows: list[LongTermRow] = long_term_view(
+                s, as_of, unit_id, settings=self._settings, where=conds, limit=limit
             )
+            total = len(rows)
+            if limit is not None and total == limit:
+                total = long_term_view(
+                    s, as_of, unit_id, settings=self._settings, where=conds, count_only=True
+                )
             record(
                 s,
                 self._actor,
@@ -1551,4 +1586,4 @@ class LongTermService:
                 caseworker_id=caseworker_id,
                 rows=len(rows),
             )
-            return rows
+            return LongTermList(tuple(rows), total)

@@ -142,13 +142,20 @@ def test_the_unit_list_is_prioritised_sortable_and_opens_a_case(qtbot, seeded, r
         controller._on_double_clicked(window.proxy.index(0, CASE))
     assert blocker.args == [rows[0].case_id]  # type: ignore[union-attr]
     assert "långvariga hushåll" in window.status_label.text()
+    # Past the limit the window shows the most urgent rows and says how many there are.
+    short = service.long_term_list(unit_id=unit_id, as_of=AS_OF, limit=5)
+    assert [r.case_id for r in short.rows] == [r.case_id for r in rows[:5]]  # type: ignore[union-attr]
+    assert short.total == len(expected)
+    controller._on_loaded(short)
+    assert window.proxy.rowCount() == 5
+    assert f"av {len(expected)} långvariga hushåll" in window.status_label.text()
     with seeded.begin() as s:
         audited = s.scalar(
             select(func.count()).where(
                 AuditEvent.action == "long_term_list", AuditEvent.actor == leader.username
             )
         )
-    assert audited == 1
+    assert audited == 2
 
 
 def test_a_caseworker_sees_only_own_cases_and_protected_ones_stay_out(  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from PySide6.QtCore import QModelIndex, QObject, Signal
 
 from services.errors import FokusError
-from services.longterm import LongTermRow
+from services.longterm import LongTermList
 from ui.longterm_view import LongTermWindow
 from ui.window_menu import OneWindowMenu
 
@@ -25,7 +25,7 @@ class LongTermSource(Protocol):
         caseworker_id: uuid.UUID | None = None,
         unit_id: uuid.UUID | None = None,
         as_of: date | None = None,
-    ) -> list[LongTermRow]: ...
+    ) -> LongTermList: ...
 
     @property
     def window_months(self) -> int: ...
@@ -85,8 +85,9 @@ class LongTermController(QObject):
             owner=w,
         )
 
-    def _on_loaded(self, rows: list[LongTermRow]) -> None:
+    def _on_loaded(self, result: LongTermList) -> None:
         w = self._window
+        rows = list(result.rows)
         w.model.set_rows(rows, self._service.window_months)
         w.table.sortByColumn(
             w.table.horizontalHeader().sortIndicatorSection(),
@@ -94,10 +95,17 @@ class LongTermController(QObject):
         )
         children = sum(1 for r in rows if r.has_children)
         very = sum(1 for r in rows if r.very_long_term)
-        w.status_label.setText(
-            self.tr("%s långvariga hushåll, varav %s med barn och %s mycket långvariga")
-            % (len(rows), children, very)
+        text = self.tr("%s långvariga hushåll, varav %s med barn och %s mycket långvariga") % (
+            len(rows),
+            children,
+            very,
         )
+        if result.total > len(rows):
+            text = self.tr(
+                "Visar de %s mest angelägna av %s långvariga hushåll; "
+                "varav %s med barn och %s mycket långvariga"
+            ) % (len(rows), result.total, children, very)
+        w.status_label.setText(text)
         self.loaded.emit(len(rows))
 
     def _on_failed(self, exc: BaseException) -> None:
