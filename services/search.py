@@ -337,17 +337,19 @@ def search_window_ids(
     actor: Actor | None = None,
     strategy: str | None = None,
 ) -> list[uuid.UUID] | None:
-    """Ids of the next ``limit`` cases matching a search, in case-number order; None without text.
+    """Ids of the next ``limit`` cases matching a name search, in case-number order.
 
+    None when the text is empty or a number (a case number or personnummer
+    matches a case or a few: the register's one statement finds them at once).
     ``after``: the (number_year, number_seq) key of the last case already shown.
     ``strategy``: :data:`LIST` or :data:`WALK` (tests); None chooses (:func:`choose_strategy`).
     """
     folded = name_prefix(flt.text)
-    if not flt.text.strip():
+    if folded is None:
         return None
     strategy = strategy or choose_strategy(session, flt, actor)
     year, seq = Case.number_year, Case.number_seq
-    if strategy == WALK and folded is not None:
+    if strategy == WALK:
         plain = replace(flt, text="")
         member = (
             select(literal(1))  # no column of the member row: its index covers the probe
