@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamps, UUIDPk, utcnow
@@ -77,6 +78,18 @@ class Case(UUIDPk, Timestamps, _OutcomeColumns, Base):
         UniqueConstraint("number_year", "number_seq"),
         Index("ix_fs_case_number_seq", "number_seq"),
         Index("ix_fs_case_status_caseworker", "status", "caseworker_id"),
+        # The closed cases of a period with their outcome, from the index alone (the
+        # outcomes of a year in stats and the dashboard; migration 0010).
+        Index(
+            "ix_fs_case_closed_outcome",
+            "closed_on",
+            "id",
+            "outcome",
+            "outcome_grade",
+            "outcome_permanent",
+            sqlite_where=sql_text("status = 'closed'"),
+            postgresql_where=sql_text("status = 'closed'"),
+        ),
     )
 
     case_number: Mapped[str] = mapped_column(String(32), unique=True)
