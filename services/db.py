@@ -139,6 +139,17 @@ def create_db_engine(url: str, *, password: str | None = None) -> Engine:
 # SQLSTATE classes of a broken connection: 08 connection exception, 57P operator
 # intervention (57P01 admin shutdown = pg_terminate_backend, 57P02 crash, 57P03 starting up).
 _CONNECTION_SQLSTATES = ("08", "57P")
+# A connection attempt the server answered with a refusal (libpq gives no SQLSTATE then):
+# not a lost connection, and trying again will not help.
+_REFUSALS = (
+    "authentication failed",
+    "not permitted to log in",
+    "no password supplied",
+    "does not exist",
+    "pg_hba.conf",
+    "too many clients",
+    "remaining connection slots",
+)
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -154,7 +165,9 @@ def is_connection_error(exc: BaseException) -> bool:
     if psycopg is None or not isinstance(orig, psycopg.OperationalError):
         return False
     state = getattr(orig, "sqlstate", None)
-    return state is None or str(state).startswith(_CONNECTION_SQLSTATES)
+    if state is None:  # libpq's own failure: no connection, unless the server said no
+        return not any(marker in str(orig).lower() for marker in _REFUSALS)
+    return str(state).startswith(_CONNECTION_SQLSTATES)
 
 
 def explain_db_error(exc: BaseException, url: str) -> str:
@@ -168,7 +181,11 @@ def explain_db_error(exc: BaseException, url: str) -> str:
         return f"databasfilen är låst av ett annat program ({where})"
     if "unable to open database" in lowered:
         return f"databasfilen kan inte öppnas ({where})"
-    if "password authentication failed" in lowered or "authentication" in lowered:
+    if (
+        "authentication" in lowered
+        or "not permitted to log in" in lowered
+        or ('role "' in lowered and "does not exist" in lowered)
+    ):
         return f"inloggningen till databasen misslyckades ({where})"
     if "does not exist" in lowered and "database" in lowered:
         return f"databasen finns inte ({where})"
@@ -246,7 +263,9 @@ class Database:
 
         A connection that breaks (or cannot be made) becomes a
         :class:`ConnectionLostError`: the server rolled the transaction back, so
-        nothing of it is saved and the caller may try the same work again.
+        nothing of it is saved and the caller may try the same work again. A new
+        connection the server refuses (credentials, too many connections) is a
+        :class:`DatabaseUnavailableError` with one line.
         """
         try:
             with self.sessions.begin() as session:
@@ -255,6 +274,10 @@ class Database:
             if is_connection_error(exc):
                 log.warning("database connection lost: %s", type(exc).__name__)
                 raise ConnectionLostError() from exc
+            if isinstance(exc, OperationalError) and exc.statement is None:
+                # A new connection was refused for another reason (the account's login
+                # was disabled or its password changed meanwhile, the server is full).
+                raise DatabaseUnavailableError(explain_db_error(exc, self.url)) from exc
             raise
 
     @contextmanager

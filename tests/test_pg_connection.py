@@ -170,3 +170,18 @@ def test_statement_errors_are_not_taken_for_connection_errors(db: Database) -> N
         s.execute(text("SELECT * FROM no_such_table"))
     assert not is_connection_error(err.value)
     db.ping()  # and the server is there
+
+
+def test_a_refused_reconnect_is_one_line_too(pg_url: str) -> None:
+    # The account's role is gone (or its login disabled) while the app runs: the next
+    # connection is refused by the server, not lost. One line, not a driver exception.
+    url = make_url(pg_url).set(username=f"fokus_u_gone{uuid.uuid4().hex[:6]}")
+    engine = create_db_engine(url.render_as_string(hide_password=False))
+    db = Database(engine=engine, sessions=sessionmaker(engine), url=str(url))
+    try:
+        with pytest.raises(DatabaseUnavailableError) as err:
+            CaseService(db=db, actor=Actor.cli()).count()
+        assert not isinstance(err.value, ConnectionLostError)
+        assert err.value.message.startswith("inloggningen till databasen misslyckades")
+    finally:
+        db.dispose()
