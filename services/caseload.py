@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -64,23 +64,29 @@ def caseload(session: Session, unit_id: uuid.UUID) -> list[CaseloadRow]:
     user's ``caseload_cap`` (30 for focus caseworkers, 75 otherwise, by
     default). Focus caseworkers first, then by username.
     """
-    # Two counts, each read from an index: open cases per caseworker from (status,
-    # caseworker_id) alone, and the few focus cases through the is_focus index. One
-    # pass computing both read every open case's row (≈ 0.15 s at 100,000 cases).
-    per_user = (
-        select(Case.caseworker_id.label("user_id"), func.count().label("open_cases"))
+    # One ordered pass over the covering index (status, caseworker_id, is_focus): grouped
+    # by (status, caseworker_id) first, so no plan needs a sort or a case row.
+    per_status = (
+        select(
+            Case.caseworker_id.label("user_id"),
+            func.count().label("n"),
+            func.sum(case((Case.is_focus, 1), else_=0)).label("focus"),
+        )
         .where(Case.status.in_(OPEN_STATUSES))
-        .group_by(Case.caseworker_id)
+        .group_by(Case.status, Case.caseworker_id)
+        .subquery("per_status")
+    )
+    per_user = (
+        select(
+            per_status.c.user_id,
+            func.sum(per_status.c.n).label("open_cases"),
+            func.sum(per_status.c.focus).label("focus_cases"),
+        )
+        .group_by(per_status.c.user_id)
         .subquery("per_user")
     )
-    per_user_focus = (
-        select(Case.caseworker_id.label("user_id"), func.count().label("focus_cases"))
-        .where(Case.is_focus, Case.status != CaseStatus.CLOSED.value)
-        .group_by(Case.caseworker_id)
-        .subquery("per_user_focus")
-    )
     open_n = func.coalesce(per_user.c.open_cases, 0)
-    focus_n = func.coalesce(per_user_focus.c.focus_cases, 0)
+    focus_n = func.coalesce(per_user.c.focus_cases, 0)
     rows = session.execute(
         select(
             User.id,
@@ -92,7 +98,6 @@ def caseload(session: Session, unit_id: uuid.UUID) -> list[CaseloadRow]:
             focus_n,
         )
         .outerjoin(per_user, per_user.c.user_id == User.id)
-        .outerjoin(per_user_focus, per_user_focus.c.user_id == User.id)
         .where(
             User.unit_id == unit_id,
             or_(open_n > 0, and_(User.active, User.role == Role.CASEWORKER.value)),
