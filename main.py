@@ -245,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     syn.add_argument("--central", required=True, metavar="URL")
     syn.add_argument("--local", required=True, type=Path, metavar="FIL")
+    syn.add_argument(
+        "--new-password",
+        action="store_true",
+        help="lösenordet har bytts centralt: läs först det gamla (låser upp filen), sedan det "
+        "nya; filen låses sedan med det nya",
+    )
     syn.set_defaults(func=cmd_sync)
     return p
 
@@ -764,20 +770,27 @@ def cmd_offline_resolve(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     import socket
 
-    from services.auth import authenticate
     from services.db import open_database
     from services.errors import EXIT_INVALID
-    from services.offline import local_status, open_local
-    from services.sync import sync
+    from services.offline import open_local
+    from services.sync import sync_with_login
 
-    password = _read_login_password()
+    password = _read_login_password(
+        "Lösenord för den lokala filen (det gamla): " if args.new_password else "Lösenord: "
+    )
+    new_password = _read_login_password("Nytt lösenord (centralt): ") if args.new_password else None
     local = open_local(args.local, password)
     try:
         central = open_database(args.central, auto_migrate_sqlite=False)
         try:
-            username = local_status(local, changes=False).username
-            authenticate(central, username, password, socket.gethostname())
-            result = sync(central, local, progress=_stderr_progress)
+            result = sync_with_login(
+                central,
+                local,
+                password,
+                new_password=new_password,
+                workstation=socket.gethostname(),
+                progress=_stderr_progress,
+            )
         finally:
             central.dispose()
     finally:

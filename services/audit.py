@@ -151,6 +151,7 @@ ACTION_LABELS: dict[str, str] = {
     "offline_checkout_revoked": "utcheckning återkallad",
     "offline_sync": "synkronisering från bärbar dator",
     "offline_case_flagged": "ärende flaggat vid synkronisering",
+    "offline_rekeyed": "bärbar dators kopia låst med nytt lösenord",
 }
 
 

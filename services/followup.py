@@ -174,9 +174,9 @@ def _follow_ups(
     due = _due_follow_ups(case_conds, today + timedelta(days=horizon)).subquery("due")
     ce = ContactEntry
     rows = session.execute(
-        select(due.c.id, due.c.case_number, due.c.username, due.c.due, ce.occurred_at,
-               ce.counterpart)  # fmt: skip
-        .join(ce, ce.id == due.c.note_id)
+        select(
+            due.c.id, due.c.case_number, due.c.username, due.c.due, ce.occurred_at, ce.counterpart
+        ).join(ce, ce.id == due.c.note_id)  # fmt: skip
     )
     items = []
     for case_id, number, worker, when, occurred, counterpart in rows:

@@ -25,6 +25,7 @@ import shutil
 import socket
 import sqlite3
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -155,7 +156,12 @@ def derive_key(password: str, salt: bytes, params: KdfParams) -> bytes:
     )
 
 
-def _write_salt(path: Path, params: KdfParams) -> bytes:
+def _pending_salt_path(path: Path) -> Path:
+    """Where :func:`rekey_local` writes the new salt until the file has the new key."""
+    return path.with_name(path.name + SALT_SUFFIX + ".new")
+
+
+def _write_salt(path: Path, params: KdfParams, target: Path | None = None) -> bytes:
     salt = secrets.token_bytes(16)
     data = {
         "format": KEY_FORMAT,
@@ -165,15 +171,15 @@ def _write_salt(path: Path, params: KdfParams) -> bytes:
         "memory_kib": params.memory_kib,
         "parallelism": params.parallelism,
     }
-    target = salt_path(path)
+    target = target or salt_path(path)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
     return salt
 
 
-def _read_salt(path: Path) -> tuple[bytes, KdfParams]:
-    target = salt_path(path)
+def _read_salt(path: Path, target: Path | None = None) -> tuple[bytes, KdfParams]:
+    target = target or salt_path(path)
     try:
         data = json.loads(target.read_text(encoding="utf-8"))
         if data.get("format") != KEY_FORMAT or data.get("kdf") != "argon2id":
@@ -190,17 +196,25 @@ def _read_salt(path: Path) -> tuple[bytes, KdfParams]:
         raise LocalKeyError(f"nyckelfilen {target} är skadad: {exc}") from exc
 
 
+#: The key each laptop engine keys its connections with (replaced by :func:`rekey_local`).
+_ENGINE_KEYS: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
+
+
+def _pragma_key(key: bytes, verb: str = "key") -> str:
+    return f"PRAGMA {verb} = \"x'{key.hex()}'\""
+
+
 def _encrypted_engine(path: Path, key: bytes) -> Engine:
     """An engine on ``path`` whose every connection is keyed before its first read."""
     engine = create_engine(
         URL.create("sqlite", database=str(path)), module=sqlcipher3, hide_parameters=True
     )
-    pragma_key = f"PRAGMA key = \"x'{key.hex()}'\""
+    _ENGINE_KEYS[engine] = key
 
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA cipher_log_level = NONE")  # no "hmac check failed" on stderr
-        cur.execute(pragma_key)
+        cur.execute(_pragma_key(_ENGINE_KEYS[engine]))
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=5000")
         # One self-contained file (no -wal/-shm beside it) for a laptop that travels.
@@ -212,7 +226,10 @@ def _encrypted_engine(path: Path, key: bytes) -> Engine:
 
 
 def _wrong_key(path: Path) -> LocalKeyError:
-    return LocalKeyError(f"fel lösenord för den lokala databasen {path} (eller ingen Fokus-fil)")
+    return LocalKeyError(
+        f"fel lösenord för den lokala databasen {path} (eller ingen Fokus-fil); efter ett "
+        "lösenordsbyte centralt låser det gamla lösenordet upp filen tills nästa synkronisering"
+    )
 
 
 def _provisional_numbers(session: Session, _ctx: Any, _instances: Any) -> None:
@@ -239,6 +256,20 @@ def _provisional_numbers(session: Session, _ctx: Any, _instances: Any) -> None:
         case.number_seq = -state.last_provisional
 
 
+def _opens(path: Path, key: bytes) -> bool:
+    """Does ``key`` open ``path``? (A throwaway connection; nothing is written.)"""
+    conn = sqlcipher3.connect(str(path))
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(_pragma_key(key))
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return True
+    except sqlcipher3.DatabaseError:
+        return False
+    finally:
+        conn.close()
+
+
 def _open_engine(path: Path, password: str, *, create: bool, kdf: KdfParams) -> Database:
     if create:
         salt = _write_salt(path, kdf)
@@ -246,6 +277,14 @@ def _open_engine(path: Path, password: str, *, create: bool, kdf: KdfParams) -> 
     else:
         salt, params = _read_salt(path)
     key = derive_key(password, salt, params)
+    pending = _pending_salt_path(path)
+    if not create and pending.exists() and not _opens(path, key):
+        # A rekey was interrupted after the file took the new key: finish it.
+        new_salt, new_params = _read_salt(path, pending)
+        new_key = derive_key(password, new_salt, new_params)
+        if _opens(path, new_key):
+            os.replace(pending, salt_path(path))
+            key = new_key
     engine = _encrypted_engine(path, key)
     try:
         with engine.connect() as conn:
@@ -412,8 +451,53 @@ def open_local(path: Path, password: str, *, allow_expired: bool = True) -> Data
 def remove_local_files(path: Path) -> None:
     """Delete a laptop file, its salt file and any journal beside it."""
     path = Path(path)
-    for p in (path, salt_path(path), path.with_name(path.name + "-journal")):
+    for p in (
+        path,
+        salt_path(path),
+        _pending_salt_path(path),
+        path.with_name(path.name + "-journal"),
+    ):
         p.unlink(missing_ok=True)
+
+
+def local_path(db: Database) -> Path:
+    return Path(db.url.removeprefix("sqlcipher:///"))
+
+
+def rekey_local(db: Database, new_password: str, *, kdf: KdfParams | None = None) -> None:
+    """Lock the laptop file with a new password (after it was changed centrally).
+
+    SQLCipher re-encrypts every page with the key derived from the new
+    password and a new salt (``PRAGMA rekey``), and the owner's offline login
+    takes the new password too, so the old one opens nothing any more. The
+    new salt is written beside the file first (``FILE.salt.new``) and moved
+    into place once the file has the new key; an interrupted rekey is
+    finished the next time the file is opened with the new password (or was
+    never done, and the old password still opens it).
+    """
+    from services.users import hash_password
+
+    if not new_password:
+        raise ValidationError.single("nytt lösenord", "måste fyllas i")
+    path = local_path(db)
+    params = kdf or DEFAULT_KDF
+    pending = _pending_salt_path(path)
+    pending.unlink(missing_ok=True)
+    salt = _write_salt(path, params, pending)
+    new_key = derive_key(new_password, salt, params)
+    with db.begin() as s:
+        state = _state(s)
+        s.execute(
+            _t(User)
+            .update()
+            .where(_t(User).c.id == state.user_id)
+            .values(password_hash=hash_password(new_password))
+        )
+        # Same transaction: if the rekey fails, the old password still logs in.
+        s.connection().exec_driver_sql(_pragma_key(new_key, "rekey"))
+    _ENGINE_KEYS[db.engine] = new_key
+    db.engine.dispose()  # pooled connections hold the old key
+    os.replace(pending, salt_path(path))
 
 
 # --- the local copy's state ----------------------------------------------------------------------

@@ -184,6 +184,7 @@ class SyncResult:
     purged_cases: int = 0
     status: str = "active"  # "active", "expired" or "revoked"
     compared: int = 0  # rows read in full and merged (the rest changed on neither side)
+    rekeyed: bool = False  # the laptop file now opens with the new central password
 
     def summary(self) -> str:
         lines = [
@@ -196,6 +197,8 @@ class SyncResult:
         if self.status != "active":
             why = "återkallad" if self.status == "revoked" else "utgången"
             lines.append(f"utcheckningen är {why}: {self.purged_cases} ärenden borttagna lokalt")
+        if self.rekeyed:
+            lines.append("den lokala filen är nu låst med det nya lösenordet")
         if self.conflicts:
             lines.append(f"{len(self.conflicts)} konflikter att lösa (inget har skrivits över):")
             lines.extend("  " + c.describe() for c in self.conflicts)
@@ -1178,4 +1181,53 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
         ls.flush()
         result.conflicts = unresolved_conflicts(ls)
     say("klart")
+    return result
+
+
+PASSWORD_CHANGED_HINT = (
+    "; har lösenordet bytts centralt sedan utcheckningen? Synkronisera med både det gamla "
+    "(det låser upp filen) och det nya lösenordet (sync --new-password)"
+)
+
+
+def sync_with_login(
+    central: Database,
+    local: Database,
+    password: str,
+    *,
+    new_password: str | None = None,
+    workstation: str,
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Log in centrally, synchronise, and after a central password change lock the laptop
+    file with the new password.
+
+    ``password`` is the one that opened the laptop file (the password at
+    checkout, or at the last rekey). Central wants its current password:
+    ``new_password`` when it was changed while the laptop was out, else the
+    same one. After a sync with a new password the file is rekeyed
+    (:func:`services.offline.rekey_local`): the old password opens nothing any
+    more, and the new one opens the file and logs in offline.
+    """
+    from services.auth import WRONG_CREDENTIALS, LoginError, authenticate
+    from services.offline import rekey_local
+
+    with local.begin() as ls:
+        state = ls.get(OfflineLocalState, 1)
+        if state is None:
+            raise ValidationError.single("--local", "filen är ingen utcheckad offlinekopia")
+        username, checkout_id, code = state.username, state.checkout_id, state.laptop_code
+    try:
+        who = authenticate(central, username, new_password or password, workstation)
+    except LoginError as exc:
+        if new_password is None and exc.message == WRONG_CREDENTIALS:
+            raise LoginError(WRONG_CREDENTIALS + PASSWORD_CHANGED_HINT) from exc
+        raise
+    result = sync(central, local, progress=progress)
+    if new_password is not None and new_password != password:
+        (progress or (lambda _m: None))("låser den lokala filen med det nya lösenordet")
+        rekey_local(local, new_password)
+        with central.begin() as cs:
+            record(cs, who.actor, "offline_rekeyed", checkout_id=checkout_id, laptop=code)
+        result.rekeyed = True
     return result

@@ -317,3 +317,129 @@ def test_the_laptops_change_log_triggers_are_back_after_a_rebuild(tmp_path: Path
                 assert f"offline_change_{spec.name}_{suffix}" in names
     finally:
         local.dispose()
+
+
+# --- a central password change while the laptop is out ----------------------------------------
+
+NEW_PW = "nytt-lösen-2"
+
+
+def test_a_central_password_change_while_the_laptop_is_out(
+    central: Database, users, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from main import main
+    from models import AuditEvent, User
+    from services.auth import authenticate
+    from services.users import hash_password
+
+    case_id = _case_for_anna(central, users, (A, KARIN))
+    path = tmp_path / "l.fokus"
+    checkout(central, path, "anna", PW)
+    local = open_local(path, PW)
+    try:
+        note = JournalService(db=local, actor=_anna(users)).add_note(
+            case_id, _note("Skrivet före bytet"), sign=True
+        )
+    finally:
+        local.dispose()
+    with central.begin() as s:  # changed centrally while the laptop is out
+        s.execute(
+            update(User).where(User.username == "anna").values(password_hash=hash_password(NEW_PW))
+        )
+
+    # Offline, the old password still opens the file and logs in; the new one does not.
+    with pytest.raises(offline.LocalKeyError, match="det gamla lösenordet upp filen"):
+        open_local(path, NEW_PW)
+    local = open_local(path, PW)
+    try:
+        assert authenticate(local, "anna", PW, "laptop").username == "anna"
+    finally:
+        local.dispose()
+
+    # Syncing with the old password alone: central refuses it and says what to do.
+    monkeypatch.setattr("sys.stdin", io.StringIO(PW + "\n"))
+    assert main(["sync", "--central", pg_url, "--local", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "sync --new-password" in err and err.count("\n") == 1
+    assert _count(central, select(func.count()).where(ContactEntry.id == note.id)) == 0
+
+    # Old password for the file, new one for central: synced, then the file is rekeyed.
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PW}\n{NEW_PW}\n"))
+    assert main(["sync", "--central", pg_url, "--local", str(path), "--new-password"]) == 0
+    assert "låst med det nya lösenordet" in capsys.readouterr().out
+    assert _count(central, select(func.count()).where(ContactEntry.id == note.id)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.fokus", "l.fokus.salt"]
+    with pytest.raises(offline.LocalKeyError):
+        open_local(path, PW)  # the old password opens nothing any more
+    local = open_local(path, NEW_PW)
+    try:
+        assert authenticate(local, "anna", NEW_PW, "laptop").username == "anna"
+        with pytest.raises(Exception, match="fel användarnamn eller lösenord"):
+            authenticate(local, "anna", PW, "laptop")
+        assert sync(central, local).compared == 0
+    finally:
+        local.dispose()
+    assert _count(central, select(func.count()).where(AuditEvent.action == "offline_rekeyed")) == 1
+    _chain_ok(central)
+
+
+def test_an_interrupted_rekey_is_finished_by_the_next_opening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import uuid as uuid_mod
+    from datetime import UTC, datetime, timedelta
+
+    from models import OfflineLocalState, Unit, User
+    from services.offline import create_local, rekey_local
+
+    path = tmp_path / "l.fokus"
+    local = create_local(path, "gammalt-1", kdf=KdfParams(1, 8192, 1))
+    user_id, unit_id, now = uuid_mod.uuid4(), uuid_mod.uuid4(), datetime.now(UTC)
+    with local.begin() as s:
+        s.add(Unit(id=unit_id, name="Enheten"))
+        s.flush()
+        s.add(
+            User(
+                id=user_id,
+                username="anna",
+                full_name="Anna",
+                role="caseworker",
+                unit_id=unit_id,
+                password_hash="x",
+            )
+        )
+        s.add(
+            OfflineLocalState(
+                id=1,
+                laptop_id=uuid_mod.uuid4(),
+                laptop_code="AB12",
+                checkout_id=uuid_mod.uuid4(),
+                user_id=user_id,
+                username="anna",
+                checked_out_at=now,
+                expires_at=now + timedelta(days=1),
+                last_provisional=0,
+            )
+        )
+    real_replace = os.replace
+
+    def crash(*_args):  # type: ignore[no-untyped-def]
+        raise OSError("strömavbrott")
+
+    monkeypatch.setattr(offline.os, "replace", crash)
+    try:
+        with pytest.raises(OSError, match="strömavbrott"):
+            rekey_local(local, "nytt-1")
+    finally:
+        monkeypatch.setattr(offline.os, "replace", real_replace)
+        local.dispose()
+    assert offline._pending_salt_path(path).exists()
+    with pytest.raises(offline.LocalKeyError):
+        open_local(path, "gammalt-1")  # the file already has the new key
+    local = open_local(path, "nytt-1")
+    local.dispose()
+    assert not offline._pending_salt_path(path).exists()
+    open_local(path, "nytt-1").dispose()  # and from now on without any recovery
