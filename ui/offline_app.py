@@ -24,7 +24,13 @@ from services.register import RegisterService
 from services.search import SearchAuditService
 from services.summary import SummaryService
 from ui.login_dialog import LoginController, LoginDialog
-from ui.startup import build_main_window, create_application, show_fatal, workstation
+from ui.startup import (
+    build_main_window,
+    case_services,
+    create_application,
+    show_fatal,
+    workstation,
+)
 from ui.sync_dialog import OfflineMenu, local_functions
 from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
@@ -78,6 +84,8 @@ def run_offline_app(*, local_path: Path, central_url: str | None) -> int:
             db_label=f"Offline: {local_path}",
             runner=runner,
             case_source=OfflineCaseSource(inner=CaseViewService(db=db, actor=user.actor), local=db),
+            # New notes, edits and new cases work offline as online, on the laptop copy.
+            case_services=case_services(db, user.actor),
             summary_service=SummaryService(db=db, actor=user.actor),
             search_audit=SearchAuditService(db=db, actor=user.actor),
         )
