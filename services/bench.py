@@ -941,12 +941,18 @@ def sync_1000_s(bench: BenchDatabase, progress: Progress) -> tuple[float | None,
                         ),
                         sign=True,
                     )
-                ls.execute(update(Case).where(Case.id.in_(local_ids)).values(town="Järna"))
+                # Values new to this run, so a reused database has as much to sync.
+                ls.execute(
+                    update(Case).where(Case.id.in_(local_ids)).values(town=f"Järna {username[-6:]}")
+                )
             with bench.db.begin() as s:
                 s.execute(
                     update(Case)
                     .where(Case.id.in_(local_ids[: len(local_ids) // 10]))
-                    .values(summary="Ändrad centralt under bench.", version=Case.version + 1)
+                    .values(
+                        summary=f"Ändrad centralt under bench {username[-6:]}.",
+                        version=Case.version + 1,
+                    )
                 )
             progress("  synkroniserar")
             with stopwatch() as t:

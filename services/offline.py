@@ -918,9 +918,37 @@ def copy_reference_data(source: Session, target: Session) -> None:
                 target.execute(table.update().where(table.c.code == row["code"]).values(row))
 
 
+def parents_first(spec: SyncTable, rows: Sequence[Row]) -> list[Row]:
+    """``rows`` ordered so a row another one points at within the table comes first.
+
+    Only notes point at notes (a correction at what it corrects); foreign keys
+    are checked row by row, and the server returns rows in any order.
+    """
+    refs = [fk.parent.name for fk in spec.table.foreign_keys if fk.column.table is spec.table]
+    if not refs or len(rows) < 2:
+        return list(rows)
+    by_key = {r["id"]: r for r in rows}
+    placed: set[Any] = set()
+    out: list[Row] = []
+
+    def place(row: Row, depth: int = 0) -> None:
+        if row["id"] in placed:
+            return
+        placed.add(row["id"])
+        for col in refs:
+            parent = by_key.get(row.get(col))
+            if parent is not None and depth < len(rows):
+                place(parent, depth + 1)
+        out.append(row)
+
+    for r in rows:
+        place(r)
+    return out
+
+
 def insert_rows(session: Session, rows: dict[str, dict[str, Row]]) -> None:
     for spec in CASE_TABLES:
-        values = list(rows[spec.name].values())
+        values = parents_first(spec, list(rows[spec.name].values()))
         if values:
             session.execute(insert(spec.table), values)
 

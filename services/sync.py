@@ -77,6 +77,7 @@ from services.offline import (
     local_actor,
     log_change,
     logged_changes,
+    parents_first,
     referenced_users,
     row_key,
     rows_by_keys,
@@ -527,7 +528,7 @@ def _apply_central(
                 plan.base.pop((spec.name, theirs_key), None)
                 continue
             rows.append(r)
-        for part in chunks(rows):
+        for part in chunks(parents_first(spec, rows)):
             cs.execute(insert(spec.table), list(part))
         result.pushed += len(rows)
     guarded = is_postgres(cs)
@@ -701,7 +702,7 @@ def _apply_local(
                 )
                 continue
             rows.append(r)
-        for part in chunks(rows):
+        for part in chunks(parents_first(spec, rows)):
             ls.execute(insert(spec.table), list(part))
         result.pulled += len(rows)
     for old, new in remap.items():

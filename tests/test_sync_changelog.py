@@ -443,3 +443,19 @@ def test_an_interrupted_rekey_is_finished_by_the_next_opening(
     local.dispose()
     assert not offline._pending_salt_path(path).exists()
     open_local(path, "nytt-1").dispose()  # and from now on without any recovery
+
+
+def test_a_correction_is_inserted_after_the_note_it_corrects() -> None:
+    """The server returns rows in any order; SQLite checks each foreign key at once."""
+    from services.offline import TABLES_BY_NAME, parents_first
+
+    first, second, third = (uuid.uuid4() for _ in range(3))
+    rows = [
+        {"id": third, "corrects_id": second},
+        {"id": second, "corrects_id": first},
+        {"id": first, "corrects_id": None},
+    ]
+    ordered = [r["id"] for r in parents_first(TABLES_BY_NAME["contact_entry"], rows)]
+    assert ordered == [first, second, third]
+    person = TABLES_BY_NAME["person"]
+    assert parents_first(person, rows[:2]) == rows[:2]  # no self-reference: order kept
