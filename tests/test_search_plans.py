@@ -136,9 +136,21 @@ def _paged(
     actor: Actor | None,
     limit: int = 7,
 ) -> list[uuid.UUID]:
-    """Every matching case, window by window (each window starting after the last key)."""
+    """Every matching case, window by window (each window starting after the last key).
+
+    ``strategy`` None: the register's own windows (the plan it chooses; on
+    PostgreSQL its one statement).
+    """
     out: list[uuid.UUID] = []
     after = None
+    if strategy is None:
+        service = RegisterService(db=world.db, today=lambda: TODAY, actor=actor)
+        while True:
+            rows = service.window(flt, after, limit, descending=descending)
+            out += [r.id for r in rows]
+            if len(rows) < limit:
+                return out
+            after = rows[-1].key
     with world.db.begin() as s:
         while True:
             ids = search_window_ids(
