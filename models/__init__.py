@@ -27,6 +27,7 @@ from models.org import DEFAULT_CAP_FOCUS, DEFAULT_CAP_OTHER, Unit, User
 from models.person import Person, PersonIdentifier
 from models.plan import PersonDirection, Target, TargetGroup, TargetRule
 from models.reference import Agency, ContactMethod, SupportReasonKind
+from models.sort_keys import CaseSortKey
 from models.stats import SupportYearCase, SupportYearPerson
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Case",
     "CaseNamedStaff",
     "CaseNumberCounter",
+    "CaseSortKey",
     "CaseShare",
     "Consent",
     "ContactEntry",

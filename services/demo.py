@@ -59,6 +59,7 @@ from models import (
     Unit,
     User,
 )
+from models import sort_keys as register_keys
 from models import stats as support_years
 from models.codes import (
     CaseStatus,
@@ -1897,8 +1898,10 @@ def _seed_in(
         writer.stop()
     for sql in create:
         raw.execute(sql)
-    # The raw inserts bypassed the ORM hooks that keep the support-year aggregate current.
+    # The raw inserts bypassed the ORM hooks that keep the support-year aggregate and the
+    # register's sort keys current.
     support_years.rebuild(session)
+    register_keys.rebuild(session)
     record(
         session,
         actor,

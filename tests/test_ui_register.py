@@ -20,10 +20,18 @@ from services.audit import Actor
 from services.auth import SessionUser, demo_login
 from services.db import Database, open_database
 from services.demo import seed_demo
-from services.register import RegisterRow, RegisterService
+from services.register import RegisterRow, RegisterService, RegisterSort
 from services.search import RegisterFilter, search_cases
 from ui.i18n import format_count
-from ui.register_model import COL_FLAGS, COL_NUMBER, ROW_ROLE, RegisterModel
+from ui.register_model import (
+    COL_APPLICANT,
+    COL_FLAGS,
+    COL_HOUSEHOLD,
+    COL_NUMBER,
+    COL_PID,
+    ROW_ROLE,
+    RegisterModel,
+)
 from ui.startup import MainParts, build_main_window
 from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
@@ -102,14 +110,21 @@ def _wait_loaded(qtbot, parts: MainParts) -> None:  # type: ignore[no-untyped-de
 
 
 def _rows(model: RegisterModel) -> list[RegisterRow]:
-    return [model.row_at(i) for i in range(model.rowCount())]
+    rows = [model.row_at(i) for i in range(model.rowCount())]
+    assert None not in rows, "every row fetched"
+    return rows  # type: ignore[return-value]
 
 
 def _fetch_all(qtbot, model: RegisterModel) -> list[RegisterRow]:  # type: ignore[no-untyped-def]
+    """Every row: appended (no count yet) or filled in as a view's paint asks for them."""
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
     while not model.exhausted:
-        qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
         if model.canFetchMore():
             model.fetchMore()
+        elif (row := model.first_missing()) is not None:
+            model.request_rows(row, row)
+        else:
+            qtbot.wait(5)  # the count is on its way
         qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
     return _rows(model)
 
@@ -267,10 +282,49 @@ def test_sorting_by_case_number_runs_in_sql(qtbot, seeded, state, runner) -> Non
     header.setSortIndicator(COL_NUMBER, Qt.SortOrder.AscendingOrder)
     qtbot.waitUntil(lambda: not parts.model.descending and parts.model.rowCount() > 0, timeout=WAIT)
     assert parts.model.row_at(0).key < newest
-    assert parts.model.rowCount() == 200
-    # Other columns do not sort (yet): the indicator stays on the case number.
-    header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
+    # Every case has a row (the count is kept), one window of them fetched.
+    assert parts.model.rowCount() == CASES
+    assert parts.model.first_missing() == 200
+    # Columns worked out per window do not sort: the indicator stays where it was.
+    header.setSortIndicator(COL_HOUSEHOLD, Qt.SortOrder.AscendingOrder)
     assert header.sortIndicatorSection() == COL_NUMBER
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+
+
+def test_sorting_by_applicant_is_swedish_order_in_sql(
+    qtbot, qtmodeltester, seeded, state, runner
+) -> None:  # type: ignore[no-untyped-def]
+    parts = _open(qtbot, seeded, state, runner)
+    model = parts.model
+    header = parts.window.register.table.horizontalHeader()
+    header.setSortIndicator(COL_APPLICANT, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(
+        lambda: model.sort is RegisterSort.APPLICANT and not model.loading, timeout=WAIT
+    )
+    assert model.rowCount() == CASES  # the count is kept
+    rows = _fetch_all(qtbot, model)
+    keys = [r.key for r in rows]
+    assert keys == sorted(keys) and len({r.id for r in rows}) == CASES
+    # By last name in Swedish order: Å, Ä, Ö after Z, in that order.
+    last = [r.applicant_name.split()[-1][0] for r in rows if r.applicant_name]
+    tail = "".join(dict.fromkeys(c for c in last if c in "XYZÅÄÖ"))
+    assert tail == "".join(c for c in "XYZÅÄÖ" if c in tail)  # first seen in alphabet order
+    assert "Z" in tail and "Å" in tail and "Ö" in tail  # the demo names have them
+    qtmodeltester.check(model)
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    # Descending, then a click on a column that does not sort keeps the applicant order.
+    header.setSortIndicator(COL_APPLICANT, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: model.descending and not model.loading, timeout=WAIT)
+    assert model.row_at(0) == rows[-1]
+    header.setSortIndicator(COL_FLAGS, Qt.SortOrder.AscendingOrder)
+    assert header.sortIndicatorSection() == COL_APPLICANT
+    # Personnummer.
+    header.setSortIndicator(COL_PID, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(
+        lambda: model.sort is RegisterSort.PERSONAL_ID and not model.loading, timeout=WAIT
+    )
+    pids = [r.personal_id for r in _fetch_all(qtbot, model)]
+    assert pids == sorted(pids)
 
 
 def test_ctrl_f_focuses_the_search(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
@@ -346,7 +400,8 @@ def test_register_on_postgresql(qtbot, pg_url, state, runner) -> None:  # type: 
         from ui.startup import database_label
 
         assert database_label(db).startswith("PostgreSQL: postgresql+psycopg://")
-        assert parts.model.rowCount() == 200
+        assert parts.model.rowCount() == 450  # a row for every case, the first 200 fetched
+        assert parts.model.first_missing() == 200
         rows = _fetch_all(qtbot, parts.model)
         assert len({r.key for r in rows}) == 450
         name = next(r for r in rows if any(c in r.applicant_name for c in "ÅÄÖ")).applicant_name
@@ -473,3 +528,122 @@ def test_a_window_arriving_after_the_model_is_gone_is_dropped(qtbot, runner) -> 
     runner.wait()
     QCoreApplication.processEvents()  # the late result is dropped, nothing raises
     assert not runner.busy
+
+
+class _Recording:
+    """The register service, with every window call recorded."""
+
+    def __init__(self, service: RegisterService) -> None:
+        self.service = service
+        self.calls: list[dict[str, object]] = []
+
+    def window(self, flt, after_key=None, limit=200, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+        self.calls.append({"after": after_key, "limit": limit, "desc": descending, "skip": skip})
+        return self.service.window(
+            flt, after_key, limit, descending=descending, skip=skip, sort=sort
+        )
+
+    def count(self, flt: RegisterFilter) -> int:
+        return self.service.count(flt)
+
+
+def _all_in_order(db: Database) -> list[RegisterRow]:
+    service, rows, key = _service(db), [], None
+    while batch := service.window(RegisterFilter(), key, 500, descending=True):
+        rows += batch
+        key = batch[-1].key
+    return rows
+
+
+def test_sparse_model_ctrl_end_fetches_only_the_last_window(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    expected = _all_in_order(seeded)
+    source = _Recording(_service(seeded))
+    parts = build_main_window(
+        service=source,  # type: ignore[arg-type]
+        user=demo_login(seeded, "test"),
+        state=state,
+        db_label="SQLite – test",
+        runner=runner,
+    )
+    qtbot.addWidget(parts.window)
+    _wait_loaded(qtbot, parts)
+    model, table = parts.model, parts.window.register.table
+    assert parts.register.last_count == CASES == model.rowCount() == model.total
+    assert model.first_missing() == 200 and model.row_at(200) is None
+    parts.window.resize(900, 600)
+    parts.window.show()
+    qtbot.waitExposed(parts.window)
+    table.setFocus()
+    table.setCurrentIndex(model.index(0, 0))
+    source.calls.clear()
+    # Whoever waits on the signal (the bench) sees the end of loading in it, not later.
+    states: list[bool] = []
+    model.window_loaded.connect(lambda _n: states.append(model.loading))
+    QTest.keyClick(table, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    assert table.currentIndex().row() == CASES - 1  # at once: the row exists, unfetched
+    qtbot.waitUntil(lambda: model.row_at(CASES - 1) is not None and not model.loading, timeout=WAIT)
+    # One window, asked for in the reversed order from the end: not the 800 rows between.
+    assert source.calls == [{"after": None, "limit": 200, "desc": False, "skip": 0}]
+    assert states and states[-1] is False
+    assert [model.row_at(i) for i in range(800, CASES)] == expected[800:]
+    assert model.row_at(799) is None and model.row_at(400) is None
+    assert table.currentIndex().data(ROW_ROLE) == expected[-1]
+    assert [i.row() for i in table.selectionModel().selectedRows()] == [CASES - 1]
+
+    # A jump into the middle: one window around it, found by skipping in the index.
+    source.calls.clear()
+    table.scrollTo(model.index(500, 0), table.ScrollHint.PositionAtCenter)
+    qtbot.waitUntil(lambda: model.row_at(500) is not None and not model.loading, timeout=WAIT)
+    assert len(source.calls) == 1 and source.calls[0]["skip"] > 0
+    loaded = [i for i in range(CASES) if model.row_at(i) is not None]
+    assert all(model.row_at(i) == expected[i] for i in loaded)  # each in its place
+    assert 400 < len(loaded) < CASES
+
+    # The rest, filled in from the neighbours: every case once, in order.
+    assert _fetch_all(qtbot, model) == expected
+    assert parts.window.count_label.text() == f"{format_count(CASES)} ärenden"
+
+
+def test_sparse_model_passes_the_model_testers(qtbot, qtmodeltester, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    service = _service(seeded)
+    model = RegisterModel(source=service, runner=runner)
+    model.set_filter(RegisterFilter())
+    qtbot.waitUntil(lambda: model.rowCount() > 0 and not model.loading, timeout=WAIT)
+    model.set_total(RegisterFilter(), service.count(RegisterFilter()))
+    assert model.rowCount() == CASES
+    qtmodeltester.check(model)  # asks for data on unfetched rows too
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    model.request_rows(CASES - 1, CASES - 1)
+    qtbot.waitUntil(lambda: model.row_at(CASES - 1) is not None, timeout=WAIT)
+    qtmodeltester.check(model, force_py=True)
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    keys = [r.key for r in _fetch_all(qtbot, model)]
+    assert keys == sorted(keys, reverse=True) and len(set(keys)) == CASES
+
+
+def test_sparse_model_a_short_window_leaves_rows_empty_and_asks_no_more(
+    qtbot, seeded, runner
+) -> None:  # type: ignore[no-untyped-def]
+    """Cases removed between the count and a window: the rows stay empty, no fetch loop."""
+    service = _service(seeded)
+    calls = []
+
+    class Shrinking:
+        def window(self, flt, after_key=None, limit=200, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+            calls.append(after_key)
+            rows = service.window(flt, after_key, limit, descending=descending, skip=skip)
+            first_window = after_key is None and descending
+            return rows if first_window else rows[: limit // 2]
+
+    model = RegisterModel(source=Shrinking(), runner=runner)
+    model.set_filter(RegisterFilter())
+    qtbot.waitUntil(lambda: model.rowCount() > 0 and not model.loading, timeout=WAIT)
+    model.set_total(RegisterFilter(), CASES)
+    model.request_rows(200, 200)
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    assert model.row_at(200) is not None and model.row_at(399) is None
+    n = len(calls)
+    model.request_rows(399, 399)
+    assert model.index(399, 0).data() is None
+    qtbot.wait(50)
+    assert len(calls) == n  # an emptied row is not asked for again

@@ -2,8 +2,10 @@
 
 Typing restarts a 250 ms single-shot timer; when it fires, the model is given
 the new filter (its first window loads in the background) and the number of
-matching cases is counted in the background too. Results for an older filter
-are dropped when they arrive late.
+matching cases is counted in the background too, beside it: the count goes to
+the status bar and to the model, which then has a row for every case (see
+:mod:`ui.register_model`). Results for an older filter are dropped when they
+arrive late.
 
 A search with text is audited once it has settled: when the count for the
 filter the debounce applied arrives (the result is shown), one event is
@@ -22,14 +24,21 @@ from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 
 from models.codes import CaseStatus
 from services.errors import FokusError
+from services.register import RegisterSort
 from services.search import RegisterFilter
-from ui.register_model import COL_NUMBER, ROW_ROLE, RegisterModel
+from ui.register_model import COL_APPLICANT, COL_NUMBER, COL_PID, ROW_ROLE, RegisterModel
 from ui.register_view import RegisterView
 from ui.view_state import SavedFilter, ViewState
 
 DEBOUNCE_MS = 250
 DEFAULT_WIDTHS = (120, 200, 120, 70, 100, 160, 80)
 HEADER_KEY = "register"
+# The columns a click on the header sorts by (in SQL, each order walking an index).
+SORTABLE = {
+    COL_NUMBER: RegisterSort.NUMBER,
+    COL_APPLICANT: RegisterSort.APPLICANT,
+    COL_PID: RegisterSort.PERSONAL_ID,
+}
 
 
 class CountSource(Protocol):
@@ -84,7 +93,9 @@ class RegisterController(QObject):
         self._audited: RegisterFilter | None = None  # the last filter a count arrived for
         self._count_generation = 0
         self.last_count: int | None = None
-        self._descending: bool | None = None  # the restored order, applied with the first filter
+        # The restored order, applied with the first filter.
+        self._descending: bool | None = None
+        self._sort: RegisterSort | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(debounce_ms)
@@ -154,21 +165,28 @@ class RegisterController(QObject):
         self._apply_filter()
 
     def _on_sort_indicator_changed(self, section: int, order: Qt.SortOrder) -> None:
-        """Only the case number sorts (in SQL, by keyset); other columns keep its indicator."""
-        header = self._view.table.horizontalHeader()
-        if section != COL_NUMBER:
-            header.blockSignals(True)
-            header.setSortIndicator(COL_NUMBER, self._sort_order())
-            header.blockSignals(False)
+        """Case number, applicant (Swedish order) and personnummer sort, in SQL by keyset;
+        the other columns are worked out per window and keep the current indicator."""
+        sort = SORTABLE.get(section)
+        if sort is None:
+            self._show_sort_indicator()
             return
         descending = order == Qt.SortOrder.DescendingOrder
-        if descending != self._model.descending:
-            self._model.set_filter(self.current_filter(), descending=descending)
+        if descending != self._model.descending or sort is not self._model.sort:
+            # The same cases in another order: the count stays.
+            flt = self.current_filter()
+            total = self.last_count if flt == self._model.current_filter else None
+            self._model.set_filter(flt, descending=descending, sort=sort, total=total)
 
-    def _sort_order(self) -> Qt.SortOrder:
-        return (
+    def _show_sort_indicator(self) -> None:
+        header = self._view.table.horizontalHeader()
+        column = next(c for c, s in SORTABLE.items() if s is self._model.sort)
+        order = (
             Qt.SortOrder.DescendingOrder if self._model.descending else Qt.SortOrder.AscendingOrder
         )
+        header.blockSignals(True)
+        header.setSortIndicator(column, order)
+        header.blockSignals(False)
 
     def _on_row_activated(self, index: QModelIndex) -> None:
         row = self._model.data(index, ROW_ROLE)
@@ -184,6 +202,7 @@ class RegisterController(QObject):
     def _on_count(self, generation: int, n: int, flt: RegisterFilter) -> None:
         if generation == self._count_generation:
             self.last_count = n
+            self._model.set_total(flt, n)  # the model now has a row for every case
             self.count_changed.emit(n)
             self._audit_settled(flt, n)
 
@@ -216,8 +235,8 @@ class RegisterController(QObject):
     # --- internals
     def _apply_filter(self) -> None:
         flt = self.current_filter()
-        self._model.set_filter(flt, descending=self._descending)
-        self._descending = None
+        self._model.set_filter(flt, descending=self._descending, sort=self._sort)
+        self._descending = self._sort = None
         self._on_loading_changed()
         self._count_generation += 1
         generation = self._count_generation
@@ -248,8 +267,9 @@ class RegisterController(QObject):
             for col, width in enumerate(DEFAULT_WIDTHS):
                 header.resizeSection(col, width)
             header.setSortIndicator(COL_NUMBER, Qt.SortOrder.DescendingOrder)
-        if header.sortIndicatorSection() != COL_NUMBER:
+        if header.sortIndicatorSection() not in SORTABLE:
             header.setSortIndicator(COL_NUMBER, Qt.SortOrder.DescendingOrder)
         header.setSortIndicatorShown(True)
         header.setSectionsClickable(True)
         self._descending = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+        self._sort = SORTABLE[header.sortIndicatorSection()]

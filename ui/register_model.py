@@ -1,8 +1,16 @@
-"""The case register as a lazily fetched table model.
+"""The case register as a sparse, lazily fetched table model.
 
-The model holds only the rows fetched so far. ``fetchMore`` asks the
-register service, in a background worker, for the next keyset window after
-the last row it holds; the rows arrive on the GUI thread and are inserted.
+The model never holds all cases. It starts like a plain lazy model: the first
+keyset window arrives from a background worker and further windows are
+appended by ``fetchMore``. Once it is told how many cases match
+(:meth:`RegisterModel.set_total`, from the controller's count), it has that
+many rows, most of them not yet fetched. A row that a view asks for and that
+is not there yet is queued; the queue is turned into one window fetched in
+the background from the nearest fetched row: forwards from the row before the
+gap, backwards (the reversed order) from the row after it or from the end,
+or, far from both, by skipping in the index first. So Ctrl+End fetches only
+the last window, and the rows arrive as ``dataChanged``, not as inserts.
+
 A filter change resets the model and bumps a generation counter, so a window
 still on its way for the old filter is dropped when it arrives.
 """
@@ -11,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
@@ -20,12 +29,13 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
 
 from services.errors import FokusError
-from services.register import WINDOW, RegisterKey, RegisterRow
+from services.register import WINDOW, RegisterKey, RegisterRow, RegisterSort
 from services.search import RegisterFilter
 
 log = logging.getLogger(__name__)
@@ -78,6 +88,8 @@ class WindowSource(Protocol):
         limit: int = WINDOW,
         *,
         descending: bool = False,
+        skip: int = 0,
+        sort: RegisterSort = RegisterSort.NUMBER,
     ) -> list[RegisterRow]: ...
 
 
@@ -94,10 +106,30 @@ class Runner(Protocol):
     ) -> int: ...
 
 
+class _Gone:
+    """A row that a window should have filled and did not (the cases changed meanwhile)."""
+
+
+_GONE = _Gone()
+_WANTED_MAX = 400  # rows asked for and not yet fetched; older requests are forgotten
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """One planned window: where its rows go and how to ask for them."""
+
+    start: int  # the model row of the first case in register order
+    after: RegisterKey | None
+    limit: int
+    backwards: bool  # asked for in the reversed order, from the row after the gap
+    skip: int
+    append: bool  # the plain lazy mode (no total known yet): the rows are inserted
+
+
 class RegisterModel(QAbstractTableModel):
     """Read-only register rows, fetched a keyset window at a time in the background."""
 
-    window_loaded = Signal(int)  # rows added
+    window_loaded = Signal(int)  # rows filled or added by one window
     load_failed = Signal(str)
 
     def __init__(
@@ -112,12 +144,21 @@ class RegisterModel(QAbstractTableModel):
         self._source = source
         self._runner = runner
         self._window = window
-        self._rows: list[RegisterRow] = []
+        self._rows: list[RegisterRow | _Gone | None] = []
+        self._loaded: list[list[int]] = []  # sorted, disjoint [start, end) runs of fetched rows
         self._filter = RegisterFilter()
         self._descending = True  # newest case first
+        self._sort = RegisterSort.NUMBER
         self._generation = 0
         self._pending = False
+        self._total: int | None = None  # matching cases, once told
+        self._first_full = False  # the first window was a whole window: there may be more
         self._exhausted = True  # nothing to fetch until a filter is set
+        self._wanted: dict[int, None] = {}  # rows a view asked for, oldest first
+        self._plan_timer = QTimer(self)
+        self._plan_timer.setSingleShot(True)
+        self._plan_timer.setInterval(0)  # after the paint that asked: one window for all of it
+        self._plan_timer.timeout.connect(self._fetch_wanted)
 
     # --- state
     @property
@@ -126,76 +167,260 @@ class RegisterModel(QAbstractTableModel):
 
     @property
     def loading(self) -> bool:
-        return self._pending
+        """A window is on its way, or rows a view asked for wait for one."""
+        return self._pending or bool(self._wanted)
 
     @property
     def exhausted(self) -> bool:
+        """Every matching case has been fetched (nothing more to ask for)."""
         return self._exhausted
 
-    def row_at(self, row: int) -> RegisterRow:
-        return self._rows[row]
+    @property
+    def total(self) -> int | None:
+        """The number of matching cases, once known (then it is the row count)."""
+        return self._total
 
     @property
     def descending(self) -> bool:
         return self._descending
 
-    def set_filter(self, flt: RegisterFilter, *, descending: bool | None = None) -> None:
+    @property
+    def sort(self) -> RegisterSort:
+        return self._sort
+
+    def row_at(self, row: int) -> RegisterRow | None:
+        """The case on ``row``, or None while it has not been fetched."""
+        value = self._rows[row]
+        return value if isinstance(value, RegisterRow) else None
+
+    def is_loaded(self, row: int) -> bool:
+        return 0 <= row < len(self._rows) and self._rows[row] is not None
+
+    def first_missing(self, start: int = 0) -> int | None:
+        """The first row at or after ``start`` that has not been fetched, or None."""
+        row = start
+        for begin, end in self._loaded:
+            if end <= row:
+                continue
+            if begin > row:
+                break
+            row = end
+        return row if row < len(self._rows) else None
+
+    def set_filter(
+        self,
+        flt: RegisterFilter,
+        *,
+        descending: bool | None = None,
+        sort: RegisterSort | None = None,
+        total: int | None = None,
+    ) -> None:
         """Forget every row and start fetching the first window for ``flt``.
 
-        ``descending`` (newest case first) is kept when not given.
+        ``descending`` and ``sort`` (the order, in SQL) are kept when not given. ``total``:
+        the number of matching cases when already known (a new order of the
+        same filter), else it comes later through :meth:`set_total`.
         """
         self.beginResetModel()
         self._filter = flt
         if descending is not None:
             self._descending = descending
+        if sort is not None:
+            self._sort = sort
         self._rows = []
+        self._loaded = []
+        self._wanted.clear()
+        self._plan_timer.stop()
         self._generation += 1
         self._pending = False
+        self._total = total
+        self._first_full = False
         self._exhausted = False
         self.endResetModel()
-        self.fetchMore(QModelIndex())
+        self._start(_Fetch(0, None, self._window, False, 0, append=True))
 
     def refresh(self) -> None:
         self.set_filter(self._filter)
 
-    # --- lazy fetching
+    def set_total(self, flt: RegisterFilter, total: int) -> None:
+        """``total`` cases match ``flt``: from now on the model has that many rows."""
+        if flt != self._filter or self._total is not None:
+            return  # a count for another filter, or already known
+        self._total = total
+        self._extend_to_total()
+
+    def request_rows(self, first: int, last: int) -> None:
+        """Fetch rows ``first``..``last`` if they are not there (as a view's paint does)."""
+        for row in range(max(first, 0), min(last, len(self._rows) - 1) + 1):
+            if self._rows[row] is None:
+                self._want(row)
+
+    # --- fetching
     def canFetchMore(self, parent: ModelIndex = QModelIndex()) -> bool:  # noqa: B008, N802
-        return not parent.isValid() and not self._exhausted and not self._pending
+        """Only in the plain lazy mode (before the total is known): append a window."""
+        return (
+            not parent.isValid()
+            and self._total is None
+            and self._first_full
+            and not self._exhausted
+            and not self._pending
+        )
 
     def fetchMore(self, parent: ModelIndex = QModelIndex()) -> None:  # noqa: B008, N802
-        if parent.isValid() or self._exhausted or self._pending:
+        if not self.canFetchMore(parent):
             return
+        last = self._rows[-1]
+        assert isinstance(last, RegisterRow)
+        self._start(_Fetch(len(self._rows), last.key, self._window, False, 0, append=True))
+
+    def _want(self, row: int) -> None:
+        self._wanted.pop(row, None)
+        self._wanted[row] = None  # the newest request last
+        if len(self._wanted) > _WANTED_MAX:
+            del self._wanted[next(iter(self._wanted))]
+        if not self._pending and not self._plan_timer.isActive():
+            self._plan_timer.start()
+
+    def _fetch_wanted(self) -> None:
+        if self._pending:
+            return
+        while self._wanted:
+            row = next(reversed(self._wanted))  # the latest request: where the user is now
+            del self._wanted[row]
+            if row < len(self._rows) and self._rows[row] is None:
+                self._start(self._plan(row))
+                return
+        self.window_loaded.emit(0)  # nothing left to fetch: no longer loading
+
+    def _plan(self, row: int) -> _Fetch:
+        """The window that fills the gap around ``row`` from the nearest fetched row."""
+        n, w = len(self._rows), self._window
+        gap_start, gap_end = 0, n
+        for begin, end in self._loaded:
+            if end <= row:
+                gap_start = end
+            elif begin > row:
+                gap_end = begin
+                break
+        before = self._key(gap_start - 1)
+        after = self._key(gap_end) if gap_end < n else None
+        if before is not None and row - gap_start < w:
+            return _Fetch(gap_start, before, min(w, gap_end - gap_start), False, 0, False)
+        if gap_end - row <= w:
+            limit = min(w, gap_end - gap_start)
+            return _Fetch(gap_end - limit, after, limit, True, 0, False)
+        # Far from both ends of the gap (a jump into the middle): skip in the index.
+        start = max(gap_start, row - w // 2)
+        limit = min(w, gap_end - start)
+        forward_skip, backward_skip = start - gap_start, gap_end - (start + limit)
+        if forward_skip <= backward_skip:
+            return _Fetch(start, before, limit, False, forward_skip, False)
+        return _Fetch(start, after, limit, True, backward_skip, False)
+
+    def _key(self, row: int) -> RegisterKey | None:
+        value = self._rows[row] if 0 <= row < len(self._rows) else None
+        return value.key if isinstance(value, RegisterRow) else None
+
+    def _start(self, fetch: _Fetch) -> None:
         self._pending = True
         generation = self._generation
         flt = self._filter
-        after = self._rows[-1].key if self._rows else None
-        limit = self._window
-        descending = self._descending
+        descending = self._descending != fetch.backwards
+        sort = self._sort
         self._runner.run(
-            lambda: self._source.window(flt, after, limit, descending=descending),
-            on_done=lambda rows: self._on_window(generation, rows),
+            lambda: self._source.window(
+                flt, fetch.after, fetch.limit, descending=descending, skip=fetch.skip, sort=sort
+            ),
+            on_done=lambda rows: self._on_window(generation, fetch, rows),
             on_error=lambda exc: self._on_error(generation, exc),
             owner=self,
         )
 
-    def _on_window(self, generation: int, rows: list[RegisterRow]) -> None:
+    def _on_window(self, generation: int, fetch: _Fetch, rows: list[RegisterRow]) -> None:
         if generation != self._generation:
             return
         # Still "pending" while the insert signals run: a fetchMore called from a
         # slot (a view, a model tester) must not start a window after the old last row.
-        if rows:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
-            self._rows.extend(rows)
-            self.endInsertRows()
-        self._exhausted = len(rows) < self._window
+        if fetch.append:
+            self._append(fetch, rows)
+        else:
+            self._fill(fetch, rows)
         self._pending = False
+        self._exhausted = self._total is not None and self.first_missing() is None
+        # Rows asked for that this window brought are no longer wanted: ``loading`` is
+        # then already false for whoever waits on this signal.
+        self._wanted = {r: None for r in self._wanted if self._rows[r] is None}
         self.window_loaded.emit(len(rows))
+        if self._wanted:
+            self._plan_timer.start()
+
+    def _append(self, fetch: _Fetch, rows: list[RegisterRow]) -> None:
+        """A window in the plain lazy mode (or the first): insert what is new, fill the rest."""
+        if fetch.start == 0:
+            self._first_full = len(rows) >= self._window
+        start, n = fetch.start, len(self._rows)
+        inside = rows[: max(n - start, 0)]
+        if inside:  # the total arrived meanwhile: these rows are already placeholders
+            self._fill(_Fetch(start, None, len(inside), False, 0, False), inside)
+        extra = rows[len(inside) :]
+        if extra:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(extra) - 1)
+            self._rows.extend(extra)
+            self._mark_loaded(first, first + len(extra))
+            self.endInsertRows()
+        if len(rows) < fetch.limit and self._total is None:
+            self._total = len(self._rows)  # the last window: every case is here
+        self._extend_to_total()
+
+    def _fill(self, fetch: _Fetch, rows: list[RegisterRow]) -> None:
+        """Rows for placeholders; a short window leaves the rest of its range empty."""
+        if fetch.backwards:
+            rows = rows[::-1]
+            start = fetch.start + fetch.limit - len(rows)
+        else:
+            start = fetch.start
+        end = min(fetch.start + fetch.limit, len(self._rows))
+        for i in range(fetch.start, end):
+            self._rows[i] = _GONE  # kept if no row comes for it: never asked for again
+        for i, row in enumerate(rows[: max(end - start, 0)]):
+            self._rows[start + i] = row
+        self._mark_loaded(fetch.start, end)
+        if end > fetch.start:
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(fetch.start, 0), self.index(end - 1, last))
+
+    def _extend_to_total(self) -> None:
+        """Placeholders up to the total, once both it and a whole first window are known."""
+        if self._total is None or not self._first_full:
+            return
+        n = len(self._rows)
+        if self._total > n:
+            self.beginInsertRows(QModelIndex(), n, self._total - 1)
+            self._rows.extend([None] * (self._total - n))
+            self.endInsertRows()
+        else:
+            self._total = n  # the count is older than the rows (cases added since)
+        self._exhausted = self.first_missing() is None
+
+    def _mark_loaded(self, start: int, end: int) -> None:
+        if end <= start:
+            return
+        runs = [*self._loaded, [start, end]]
+        runs.sort()
+        merged: list[list[int]] = []
+        for begin, stop in runs:
+            if merged and begin <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], stop)
+            else:
+                merged.append([begin, stop])
+        self._loaded = merged
 
     def _on_error(self, generation: int, exc: BaseException) -> None:
         if generation == self._generation:
             self._pending = False
             self._exhausted = True
+            self._wanted.clear()
         if not isinstance(exc, FokusError):
             raise exc  # a bug: to the crash handler (or the failing test)
         if generation == self._generation:
@@ -228,6 +453,10 @@ class RegisterModel(QAbstractTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         row = self._rows[index.row()]
+        if not isinstance(row, RegisterRow):
+            if row is None and role == Qt.ItemDataRole.DisplayRole:
+                self._want(index.row())  # shown but not fetched: fetch it
+            return None
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, col)

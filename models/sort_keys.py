@@ -1,0 +1,276 @@
+"""Each case's applicant, as keys the register can sort by through an index.
+
+Why this table exists: the register sorts 100,000 cases by the applicant's
+name (in Swedish order) or personnummer and fetches them a keyset window at
+a time. The applicant lives two joins away (``household_member`` →
+``person``), and no index can order cases by a column of another table, so
+every window would sort all matching cases first. This table holds, per
+case, the applicant's stored sort key (``person.sort_key``, binary-comparable
+in Swedish order, see services/text.py) and personnummer, next to the case
+id, with an index on each: a window is an index range.
+
+The raw rows stay the truth (the applicant is the member with role
+``applicant`` and no end date, as the register shows it; ``''`` when there is
+none): :func:`keys_query` computes the table from them and a test checks it
+does after edits. Kept current in the same transaction as the changes, like
+:mod:`models.stats`: session hooks note the cases a flush or a DML statement
+touched (new cases, memberships, a person's name or number) and recompute
+exactly their rows before commit; a statement that cannot be traced marks the
+whole table for a rebuild. Bulk loads that bypass the ORM call :func:`rebuild`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Select, delete, event, func, insert, select
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
+
+from models.base import Base, FoldedText
+from models.case import Case, HouseholdMember
+from models.codes import MemberRole
+from models.person import Person
+
+_CHUNK = 500
+_INFO_CASES = "fokus_sort_keys_cases"
+_INFO_PERSONS = "fokus_sort_keys_persons"
+_INFO_ALL = "fokus_sort_keys_all"
+_INFO_DONE = "fokus_sort_keys_done"  # refreshed in this transaction (a savepoint may undo it)
+# Person columns the keys are made of: a change to any other column touches no key.
+_PERSON_KEY_COLUMNS = frozenset({"sort_key", "personal_id", "first_name", "last_name"})
+
+
+class CaseSortKey(Base):
+    """A case's applicant as sort keys: name in Swedish order, personnummer."""
+
+    __tablename__ = "case_sort_key"
+    __table_args__ = (
+        # With the case id (the key of a table without rowid, so in every index entry)
+        # as the tie-breaker, each is a total order a keyset window can seek in.
+        Index("ix_case_sort_key_applicant", "applicant", "case_id"),
+        Index("ix_case_sort_key_personal_id", "personal_id", "case_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("fs_case.id", ondelete="CASCADE"), primary_key=True
+    )
+    applicant: Mapped[str] = mapped_column(FoldedText)  # person.sort_key, or ""
+    personal_id: Mapped[str] = mapped_column(FoldedText)  # 12 digits, or ""
+
+
+def keys_query(case_ids: Sequence[uuid.UUID] | None = None) -> Select[Any]:
+    """(case_id, applicant, personal_id) computed from the cases, members and persons."""
+    hm, p = HouseholdMember, Person
+    stmt = (
+        select(
+            Case.id,
+            func.coalesce(func.min(p.sort_key), ""),
+            func.coalesce(func.min(p.personal_id), ""),
+        )
+        .outerjoin(
+            hm,
+            (hm.case_id == Case.id)
+            & (hm.role == MemberRole.APPLICANT.value)
+            & hm.valid_to.is_(None),
+        )
+        .outerjoin(p, p.id == hm.person_id)
+        .group_by(Case.id)
+    )
+    if case_ids is not None:
+        stmt = stmt.where(Case.id.in_(case_ids))
+    return stmt
+
+
+# The register's other index (revision 0012): a window's applicant and household read
+# the members from it, without touching the member rows.
+Index(
+    "ix_household_member_case_role",
+    HouseholdMember.case_id,
+    HouseholdMember.role,
+    HouseholdMember.valid_to,
+    HouseholdMember.valid_from,
+    HouseholdMember.person_id,
+)
+
+
+_COLS = ["case_id", "applicant", "personal_id"]
+
+
+def _chunks(ids: Iterable[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
+    values = sorted(set(ids))
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+def refresh(session: Session, case_ids: Iterable[uuid.UUID]) -> None:
+    """Recompute the rows of these cases."""
+    for part in _chunks(case_ids):
+        session.execute(delete(CaseSortKey).where(CaseSortKey.case_id.in_(part)))
+        session.execute(insert(CaseSortKey).from_select(_COLS, keys_query(part)))
+
+
+def rebuild(session: Session) -> None:
+    """Recompute the whole table (after a bulk load that bypassed the ORM)."""
+    session.execute(delete(CaseSortKey))
+    session.execute(insert(CaseSortKey).from_select(_COLS, keys_query()))
+    _cases(session).clear()
+    _persons(session).clear()
+    session.info.pop(_INFO_ALL, None)
+
+
+# ---------------------------------------------------------------------------
+# Keeping it current: session hooks
+
+
+def _cases(session: Session) -> set[Any]:
+    value = session.info.setdefault(_INFO_CASES, set())
+    assert isinstance(value, set)
+    return value
+
+
+def _done(session: Session) -> set[Any]:
+    value = session.info.setdefault(_INFO_DONE, set())
+    assert isinstance(value, set)
+    return value
+
+
+def _persons(session: Session) -> set[Any]:
+    value = session.info.setdefault(_INFO_PERSONS, set())
+    assert isinstance(value, set)
+    return value
+
+
+def _old_and_new(obj: Any, attr: str) -> set[Any]:
+    from sqlalchemy import inspect as sa_inspect
+
+    history = sa_inspect(obj).attrs[attr].history
+    values = {getattr(obj, attr)}
+    values.update(history.deleted or ())
+    values.update(history.added or ())
+    values.discard(None)
+    return values
+
+
+def _key_changed(obj: Person) -> bool:
+    from sqlalchemy import inspect as sa_inspect
+
+    attrs = sa_inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in _PERSON_KEY_COLUMNS)
+
+
+def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
+    # Persons: read before the flush, when the attribute history still shows the change.
+    for obj in session.dirty:
+        if isinstance(obj, Person) and _key_changed(obj):
+            _persons(session).add(obj.id)
+
+
+def _after_flush(session: Session, _context: UOWTransaction) -> None:
+    cases = _cases(session)
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Case):
+            cases.add(obj.id)
+        elif isinstance(obj, HouseholdMember):
+            cases.update(_old_and_new(obj, "case_id"))
+
+
+def _do_orm_execute(state: ORMExecuteState) -> None:
+    """A DML statement on a source table: note the cases it touches, or everything."""
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", "")
+    if name not in ("fs_case", "household_member", "person") or table is None:
+        return
+    session = state.session
+    if name == "person" and state.is_insert:
+        return  # a new person belongs to no household yet
+    key = "case_id" if name == "household_member" else "id"
+    ids = _touched(state, table, key)
+    if ids is None:
+        session.info[_INFO_ALL] = True
+    elif name == "person":
+        _persons(session).update(ids)
+    else:
+        _cases(session).update(ids)
+
+
+def _touched(state: ORMExecuteState, table: Any, key: str) -> set[Any] | None:
+    stmt: Any = state.statement
+    params: Any = state.parameters
+    rows: list[Any] = list(params) if isinstance(params, list) else [params] if params else []
+    if state.is_insert:
+        inline = getattr(stmt, "_values", None) or getattr(stmt, "_multi_values", None)
+        if inline or not rows or any(key not in r for r in rows):
+            return None
+        return {r[key] for r in rows}
+    values = getattr(stmt, "_values", None) or {}
+    if any(getattr(c, "key", c) == key for c in values) or any(key in r for r in rows):
+        return None  # rows move to another case
+    where = getattr(stmt, "whereclause", None)
+    if where is None or rows:
+        return None
+    return set(state.session.execute(select(table.c[key]).where(where)).scalars())
+
+
+def sync(session: Session) -> None:
+    """Bring this session's rows up to date now (before commit; readers may call it)."""
+    session.flush()
+    if session.info.pop(_INFO_ALL, False):
+        rebuild(session)
+        return
+    cases, persons = _cases(session), _persons(session)
+    if persons:
+        for part in _chunks(persons):
+            cases.update(
+                session.scalars(
+                    select(HouseholdMember.case_id).where(HouseholdMember.person_id.in_(part))
+                )
+            )
+        persons.clear()
+    if cases:
+        pending = set(cases)
+        cases.clear()
+        _done(session).update(pending)
+        refresh(session, pending)
+
+
+def _before_commit(session: Session) -> None:
+    sync(session)
+
+
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        _cases(session).clear()
+        _persons(session).clear()
+        _done(session).clear()
+        session.info.pop(_INFO_ALL, None)
+
+
+def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
+    """A savepoint rolled back: what was refreshed in this transaction is refreshed again."""
+    if session.in_transaction():
+        _cases(session).update(_done(session))
+
+
+_installed = False
+
+
+def install() -> None:
+    """Register the session hooks once per process (done when :mod:`models` is imported)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "before_flush", _before_flush)
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "do_orm_execute", _do_orm_execute)
+    event.listen(Session, "before_commit", _before_commit)
+    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+    event.listen(Session, "after_transaction_end", _after_transaction_end)
+    _installed = True
+
+
+install()
