@@ -170,10 +170,11 @@ def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -
 
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
     cases = _cases(session)
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    for obj in session.new:  # a new case gets its row (no column of the case is a key)
         if isinstance(obj, Case):
             cases.add(obj.id)
-        elif isinstance(obj, HouseholdMember):
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, HouseholdMember):
             cases.update(_old_and_new(obj, "case_id"))
 
 
@@ -188,6 +189,8 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
     session = state.session
     if name == "person" and state.is_insert:
         return  # a new person belongs to no household yet
+    if name == "fs_case" and not state.is_insert:
+        return  # no column of the case is a key; a deleted case's row goes by cascade
     key = "case_id" if name == "household_member" else "id"
     ids = _touched(state, table, key)
     if ids is None:
