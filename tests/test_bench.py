@@ -189,3 +189,21 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 50) == 50
     assert percentile(values, 95) == 95
     assert percentile([3.0], 95) == 3
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_peak_memory_is_the_gui_process_own_not_its_parents() -> None:
+    """The bench starts the GUI process from one that may hold a 100,000-case seed in memory."""
+    held = bytearray(400 * 1024 * 1024)
+    for i in range(0, len(held), 4096):  # touch every page: resident, not just reserved
+        held[i] = 1
+    out = subprocess.run(
+        [sys.executable, "-c", "from ui.bench import peak_rss_mb; print(peak_rss_mb())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    del held
+    assert float(out.stdout) < 300, out.stdout

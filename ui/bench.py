@@ -431,7 +431,21 @@ class GuiBench:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory (Linux and macOS report it in different units)."""
+    """This process's own peak resident memory.
+
+    On Linux ``getrusage`` is wrong here: at exec the kernel carries the forking
+    parent's peak over into the child's ``ru_maxrss``, so a GUI process started by
+    a bench that has just seeded 100,000 cases in-process "peaked" at the seeder's
+    866 MB before it drew anything. ``VmHWM`` in /proc belongs to this process's
+    own memory map. Elsewhere ``ru_maxrss`` (kilobytes; bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
