@@ -32,6 +32,7 @@ from services.db import Database, open_database
 from services.drafts import DraftStore
 from services.errors import ConnectionLostError
 from services.journal import JournalService
+from services.register import RegisterService
 from services.targets import TargetService
 from tests.factories import KARIN, make_case
 from tests.test_pg_connection import Killer, _admin
@@ -39,6 +40,7 @@ from ui.case_controller import CaseServices, CaseWindows
 from ui.connection_status import ConnectionMonitor, install_connection_status
 from ui.contact_dialog import ContactDialog
 from ui.main_window import MainWindow
+from ui.register_model import RegisterModel
 from ui.worker import BackgroundRunner
 
 pytestmark = [
@@ -246,7 +248,8 @@ def test_the_main_window_shows_the_indicator_for_a_server_only(  # type: ignore[
             window = MainWindow(user_label="Test")
             qtbot.addWidget(window)
             window.show()
-            parts = SimpleNamespace(window=window)
+            model = RegisterModel(source=RegisterService(db=db), runner=runner)
+            parts = SimpleNamespace(window=window, model=model, register=None)
             monitor = install_connection_indicator(db, runner, parts)  # type: ignore[arg-type]
             assert (monitor is not None) is shown
             assert window.connection_label.isVisible() is shown
@@ -443,3 +446,66 @@ def test_a_lost_connection_that_escapes_a_slot_is_one_line_not_an_internal_error
     assert not (tmp_path / "data" / "logs" / "fokus-errors.log").exists()  # not a bug report
     with pytest.raises(AssertionError, match="unexpected message box"):  # a bug still is one
         crash._hook(KeyError, KeyError("x"), None)
+
+
+def test_a_register_window_lost_with_the_connection_is_fetched_again_when_it_is_back(  # type: ignore[no-untyped-def]
+    qtbot, pg_url: str, runner: BackgroundRunner, tmp_path: Path
+) -> None:
+    """The register's window fails while the network is down (the model then stops
+    asking); when the probe finds the server again the register fetches by itself."""
+    from PySide6.QtCore import QSettings
+    from sqlalchemy.engine import make_url
+
+    from services.auth import demo_login
+    from services.demo import seed_demo
+    from ui.startup import build_main_window, refetch_register_when_back
+    from ui.view_state import ViewState
+
+    real = make_url(pg_url)
+    proxy = Proxy(real.host or "127.0.0.1", real.port or 5432)
+    db = open_database(real.set(port=proxy.port).render_as_string(hide_password=False))
+    try:
+        seed_demo(db, Actor.cli(), cases=40, seed=3, as_of=date(2026, 11, 20))
+        user = demo_login(db, "test")
+        parts = build_main_window(
+            service=RegisterService(db=db, actor=user.actor),
+            user=user,
+            state=ViewState(QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)),
+            db_label="PostgreSQL – test",
+            runner=runner,
+        )
+        qtbot.addWidget(parts.window)
+        monitor = install_connection_status(
+            window=parts.window,
+            label=parts.window.connection_label,
+            runner=runner,
+            probe=db.ping,
+            check_ms=60_000,
+            retry_ms=100,
+            max_retry_ms=400,
+        )
+        refetch_register_when_back(monitor, parts)
+        model = parts.model
+        qtbot.waitUntil(lambda: model.rowCount() > 0 and not model.loading, timeout=WAIT)
+        shown = model.rowCount()
+
+        proxy.down()
+        with qtbot.waitSignal(model.load_failed, timeout=WAIT):
+            parts.register.refresh()
+        qtbot.waitUntil(lambda: not monitor.connected, timeout=WAIT)
+        assert model.rowCount() == 0  # nothing to show while the server is away
+
+        proxy.up()
+        qtbot.waitUntil(lambda: monitor.connected, timeout=WAIT)
+        qtbot.waitUntil(
+            lambda: model.rowCount() > 0 and model.row_at(0) is not None and not model.loading,
+            timeout=WAIT,
+        )
+        assert model.rowCount() == shown
+        monitor.stop()
+        monitor.wait()
+        runner.wait()
+        QCoreApplication.processEvents()
+    finally:
+        db.dispose()
+        proxy.down()

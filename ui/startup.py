@@ -482,9 +482,31 @@ def install_connection_indicator(
     """The status bar's Ansluten/Frånkopplad for a database server (not for a local file)."""
     if db.is_sqlite:
         return None
-    return install_connection_status(
+    monitor = install_connection_status(
         window=parts.window, label=parts.window.connection_label, runner=runner, probe=db.ping
     )
+    refetch_register_when_back(monitor, parts)
+    return monitor
+
+
+def refetch_register_when_back(monitor: ConnectionMonitor, parts: MainParts) -> None:
+    """A register window that failed on the lost connection is fetched again once it is back.
+
+    The model stops asking after a failed window (it would fail again at once); without
+    this the register stayed empty until Visa → Uppdatera.
+    """
+    failed = [False]
+
+    def on_failed(_message: str) -> None:
+        failed[0] = True
+
+    def on_changed(connected: bool) -> None:
+        if connected and failed[0]:
+            failed[0] = False
+            parts.register.refresh()
+
+    parts.model.load_failed.connect(on_failed)
+    monitor.changed.connect(on_changed)
 
 
 def _main_loop(
