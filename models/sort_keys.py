@@ -29,6 +29,7 @@ from sqlalchemy import ForeignKey, Index, Select, delete, event, func, insert, s
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
 
 from models.base import Base, FoldedText
+from models.bulk import touched_keys
 from models.case import Case, HouseholdMember
 from models.codes import MemberRole
 from models.person import Person
@@ -192,31 +193,13 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
     if name == "fs_case" and not state.is_insert:
         return  # no column of the case is a key; a deleted case's row goes by cascade
     key = "case_id" if name == "household_member" else "id"
-    ids = _touched(state, table, key)
+    ids = touched_keys(state, table, key)
     if ids is None:
         session.info[_INFO_ALL] = True
     elif name == "person":
         _persons(session).update(ids)
     else:
         _cases(session).update(ids)
-
-
-def _touched(state: ORMExecuteState, table: Any, key: str) -> set[Any] | None:
-    stmt: Any = state.statement
-    params: Any = state.parameters
-    rows: list[Any] = list(params) if isinstance(params, list) else [params] if params else []
-    if state.is_insert:
-        inline = getattr(stmt, "_values", None) or getattr(stmt, "_multi_values", None)
-        if inline or not rows or any(key not in r for r in rows):
-            return None
-        return {r[key] for r in rows}
-    values = getattr(stmt, "_values", None) or {}
-    if any(getattr(c, "key", c) == key for c in values) or any(key in r for r in rows):
-        return None  # rows move to another case
-    where = getattr(stmt, "whereclause", None)
-    if where is None or rows:
-        return None
-    return set(state.session.execute(select(table.c[key]).where(where)).scalars())
 
 
 def sync(session: Session) -> None:

@@ -60,6 +60,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.base import Base
+from models.bulk import touched_keys
 from models.case import HouseholdMember, SupportMonth
 from models.person import Person
 
@@ -349,30 +350,12 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
     key = _KEYS.get(getattr(table, "name", ""))
     if key is None or table is None:
         return
-    ids = _touched(state, table, key)
+    ids = touched_keys(state, table, key)
     if ids is None:
         state.session.info[_INFO_ALL] = True
         return
     pending = _pending(state.session)
     (pending.cases if key == "case_id" else pending.persons).update(ids)
-
-
-def _touched(state: ORMExecuteState, table: Any, key: str) -> set[Any] | None:
-    stmt: Any = state.statement
-    params: Any = state.parameters
-    rows: list[Any] = list(params) if isinstance(params, list) else [params] if params else []
-    if state.is_insert:
-        inline = getattr(stmt, "_values", None) or getattr(stmt, "_multi_values", None)
-        if inline or not rows or any(key not in r for r in rows):
-            return None
-        return {r[key] for r in rows}
-    values = getattr(stmt, "_values", None) or {}
-    if any(getattr(c, "key", c) == key for c in values) or any(key in r for r in rows):
-        return None  # rows move to another subject
-    where = getattr(stmt, "whereclause", None)
-    if where is None or rows:
-        return None
-    return set(state.session.execute(select(table.c[key]).where(where)).scalars())
 
 
 def sync(session: Session) -> None:
