@@ -15,6 +15,7 @@ from models.case import (
     SupportReason,
 )
 from models.contact import ContactEntry, contact_entry_member
+from models.follow_ups import CaseFollowUp
 from models.offline import (
     OfflineCheckout,
     OfflineCheckoutCase,
@@ -38,6 +39,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Case",
+    "CaseFollowUp",
     "CaseNamedStaff",
     "CaseNumberCounter",
     "CaseSortKey",

@@ -58,6 +58,7 @@ from models import (
     PersonIdentifier,
     Unit,
     User,
+    follow_ups,
 )
 from models import sort_keys as register_keys
 from models import stats as support_years
@@ -1898,10 +1899,11 @@ def _seed_in(
         writer.stop()
     for sql in create:
         raw.execute(sql)
-    # The raw inserts bypassed the ORM hooks that keep the support-year aggregate and the
-    # register's sort keys current.
+    # The raw inserts bypassed the ORM hooks that keep the support-year aggregate, the
+    # register's sort keys and the cases' follow-up dates current.
     support_years.rebuild(session)
     register_keys.rebuild(session)
+    follow_ups.rebuild(session)
     record(
         session,
         actor,
