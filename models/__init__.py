@@ -28,6 +28,7 @@ from models.org import DEFAULT_CAP_FOCUS, DEFAULT_CAP_OTHER, Unit, User
 from models.person import Person, PersonIdentifier
 from models.plan import PersonDirection, Target, TargetGroup, TargetRule
 from models.reference import Agency, ContactMethod, SupportReasonKind
+from models.search_terms import SearchTerm
 from models.sort_keys import CaseSortKey
 from models.stats import SupportYearCase, SupportYearPerson
 
@@ -60,6 +61,7 @@ __all__ = [
     "PersonIdentifier",
     "PersonOutcome",
     "PlanGoal",
+    "SearchTerm",
     "StandIn",
     "SupportMonth",
     "SupportReason",

@@ -59,6 +59,7 @@ from models import (
     Unit,
     User,
     follow_ups,
+    search_terms,
 )
 from models import sort_keys as register_keys
 from models import stats as support_years
@@ -1900,10 +1901,11 @@ def _seed_in(
     for sql in create:
         raw.execute(sql)
     # The raw inserts bypassed the ORM hooks that keep the support-year aggregate, the
-    # register's sort keys and the cases' follow-up dates current.
+    # register's sort keys, the cases' follow-up dates and the search terms current.
     support_years.rebuild(session)
     register_keys.rebuild(session)
     follow_ups.rebuild(session)
+    search_terms.rebuild(session)
     record(
         session,
         actor,

@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from models import Case, HouseholdMember, Person, PersonIdentifier, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole, Role
+from models.search_terms import SearchTerm
 from services.access import case_scope_condition
 from services.audit import Actor, record_search
 from services.db import Database
@@ -259,71 +260,39 @@ def register_conditions(
 # --------------------------------------------------------------------------- search windows
 #
 # The register shows a search a window (200 cases) at a time, newest or oldest case
-# number first. How to find those 200 depends on how common the name is:
+# number first. Two plans find a name search's window:
 #
-# * "list": every case of every matching person, then sorted by case number. Its cost
-#   grows with the number of matching persons: fine for a rare name or a number, but
-#   "mar" or "and" match ~16,000 persons at 100,000 cases and took 0.3-1.2 s.
-# * "walk": the case-number index from the newest (or oldest) case, asking per case
-#   whether a member's name matches (a correlated EXISTS), until 200 cases match. Its
-#   cost grows with how far it must walk: ~1,400 cases for "mar", every case for a rare
-#   name.
+# * "terms" (arbetsledare, and everyone unrestricted): ``search_term`` (revision 0014,
+#   models/search_terms.py) holds one entry per (name term, case) keyed by the term and
+#   then the case number. A prefix is one range of that key, read without touching a
+#   person, member or case row (~0.15 us an entry at 100,000 cases; "a", the largest,
+#   has 47,000); a top-N sort of the range gives its first cases in case-number order,
+#   and only those are checked against the filters and the access scope.
+# * "list" (a caseworker, or the Mina ärenden filter: a few hundred cases): every case
+#   of every matching person, sorted by an expression (``number_year + 0``), which no
+#   index provides, so the database starts from the matching persons and the scope.
 #
-# A capped count of the matching persons (an index-only count that stops at the
-# threshold) chooses. With P matching persons of N, the walk reads about
-# 200 * N / P cases and the list about P persons, so they cost the same near
-# P = sqrt(k * N); k was fitted on the 100,000-case bench database (docs/performance.md).
-# Each form is steered explicitly, not left to the planner's statistics: the list sorts
-# by an expression (``number_year + 0``), which no index provides, so the database
-# starts from the matching persons; the walk wraps the access scope in ``coalesce``, so
-# the unit's index (every case of a one-unit register) is not taken for a shortcut.
-# Both forms apply the same conditions; tests compare them with each other and with a
-# brute-force filter in Python.
+# Until revision 0014 a capped count of matching persons chose between the list and a
+# walk of the case-number index; both cost 20-45 ms for names matching 2,000-8,000
+# persons (docs/performance.md). Both plans apply the same conditions; tests compare them
+# with each other and with a brute-force filter in Python.
 
-WALK_K = 272
-LIST, WALK = "list", "walk"
-
-
-def _person_estimate(session: Session) -> int:
-    """Roughly how many persons there are, in O(log n): the largest rowid / the planner's count."""
-    if session.get_bind().dialect.name == "sqlite":
-        return int(session.scalar(text("SELECT max(rowid) FROM person")) or 0)
-    tuples = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'person'::regclass"))
-    if tuples is None or tuples < 1:  # never analysed: count them (a new, small database)
-        return int(session.scalar(select(func.count()).select_from(Person)) or 0)
-    return int(tuples)
-
-
-def walk_threshold(persons: int) -> int:
-    """Matching persons from which walking the case-number index is cheaper than the list."""
-    return max(200, int((WALK_K * persons) ** 0.5))
+LIST, TERMS = "list", "terms"
+# Term-table entries read per window case in a first batch (a case has one per matching
+# term, and a family shares its last name).
+TERM_BATCH = 4
 
 
 def choose_strategy(session: Session, flt: RegisterFilter, actor: Actor | None = None) -> str:
-    """:data:`WALK` for a name common enough that walking finds a window soon; else :data:`LIST`.
-
-    A caseworker's scope is a few hundred cases: the list form starts from those.
-    """
-    folded = name_prefix(flt.text)
-    if folded is None or (actor is not None and actor.role == Role.CASEWORKER):
+    """:data:`TERMS` for a name search; :data:`LIST` for a number, or when the cases are
+    a caseworker's few hundred (their role, or the Mina ärenden filter): the list form
+    starts from those, where the term range would be read to its end."""
+    del session  # the choice needs no statistics
+    if name_prefix(flt.text) is None or flt.caseworker_id is not None:
         return LIST
-    cap = walk_threshold(_person_estimate(session))
-    # An estimate (it only chooses the plan, never the result): two index-only range counts,
-    # each stopping at the cap. "first last" starts with a one-word prefix exactly when the
-    # first name does, so one word counts first and last names, several count the pairs.
-    cols = (
-        (Person.search_full, Person.search_full_rev)
-        if " " in folded
-        else (Person.search_first, Person.search_last)
-    )
-    counts = [
-        select(func.count())
-        .select_from(select(col).where(_prefix(col, folded)).limit(cap).subquery())
-        .scalar_subquery()
-        for col in cols
-    ]
-    matching = int(session.scalar(select(counts[0] + counts[1])) or 0)
-    return WALK if matching >= cap else LIST
+    if actor is not None and actor.role == Role.CASEWORKER:
+        return LIST
+    return TERMS
 
 
 def search_window_ids(
@@ -342,10 +311,11 @@ def search_window_ids(
     None when the text is empty or a number (a case number or personnummer
     matches a case or a few: the register's one statement finds them at once),
     and on PostgreSQL unless ``strategy`` is given: its planner, with real
-    statistics and a LIMIT-aware cost model, already picks a good plan for the
-    register's one statement, and the steered forms measured 1.5-3x slower there.
+    statistics and a LIMIT-aware cost model, picks a good plan for the
+    register's one statement (the steered forms before revision 0014 measured
+    1.5-3x slower there; the term plan is not yet measured at size there).
     ``after``: the (number_year, number_seq) key of the last case already shown.
-    ``strategy``: :data:`LIST` or :data:`WALK` (tests); None chooses (:func:`choose_strategy`).
+    ``strategy``: :data:`LIST` or :data:`TERMS` (tests); None chooses (:func:`choose_strategy`).
     """
     folded = name_prefix(flt.text)
     if folded is None:
@@ -354,28 +324,87 @@ def search_window_ids(
         if session.get_bind().dialect.name != "sqlite":
             return None
         strategy = choose_strategy(session, flt, actor)
+    if strategy == TERMS:
+        return _term_window_ids(
+            session, flt, folded, after=after, limit=limit, today=today,
+            descending=descending, actor=actor,
+        )  # fmt: skip
     year, seq = Case.number_year, Case.number_seq
-    if strategy == WALK:
-        plain = replace(flt, text="")
-        member = (
-            select(literal(1))  # no column of the member row: its index covers the probe
-            .select_from(HouseholdMember)
-            .join(Person, Person.id == HouseholdMember.person_id)
-            .where(HouseholdMember.case_id == Case.id, name_condition(folded))
-        )
-        conds = [member.exists(), *register_conditions(plain, today=today, correlated=True)]
-        if actor is not None:
-            conds.append(func.coalesce(case_scope_condition(actor, None), False))
-        order: list[Any] = [year, seq]
-    else:
-        conds = register_conditions(flt, today=today, correlated=True, actor=actor)
-        order = [year + 0, seq + 0]
+    conds = register_conditions(flt, today=today, correlated=True, actor=actor)
     if after is not None:
         key, bound = tuple_(year, seq), tuple_(literal(after[0]), literal(after[1]))
         conds.append(key < bound if descending else key > bound)
+    order = [year + 0, seq + 0]
     stmt = select(Case.id).where(*conds)
     stmt = stmt.order_by(*(c.desc() for c in order) if descending else order).limit(limit)
     return list(session.scalars(stmt))
+
+
+def _term_window_ids(
+    session: Session,
+    flt: RegisterFilter,
+    folded: str,
+    *,
+    after: tuple[int, int] | None,
+    limit: int,
+    today: date,
+    descending: bool,
+    actor: Actor | None,
+) -> list[uuid.UUID]:
+    """The window from ``search_term`` (models/search_terms.py): the prefix's range of
+    its key, the first entries of it in case-number order by a top-N sort, then the
+    filters and the access scope on just those cases.
+
+    A case is there once per matching term (a family shares its last name), so a
+    batch of ``TERM_BATCH`` × ``limit`` entries is read at a time; when the
+    conditions leave fewer than ``limit`` cases of it and the range holds more,
+    the next batch (four times as large) starts after the batch's last case number.
+    """
+    t = SearchTerm
+    key = tuple_(t.number_year, t.number_seq)
+    in_range = and_(t.term >= folded, t.term < folded + PREFIX_END)
+    order = (
+        [t.number_year.desc(), t.number_seq.desc()] if descending else [t.number_year, t.number_seq]
+    )
+    conds = register_conditions(replace(flt, text=""), today=today, correlated=True)
+    if actor is not None:  # coalesce: the unit's index (every case of a unit) is no shortcut
+        conds.append(func.coalesce(case_scope_condition(actor, None), False))
+    out: list[uuid.UUID] = []
+    batch = TERM_BATCH * limit
+    while True:
+        where = [in_range]
+        if after is not None:
+            bound = tuple_(literal(after[0]), literal(after[1]))
+            where.append(key < bound if descending else key > bound)
+        entries = (
+            select(t.number_year, t.number_seq, t.case_id)
+            .where(*where)
+            .order_by(*order)
+            .limit(batch)
+            .subquery("entry")
+        )
+        # One row per case before the case table is read; (year, seq) is unique per case.
+        cand = select(entries).distinct().subquery("candidate")
+        stmt = select(cand.c.case_id).select_from(cand)
+        if conds:
+            stmt = stmt.join(Case, Case.id == cand.c.case_id).where(*conds)
+        c_order = [cand.c.number_year, cand.c.number_seq]
+        stmt = stmt.order_by(*(c.desc() for c in c_order) if descending else c_order)
+        out += session.scalars(stmt.limit(limit - len(out)))
+        if len(out) >= limit:
+            return out
+        # Did the range hold more than this batch? Its last entry says where to go on.
+        last = session.execute(
+            select(t.number_year, t.number_seq)
+            .where(*where)
+            .order_by(*order)
+            .offset(batch - 1)
+            .limit(1)
+        ).first()
+        if last is None:
+            return out
+        after = (last[0], last[1])
+        batch *= 4
 
 
 def filter_names(flt: RegisterFilter) -> list[str]:

@@ -1,9 +1,9 @@
 """The register's search windows give the same cases whichever plan finds them.
 
 ``services.search.search_window_ids`` finds a search's window either from the
-list of every matching person ("list") or by walking the case-number index
-with a per-case test ("walk"), chosen by a capped count. Here both plans, and
-the chosen one, are checked against a brute-force filter in Python over a
+list of every matching person ("list") or from the search-term table's range
+for the prefix ("terms", models/search_terms.py), chosen by who searches. Here
+both plans, and the chosen one, are checked against a brute-force filter in Python over a
 real seeded database (SQLite and PostgreSQL): many name prefixes with and
 without å/ä/ö, upper and lower case, "förnamn e", windows paged by key in
 both directions, with quick filters and as an arbetsledare and a caseworker.
@@ -23,7 +23,6 @@ from sqlalchemy import select
 
 from models import Case, HouseholdMember, Person, User
 from models.codes import CaseStatus, Role
-from services import search as search_module
 from services.access import case_scope_condition
 from services.audit import Actor
 from services.db import Database
@@ -31,7 +30,7 @@ from services.demo import seed_demo
 from services.register import RegisterService
 from services.search import (
     LIST,
-    WALK,
+    TERMS,
     RegisterFilter,
     choose_strategy,
     name_prefix,
@@ -177,13 +176,13 @@ def test_both_plans_find_exactly_the_brute_force_cases(world: World) -> None:
     for text in queries:
         expected = _expected(world, text, None)
         nonempty += bool(expected)
-        for strategy in (LIST, WALK, None):
+        for strategy in (LIST, TERMS, None):
             got = _paged(
                 world, RegisterFilter(text=text), strategy=strategy, descending=False, actor=None
             )
             assert got == expected, (text, strategy)
         newest_first = _paged(
-            world, RegisterFilter(text=text), strategy=WALK, descending=True, actor=None
+            world, RegisterFilter(text=text), strategy=TERMS, descending=True, actor=None
         )
         assert newest_first == expected[::-1], text
     assert nonempty > 50  # the prefixes come from the data: most of them find cases
@@ -198,7 +197,7 @@ def test_the_plans_agree_with_the_access_scope_and_quick_filters(world: World) -
     for text in texts:
         for actor, visible in ((world.leader, leader_sees), (world.caseworker, worker_sees)):
             expected = _expected(world, text, visible)
-            for strategy in (LIST, WALK, None):
+            for strategy in (LIST, TERMS, None):
                 got = _paged(
                     world,
                     RegisterFilter(text=text),
@@ -218,7 +217,7 @@ def test_the_plans_agree_with_the_access_scope_and_quick_filters(world: World) -
     for flt in filters:
         with world.db.begin() as s:
             reference = [r.id for r in search_cases(s, flt, actor=world.leader)]
-        for strategy in (LIST, WALK):
+        for strategy in (LIST, TERMS):
             got = _paged(
                 world, flt, strategy=strategy, descending=False, actor=world.leader, limit=5
             )
@@ -245,18 +244,15 @@ def test_numbers_keep_the_one_statement_window(world: World) -> None:
         assert reference and [r.id for r in service.window(flt)] == reference
 
 
-def test_common_names_walk_rare_names_list_and_caseworkers_always_list(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert search_module.walk_threshold(235_000) == pytest.approx(8_000, rel=0.01)
+def test_names_read_the_terms_and_caseworkers_and_numbers_list(world: World) -> None:
     with world.db.begin() as s:
-        # At 300 cases no prefix reaches the threshold (200 persons at least).
-        assert choose_strategy(s, RegisterFilter(text="a"), world.leader) == LIST
-        monkeypatch.setattr(search_module, "walk_threshold", lambda _persons: 20)
-        assert choose_strategy(s, RegisterFilter(text="a"), world.leader) == WALK
-        assert choose_strategy(s, RegisterFilter(text="a"), None) == WALK
-        assert choose_strategy(s, RegisterFilter(text="zzz"), world.leader) == LIST
+        assert choose_strategy(s, RegisterFilter(text="a"), world.leader) == TERMS
+        assert choose_strategy(s, RegisterFilter(text="a"), None) == TERMS
+        assert choose_strategy(s, RegisterFilter(text="zzz"), world.leader) == TERMS
         assert choose_strategy(s, RegisterFilter(text="a"), world.caseworker) == LIST
+        mine = RegisterFilter(text="a", caseworker_id=world.caseworker.user_id)
+        assert choose_strategy(s, mine, world.leader) == LIST
+        assert choose_strategy(s, RegisterFilter(text="FS-2026-00001"), world.leader) == LIST
         assert search_window_ids(s, RegisterFilter(), after=None, limit=5, today=TODAY) is None
 
 
