@@ -61,6 +61,13 @@ def name_condition(folded: str) -> ColumnElement[bool]:
     )
 
 
+def name_terms_condition(folded: str) -> ColumnElement[bool]:
+    """On ``Case``: a past or present member's name starts with ``folded``, from the
+    search-term index (models/search_terms.py): one range of it, no person read."""
+    t = SearchTerm
+    return Case.id.in_(select(t.case_id).where(t.term >= folded, t.term < folded + PREFIX_END))
+
+
 def search_predicate(text: str) -> ColumnElement[bool] | None:
     """The WHERE clause for a search text, or None for an empty search."""
     raw = text.strip()
@@ -75,7 +82,7 @@ def search_predicate(text: str) -> ColumnElement[bool] | None:
     digits = _ID_CHARS.sub("", raw)
     if digits.isdigit():
         return _digits_predicate(digits)
-    return _persons_with(name_condition(search_fold(raw)))
+    return name_terms_condition(search_fold(raw))
 
 
 def _digits_predicate(digits: str) -> ColumnElement[bool]:
