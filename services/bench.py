@@ -339,7 +339,18 @@ def _seed(
             last[0] = now
             progress(f"  {done}/{total} ärenden")
 
-    result = seed_demo(db, Actor.cli(), cases=cases, seed=SEED, as_of=as_of, progress=seed_progress)
+    def seed_phase(name: str, wall: float, cpu: float) -> None:
+        progress(f"  {name}: {wall:.1f} s ({cpu:.1f} s CPU)")
+
+    result = seed_demo(
+        db,
+        Actor.cli(),
+        cases=cases,
+        seed=SEED,
+        as_of=as_of,
+        progress=seed_progress,
+        phase=seed_phase,
+    )
     progress(f"  klart på {result.seconds:.1f} s")
     user = demo_login(db, "bench")
     open_case, pdf_case = _fixture_cases(db, user.user_id)

@@ -7,8 +7,11 @@ database is never migrated by a client: ``python main.py db upgrade`` does it.
 
 from __future__ import annotations
 
+import ast
+import functools
 import logging
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -16,18 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from alembic import command
 from services.errors import (
     ConflictError,
     ConnectionLostError,
@@ -36,6 +35,9 @@ from services.errors import (
     SchemaMismatchError,
 )
 from services.settings import Settings, data_dir, load_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,8 @@ def explain_db_error(exc: BaseException, url: str) -> str:
 
 
 def alembic_config(connection: Any | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config(str(ALEMBIC_INI))
     cfg.set_main_option("script_location", str(ROOT / "alembic"))
     if connection is not None:
@@ -201,6 +205,8 @@ def alembic_config(connection: Any | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     if len(heads) != 1:
         raise RuntimeError(f"expected one migration head, found {heads}")
@@ -209,6 +215,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The database's Alembic revision (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -216,12 +224,60 @@ def current_revision(engine: Engine) -> str | None:
         raise DatabaseUnavailableError(explain_db_error(exc, str(engine.url))) from exc
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)
+
+
+@functools.cache
+def head_from_files() -> str | None:
+    """The head revision read from the migration files' text, without loading Alembic.
+
+    Every start-up checks the database's revision against the head; Alembic
+    (and executing every migration script) is a tenth of the CPU time to the
+    login dialog. The files state ``revision = "…"`` and ``down_revision =
+    "…"`` as literals; None when any file does not, or there is not exactly
+    one head, and the caller then asks Alembic (:func:`head_revision`, which a
+    test compares with this).
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (ROOT / "alembic" / "versions").glob("*.py"):
+        text_ = path.read_text("utf-8")
+        found: dict[str, str] = {m[1]: m[2] for m in _REVISION_LINE.finditer(text_)}
+        try:
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found["down_revision"])
+        except (KeyError, ValueError, SyntaxError):
+            return None
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            return None
+        revisions.add(revision)
+        if down is not None:
+            parents.add(down)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """``alembic_version``'s one row, read with plain SQL; None when it cannot be read
+    so simply (no table, no row, several rows): the caller then asks Alembic."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except (OperationalError, DBAPIError, sqlite3.DatabaseError):
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     return {rev.revision for rev in script.walk_revisions()}
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
         from services.pg_roles import refresh_access_control  # PostgreSQL RLS and grants
@@ -230,6 +286,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), revision)
 
@@ -340,6 +398,9 @@ def check_schema(engine: Engine, *, auto_migrate_sqlite: bool) -> Path | None:
     An SQLite file behind head (or empty) is migrated when ``auto_migrate_sqlite``
     is set, after a backup when it already holds data; returns the backup path.
     """
+    fast_head = head_from_files()
+    if fast_head is not None and _stored_revision(engine) == fast_head:
+        return None  # the usual case, decided without loading Alembic
     current = current_revision(engine)
     head = head_revision()
     if current == head:

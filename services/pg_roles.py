@@ -31,7 +31,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import sql
 from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -770,6 +769,8 @@ def create_login_role(session: Session, actor: Actor, user: User, password: str)
             {"r": role, "g": group, "v": verifier},
         )
     else:
+        from psycopg import sql  # only on PostgreSQL: the login (on SQLite) never loads it
+
         _raw(session).execute(
             sql.SQL(
                 "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT IN ROLE {} "
@@ -789,6 +790,8 @@ def set_login_password(session: Session, user: User, password: str) -> None:
     if _as_user_role(session):
         _alter_through_function(session, user.db_role, verifier=verifier)
         return
+    from psycopg import sql
+
     _raw(session).execute(
         sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             sql.Identifier(user.db_role), sql.Literal(verifier)

@@ -560,8 +560,46 @@ def test_a_failed_run_leaves_the_database_as_it_was(
         for model in (Case, Person, User, Unit, SupportMonth, AuditEvent, CaseNumberCounter):
             assert s.scalar(select(func.count()).select_from(model)) == 0, model
     assert _schema(db) == before
+    if db.is_sqlite:
+        assert _file_journal(db) == "wal"  # the bulk load's rollback journal is undone too
     monkeypatch.undo()
     assert _seed(db, actor, cases=10).cases == 10  # and it can simply be run again
+
+
+def _file_journal(db: Database) -> str:
+    """The journal mode stored in the SQLite file (read without Fokus's connect hook)."""
+    path = db.engine.url.database
+    assert path
+    with open(path, "rb") as f:
+        header = f.read(20)
+    return {1: "rollback", 2: "wal"}[header[18]]
+
+
+def test_sqlite_seeds_with_a_rollback_journal_and_returns_to_wal(
+    sqlite_url: str, actor: Actor
+) -> None:
+    # WAL would write every page twice (log, then checkpoint); the seeding's one
+    # transaction runs with a rollback journal instead, and the file is WAL again after.
+    db = open_database(sqlite_url)
+    try:
+        assert _file_journal(db) == "wal"
+        during: list[str] = []
+        result = seed_demo(
+            db,
+            actor,
+            cases=30,
+            seed=1,
+            as_of=AS_OF,
+            phase=lambda name, _wall, _cpu: during.append(_file_journal(db)),
+        )
+        assert set(during[:-1]) == {"rollback"} and during[-1] == "wal", during  # analyze
+        assert _file_journal(db) == "wal"
+        names = [name for name, _wall, _cpu in result.phases]
+        assert names[:3] == ["setup", "drop indexes", "generate rows"]
+        assert {"write rows", "commit", "analyze"} <= set(names)
+        assert all(wall >= 0 and cpu >= 0 for _name, wall, cpu in result.phases)
+    finally:
+        db.dispose()
 
 
 def test_refuses_a_postgresql_driver_without_copy(actor: Actor) -> None:

@@ -21,19 +21,18 @@ def _display_available() -> bool:
 
 
 def _import_domain_before_qt() -> None:
-    """Import the Qt-free layers that start-up needs before PySide6 is loaded.
+    """Import the Qt-free layers that the login needs before PySide6 is loaded.
 
     Once PySide6 is loaded, its import hook reads the source of every module
-    imported after it (looking for ``from __feature__``). SQLAlchemy, Alembic,
-    reportlab and our models and services are several hundred modules:
-    importing them first saves about a tenth of the CPU time to the login
-    dialog (measured with ``python main.py bench``, key ``start_s``).
+    imported after it (looking for ``from __feature__``). SQLAlchemy, Alembic
+    and our models and services are several hundred modules: importing them
+    first saves about a tenth of the CPU time to the login dialog (measured
+    with ``python main.py bench``, key ``start_s``). What only the main window
+    needs (the register, case windows, reportlab for summaries) is imported
+    after the login, not here.
     """
     import services.auth  # noqa: F401
-    import services.case_view  # noqa: F401
     import services.db  # noqa: F401
-    import services.register  # noqa: F401
-    import services.summary  # noqa: F401  (ui.startup imports it at the top)
 
 
 def run_gui(*, url: str | None) -> int:
@@ -42,9 +41,9 @@ def run_gui(*, url: str | None) -> int:
         print(NO_DISPLAY, file=sys.stderr)
         return 3
     _import_domain_before_qt()
-    from ui.main_window import run
+    from ui.startup import run_app
 
-    return run(url=url)
+    return run_app(url=url)
 
 
 def run_demo() -> int:

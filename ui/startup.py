@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from PySide6.QtCore import QEventLoop, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialog
@@ -23,28 +23,29 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialo
 from models.codes import Role
 from services.audit import Actor
 from services.auth import SessionUser, authenticate, demo_login, first_run, needs_first_run
-from services.case_view import CaseViewService
 from services.db import Database, describe_url, open_database, resolve_url, sqlite_path
 from services.errors import FokusError
-from services.register import RegisterService
-from services.role_login import is_per_user_url
-from services.search import RegisterFilter, SearchAuditService
 from services.settings import Settings, data_dir, load_settings
-from services.summary import SummaryService
-from ui.batch_export import BatchExportController
-from ui.case_controller import CaseServices, CaseSource, CaseWindows
-from ui.connection_status import ConnectionMonitor, install_connection_status
 from ui.first_run_dialog import FirstRunController, FirstRunDialog
 from ui.i18n import install_swedish
-from ui.idle_lock import IdleLock, install_idle_lock
 from ui.login_dialog import BusyDialog, LoginController, LoginDialog
-from ui.main_controller import MainWindowController
-from ui.main_window import MainWindow
-from ui.register_controller import RegisterController, SearchAudit
-from ui.register_model import RegisterModel
-from ui.summary_controller import SummaryDialogs
 from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
+
+# What the main window needs (the register, case windows, summaries with reportlab,
+# the idle lock) is imported after the login, where it is used: the login dialog
+# shows without it (issue 8, ``start_s``).
+if TYPE_CHECKING:
+    from services.register import RegisterService
+    from services.summary import SummaryService
+    from ui.case_controller import CaseServices, CaseSource, CaseWindows
+    from ui.connection_status import ConnectionMonitor
+    from ui.idle_lock import IdleLock
+    from ui.main_controller import MainWindowController
+    from ui.main_window import MainWindow
+    from ui.register_controller import RegisterController, SearchAudit
+    from ui.register_model import RegisterModel
+    from ui.summary_controller import SummaryDialogs
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,7 @@ def case_services(db: Database, actor: Actor, *, draft_ms: int = 5_000) -> CaseS
     from services.longterm import LongTermService
     from services.support import SupportService
     from services.targets import TargetService
+    from ui.case_controller import CaseServices
 
     try:
         drafts: DraftStore | None = DraftStore(
@@ -250,6 +252,14 @@ def build_main_window(
     case and, for an arbetsledare, the batch export of the register's filter.
     With ``search_audit``, every settled search is audited (without its text).
     """
+    from ui.batch_export import BatchExportController
+    from ui.case_controller import CaseWindows
+    from ui.main_controller import MainWindowController
+    from ui.main_window import MainWindow
+    from ui.register_controller import RegisterController
+    from ui.register_model import RegisterModel
+    from ui.summary_controller import SummaryDialogs
+
     who = f"{user.full_name} ({user.role_label})"
     window = MainWindow(user_label=who, demo=user.is_demo)
     model = RegisterModel(source=service, runner=runner, parent=window)
@@ -321,6 +331,7 @@ def start_idle_lock(
     With ``server_url`` the session runs as the user's own role, and the server
     checks the password to unlock (the role cannot read password hashes)."""
     from services import session_lock
+    from ui.idle_lock import install_idle_lock
 
     def verify(password: str) -> SessionUser:
         if server_url is not None:
@@ -482,6 +493,8 @@ def install_connection_indicator(
     """The status bar's Ansluten/Frånkopplad for a database server (not for a local file)."""
     if db.is_sqlite:
         return None
+    from ui.connection_status import install_connection_status
+
     monitor = install_connection_status(
         window=parts.window, label=parts.window.connection_label, runner=runner, probe=db.ping
     )
@@ -520,6 +533,11 @@ def _main_loop(
     draft_ms: int = 5_000,
     server_url: str | None = None,
 ) -> int:
+    from services.case_view import CaseViewService
+    from services.register import RegisterService
+    from services.search import SearchAuditService
+    from services.summary import SummaryService
+
     parts = build_main_window(
         service=RegisterService(db=db, actor=user.actor),  # lists only what the user may open
         user=user,
@@ -542,6 +560,7 @@ def _main_loop(
 
 def run_app(*, url: str | None) -> int:
     """Open the configured database, sign in, show the register; returns the exit code."""
+    from services.role_login import is_per_user_url
     from ui.crash import install_crash_handler
 
     app = create_application()
@@ -663,6 +682,9 @@ def seed_with_progress(db: Database, runner: BackgroundRunner, *, cases: int = D
 
 def open_demo(runner: BackgroundRunner, *, cases: int = DEMO_CASES) -> Database:
     """Open (and on first use fill) the demo database."""
+    from services.register import RegisterService
+    from services.search import RegisterFilter
+
     db = open_database(demo_url())
     try:
         if RegisterService(db=db).count(RegisterFilter()) == 0:
