@@ -27,6 +27,7 @@ from models.offline import (
 from models.org import DEFAULT_CAP_FOCUS, DEFAULT_CAP_OTHER, Unit, User
 from models.person import Person, PersonIdentifier
 from models.plan import PersonDirection, Target, TargetGroup, TargetRule
+from models.protected import CaseProtected
 from models.reference import Agency, ContactMethod, SupportReasonKind
 from models.search_terms import SearchTerm
 from models.sort_keys import CaseSortKey
@@ -43,6 +44,7 @@ __all__ = [
     "CaseFollowUp",
     "CaseNamedStaff",
     "CaseNumberCounter",
+    "CaseProtected",
     "CaseSortKey",
     "CaseShare",
     "Consent",

@@ -77,6 +77,7 @@ _SPECIAL = {
     "stand_in",
     "emergency_access",
     "case_share",
+    "case_protected",
     *REFERENCE_TABLES,
     *UNIT_TABLES,
     *OFFLINE_TABLES,
@@ -456,6 +457,15 @@ def install_access_control(conn: Connection) -> InstallReport:
             "WITH CHECK (user_id IS NULL OR user_id = fokus_current_user_id())",
         )
     )
+
+    # Which cases have a protected member (migration 0015): read by every case role, with
+    # no row policy, so the access scope's "not protected" test is a key probe and not a
+    # second evaluation of fokus_visible_case_ids() per statement. It tells no more than
+    # fokus_case_brief does (whether a case is protected). Only the owner's triggers
+    # (SECURITY DEFINER) write it.
+    if "case_protected" in tables:
+        conn.execute(text(f"REVOKE ALL ON case_protected FROM {', '.join(map(_q, everyone))}"))
+        _grant(conn, "SELECT", "case_protected", CASE_ROLES)
 
     # Case numbers are drawn by whoever creates a case.
     _grant(conn, "SELECT, INSERT, UPDATE", "case_number_counter", CASE_ROLES)
