@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.selectable import Join
+from sqlalchemy.sql.selectable import Join, Subquery
 
 from models import Case, HouseholdMember, Person, User
 from models.codes import STATUS_LABELS, CaseStatus, MemberRole
@@ -54,6 +54,7 @@ from services.search import (
     reference_month,
     register_conditions,
     search_window_ids,
+    term_window,
 )
 from services.search import _eighteen_years_before as eighteen_years_before
 from services.text import PREFIX_END
@@ -259,7 +260,10 @@ def _base_query(
     today: date,
     actor: Actor | None,
     sort: RegisterSort = RegisterSort.NUMBER,
+    cases: Subquery | None = None,
 ) -> Select[Any]:
+    """``cases``: read the rows of just these cases (a subquery with ``case_id``), which
+    come first in the join: SQLite seeks each case by its id."""
     applicant_m, applicant, worker = _APPLICANT_M, _APPLICANT, _WORKER
     stmt = select(
         Case.id,
@@ -276,9 +280,12 @@ def _base_query(
         _years_packed(today),
         *_key_columns(sort),
     )
+    if cases is None:
+        stmt = _ordered_from(stmt, sort)
+    else:
+        stmt = stmt.select_from(cases).join(Case, Case.id == cases.c.case_id)
     return (
-        _ordered_from(stmt, sort)
-        .outerjoin(
+        stmt.outerjoin(
             applicant_m,
             and_(
                 applicant_m.case_id == Case.id,
@@ -348,10 +355,22 @@ def window_in(
         if found is None:
             return []
         after = tuple(found)
-    # A search in case-number order finds its window's ids first, by the plan that
-    # suits the text (services.search); the rows are then read for those ids only.
+    # A search in case-number order finds its window's cases first, by the plan that
+    # suits the text (services.search); the rows are then read for those cases only.
+    # A name search's window from the search terms is usually one statement with its rows.
     ids = None
     if sort is RegisterSort.NUMBER:
+        window = term_window(
+            session, flt, after=after, limit=limit, today=today, descending=descending, actor=actor
+        )
+        if window is not None:
+            chosen = window.cases.subquery("window")
+            stmt = _base_query(RegisterFilter(), today, None, cases=chosen)
+            by = [chosen.c.number_year, chosen.c.number_seq]
+            stmt = stmt.order_by(*(c.desc() for c in by) if descending else by).limit(limit)
+            rows = [_row(r, today) for r in session.connection().execute(stmt)]
+            if window.complete(session, len(rows), limit):
+                return rows
         ids = search_window_ids(
             session, flt, after=after, limit=limit, today=today, descending=descending, actor=actor
         )

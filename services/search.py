@@ -347,6 +347,73 @@ def search_window_ids(
     return list(session.scalars(stmt))
 
 
+def _term_where(
+    folded: str, after: tuple[int, int] | None, descending: bool
+) -> tuple[list[ColumnElement[bool]], list[Any]]:
+    """The prefix's range of ``search_term`` after a key, and the case-number order."""
+    t = SearchTerm
+    where = [t.term >= folded, t.term < folded + PREFIX_END]
+    if after is not None:
+        key, bound = (
+            tuple_(t.number_year, t.number_seq),
+            tuple_(literal(after[0]), literal(after[1])),
+        )
+        where.append(key < bound if descending else key > bound)
+    order = [t.number_year, t.number_seq]
+    return where, [c.desc() for c in order] if descending else order
+
+
+def _term_batch(
+    flt: RegisterFilter,
+    folded: str,
+    *,
+    after: tuple[int, int] | None,
+    batch: int,
+    limit: int,
+    today: date,
+    descending: bool,
+    actor: Actor | None,
+) -> Select[Any]:
+    """(case_id, number_year, number_seq) of the first ``limit`` cases among the first
+    ``batch`` entries of the prefix's range that pass the filters and the access scope,
+    in case-number order."""
+    t = SearchTerm
+    where, order = _term_where(folded, after, descending)
+    entries = (
+        select(t.number_year, t.number_seq, t.case_id)
+        .where(*where)
+        .order_by(*order)
+        .limit(batch)
+        .subquery("entry")
+    )
+    # One row per case before the case table is read; (year, seq) is unique per case.
+    cand = select(entries).distinct().subquery("candidate")
+    stmt = select(cand.c.case_id, cand.c.number_year, cand.c.number_seq).select_from(cand)
+    conds = register_conditions(replace(flt, text=""), today=today, correlated=True)
+    if actor is not None:  # coalesce: the unit's index (every case of a unit) is no shortcut
+        conds.append(func.coalesce(case_scope_condition(actor, None), False))
+    if conds:
+        stmt = stmt.join(Case, Case.id == cand.c.case_id).where(*conds)
+    c_order = [cand.c.number_year, cand.c.number_seq]
+    return stmt.order_by(*(c.desc() for c in c_order) if descending else c_order).limit(limit)
+
+
+def _batch_end(
+    session: Session, folded: str, after: tuple[int, int] | None, batch: int, descending: bool
+) -> tuple[int, int] | None:
+    """The key of the batch's last entry, or None when the range ends inside the batch."""
+    t = SearchTerm
+    where, order = _term_where(folded, after, descending)
+    last = session.execute(
+        select(t.number_year, t.number_seq)
+        .where(*where)
+        .order_by(*order)
+        .offset(batch - 1)
+        .limit(1)
+    ).first()
+    return None if last is None else (last[0], last[1])
+
+
 def _term_window_ids(
     session: Session,
     flt: RegisterFilter,
@@ -367,51 +434,65 @@ def _term_window_ids(
     conditions leave fewer than ``limit`` cases of it and the range holds more,
     the next batch (four times as large) starts after the batch's last case number.
     """
-    t = SearchTerm
-    key = tuple_(t.number_year, t.number_seq)
-    in_range = and_(t.term >= folded, t.term < folded + PREFIX_END)
-    order = (
-        [t.number_year.desc(), t.number_seq.desc()] if descending else [t.number_year, t.number_seq]
-    )
-    conds = register_conditions(replace(flt, text=""), today=today, correlated=True)
-    if actor is not None:  # coalesce: the unit's index (every case of a unit) is no shortcut
-        conds.append(func.coalesce(case_scope_condition(actor, None), False))
     out: list[uuid.UUID] = []
     batch = TERM_BATCH * limit
     while True:
-        where = [in_range]
-        if after is not None:
-            bound = tuple_(literal(after[0]), literal(after[1]))
-            where.append(key < bound if descending else key > bound)
-        entries = (
-            select(t.number_year, t.number_seq, t.case_id)
-            .where(*where)
-            .order_by(*order)
-            .limit(batch)
-            .subquery("entry")
-        )
-        # One row per case before the case table is read; (year, seq) is unique per case.
-        cand = select(entries).distinct().subquery("candidate")
-        stmt = select(cand.c.case_id).select_from(cand)
-        if conds:
-            stmt = stmt.join(Case, Case.id == cand.c.case_id).where(*conds)
-        c_order = [cand.c.number_year, cand.c.number_seq]
-        stmt = stmt.order_by(*(c.desc() for c in c_order) if descending else c_order)
-        out += session.scalars(stmt.limit(limit - len(out)))
+        stmt = _term_batch(
+            flt, folded, after=after, batch=batch, limit=limit - len(out), today=today,
+            descending=descending, actor=actor,
+        )  # fmt: skip
+        out += session.scalars(stmt)
         if len(out) >= limit:
             return out
-        # Did the range hold more than this batch? Its last entry says where to go on.
-        last = session.execute(
-            select(t.number_year, t.number_seq)
-            .where(*where)
-            .order_by(*order)
-            .offset(batch - 1)
-            .limit(1)
-        ).first()
-        if last is None:
+        end = _batch_end(session, folded, after, batch, descending)
+        if end is None:
             return out
-        after = (last[0], last[1])
+        after = end
         batch *= 4
+
+
+@dataclass(frozen=True)
+class TermWindow:
+    """A name search's window as one statement the register can read its rows through
+    (the common case): the first batch of the term plan. ``complete`` says whether
+    a short result is the whole window (else :func:`search_window_ids` reads on)."""
+
+    cases: Select[Any]  # (case_id, number_year, number_seq), in order, at most ``limit``
+    folded: str
+    after: tuple[int, int] | None
+    descending: bool
+
+    def complete(self, session: Session, rows: int, limit: int) -> bool:
+        if rows >= limit:
+            return True
+        return (
+            _batch_end(session, self.folded, self.after, TERM_BATCH * limit, self.descending)
+            is None
+        )
+
+
+def term_window(
+    session: Session,
+    flt: RegisterFilter,
+    *,
+    after: tuple[int, int] | None,
+    limit: int,
+    today: date,
+    descending: bool = False,
+    actor: Actor | None = None,
+) -> TermWindow | None:
+    """The term plan's first batch as a statement, when :func:`search_window_ids` would
+    take the term plan (SQLite, a name, not a caseworker's few cases); else None."""
+    folded = name_prefix(flt.text)
+    if folded is None or session.get_bind().dialect.name != "sqlite":
+        return None
+    if choose_strategy(session, flt, actor) != TERMS:
+        return None
+    cases = _term_batch(
+        flt, folded, after=after, batch=TERM_BATCH * limit, limit=limit, today=today,
+        descending=descending, actor=actor,
+    )  # fmt: skip
+    return TermWindow(cases=cases, folded=folded, after=after, descending=descending)
 
 
 def filter_names(flt: RegisterFilter) -> list[str]:
