@@ -16,6 +16,7 @@ from models.case import (
 )
 from models.contact import ContactEntry, contact_entry_member
 from models.follow_ups import CaseFollowUp
+from models.member_births import MemberBirth
 from models.offline import (
     OfflineCheckout,
     OfflineCheckoutCase,
@@ -52,6 +53,7 @@ __all__ = [
     "ContactMethod",
     "EmergencyAccess",
     "HouseholdMember",
+    "MemberBirth",
     "OfflineCheckout",
     "OfflineCheckoutCase",
     "OfflineLocalBase",

@@ -23,8 +23,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Case, HouseholdMember, Person, SupportYearCase, SupportYearPerson
+from models import Case, HouseholdMember, SupportYearCase, SupportYearPerson
 from models.codes import OUTCOME_LABELS, Outcome
+from models.member_births import MemberBirth
+from models.member_births import sync as sync_member_births
 from models.stats import sync as sync_support_years
 from services.audit import Actor, record
 from services.caseload import CaseloadRow, caseload, require_team_leader
@@ -134,16 +136,15 @@ def _unit(session: Session, unit_id: uuid.UUID) -> _Unit:
 def _flag_counts(session: Session, unit: _Unit, dates: ReferenceDates) -> tuple[int, int, int]:
     """Households and persons with the register's Långvarig flag now, and the flagged
     households with a member under 18 belonging to them on ``as_of``."""
-    cy, py, hm = SupportYearCase, SupportYearPerson, HouseholdMember
+    cy, py, mb = SupportYearCase, SupportYearPerson, MemberBirth
     day = dates.as_of
+    # One seek into the household's members by birth date (models/member_births.py).
     child = exists(
-        select(hm.case_id)
-        .join(Person, Person.id == hm.person_id)
-        .where(
-            hm.case_id == cy.case_id,
-            hm.valid_from <= day,
-            or_(hm.valid_to.is_(None), hm.valid_to >= day),
-            Person.birth_date > dates.adult_born_on_or_before,
+        select(mb.member_id).where(
+            mb.case_id == cy.case_id,
+            mb.birth_date > dates.adult_born_on_or_before,
+            mb.valid_from <= day,
+            or_(mb.valid_to.is_(None), mb.valid_to >= day),
         )
     )
     households, with_children = count_long_term_and(
@@ -261,6 +262,7 @@ def dashboard(
     settings = settings or Settings()
     dates = reference_dates(as_of, year)
     sync_support_years(session)
+    sync_member_births(session)
     unit = _unit(session, unit_id)
     households, persons, with_children = _flag_counts(session, unit, dates)
     very, distribution = _window_counts(session, unit, dates, settings)

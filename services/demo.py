@@ -62,6 +62,7 @@ from models import (
     Unit,
     User,
     follow_ups,
+    member_births,
     search_terms,
 )
 from models import protected as protected_cases
@@ -2034,12 +2035,15 @@ def _seed_in(
     if rest:
         phases.mark(f"keys and indexes ({len(rest)})")
     # The raw inserts bypassed the ORM hooks that keep the support-year aggregate, the
-    # register's sort keys, the cases' follow-up dates and the search terms current.
+    # register's sort keys, the cases' follow-up dates, the members' birth dates and the
+    # search terms current.
     support_years.rebuild(session, mark=phases.mark)
     register_keys.rebuild(session)
     phases.mark("sort keys")
     follow_ups.rebuild(session)
     phases.mark("follow-ups")
+    member_births.rebuild(session)
+    phases.mark("member births")
     search_terms.rebuild(session)
     phases.mark("search terms")
     protected_cases.rebuild(session)  # kept by triggers, paused for the load

@@ -113,6 +113,8 @@ from models import (
     User,
 )
 from models.codes import OUTCOME_LABELS, CaseStatus, MemberRole, Outcome, Role
+from models.member_births import MemberBirth
+from models.member_births import sync as sync_member_births
 from models.stats import FULL_YEAR_MASK
 from models.stats import sync as sync_support_years
 from services.audit import Actor
@@ -1207,7 +1209,9 @@ def person_outcomes(
 # Statistics
 
 
-def _membership_mask(hm: type[HouseholdMember], year: int) -> ColumnElement[int]:
+def _membership_mask(
+    hm: type[HouseholdMember] | type[MemberBirth], year: int
+) -> ColumnElement[int]:
     """The months of ``year`` a membership covers (see :func:`_member_in_month`), as a mask.
 
     Only meaningful for a membership that overlaps the year.
@@ -1243,6 +1247,7 @@ def stats(
     settings = settings or Settings()
     dates = reference_dates(as_of, year)
     sync_support_years(session)
+    sync_member_births(session)
     y0 = date(dates.year, 1, 1)
     y1 = date(dates.year + 1, 1, 1)
     ref = dates.reference_month
@@ -1250,7 +1255,7 @@ def stats(
     window0 = dates.window_start(settings)
     threshold = settings.long_term_threshold_months
     adult_cutoff = dates.adult_born_on_or_before
-    cy, py, hm = SupportYearCase, SupportYearPerson, HouseholdMember
+    cy, py = SupportYearCase, SupportYearPerson
 
     def count_if(cond: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
@@ -1287,15 +1292,15 @@ def stats(
     # Long-term households with a member under 18 on as_of in one of the year's supported
     # months: per long-term household of the year (a range of the (year, months) index),
     # a child's membership of it whose months (a mask) meet the household's.
+    # One seek into the household's members by birth date (models/member_births.py).
+    mb = MemberBirth
     child = exists(
-        select(hm.case_id)
-        .join(Person, Person.id == hm.person_id)
-        .where(
-            hm.case_id == cy.case_id,
-            Person.birth_date > adult_cutoff,
-            hm.valid_from < y1,
-            or_(hm.valid_to.is_(None), hm.valid_to >= y0),
-            masked.op("&", return_type=Integer)(_membership_mask(hm, dates.year)) != 0,
+        select(mb.member_id).where(
+            mb.case_id == cy.case_id,
+            mb.birth_date > adult_cutoff,
+            mb.valid_from < y1,
+            or_(mb.valid_to.is_(None), mb.valid_to >= y0),
+            masked.op("&", return_type=Integer)(_membership_mask(mb, dates.year)) != 0,
         )
     )
     with_children = (
