@@ -55,6 +55,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     ScalarSelect,
@@ -193,7 +194,9 @@ def _named_condition(user_id: uuid.UUID) -> ColumnElement[bool]:
     return Case.id.in_(select(CaseNamedStaff.case_id).where(CaseNamedStaff.user_id == user_id))
 
 
-def _emergency_condition(user_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
+def _emergency_condition(
+    user_id: uuid.UUID, now: datetime | BindParameter[datetime]
+) -> ColumnElement[bool]:
     active = select(User.id).where(User.id == user_id, User.active.is_(True))
     return Case.id.in_(
         select(EmergencyAccess.case_id).where(
@@ -205,13 +208,21 @@ def _emergency_condition(user_id: uuid.UUID, now: datetime) -> ColumnElement[boo
 
 
 def case_scope_condition(
-    actor: Actor, today: date | None, *, now: datetime | None = None
+    actor: Actor,
+    today: date | None,
+    *,
+    now: datetime | None = None,
+    now_param: BindParameter[datetime] | None = None,
 ) -> ColumnElement[bool]:
     """SQL condition on ``Case`` (``fs_case``): the cases ``actor`` may open on ``today``.
 
     Add it to any query over cases that a user sees. ``today`` None: the
     Swedish date of ``now`` (default: the clock). Unrestricted actors get
     ``true()``; an administrator account matches no case (the role tests fail).
+    ``now_param``: compare nödåtkomst grants with this bound parameter instead
+    of ``now``, so that a statement built once can be run again at a later
+    moment (the register's windows); its value is then given at each execution,
+    and the statement is built again when ``today`` changes.
     """
     if is_unrestricted(actor):
         return true()
@@ -220,7 +231,7 @@ def case_scope_condition(
     now = now or utcnow()
     today = today or _local_today(now)
     protection_ok = or_(Case.id.not_in(_protected_case_ids()), _named_condition(uid))
-    emergency = _emergency_condition(uid, now)
+    emergency = _emergency_condition(uid, now if now_param is None else now_param)
     if actor.role == Role.CASEWORKER:
         # Shaped so the database starts from the caseworker's few cases (index on
         # caseworker_id) instead of walking the whole register; the role, unit and
