@@ -415,3 +415,28 @@ def test_a_refused_attempt_is_audited_in_its_own_transaction(world: World) -> No
         from services.audit import verify_chain
 
         assert verify_chain(s).ok
+
+
+def test_a_reused_register_statement_sees_a_grant_expire(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The register builds its window statement once and binds the moment at each window:
+    a nödåtkomst that ends between two windows is gone from the second, though the same
+    statement object runs again."""
+    from services import register
+
+    start = datetime.combine(TODAY, datetime.min.time(), LOCAL_TZ).astimezone(UTC)
+    granted = start + timedelta(hours=9)
+    with world.db.begin() as s:
+        access.request_emergency_access(
+            s, world.users["erik"], world.cases["c_olle"], REASON, now=granted, hours=1
+        )
+    service = RegisterService(db=world.db, actor=world.users["erik"])
+    moments = iter([granted + timedelta(minutes=30), granted + timedelta(minutes=90)])
+    monkeypatch.setattr(register, "utcnow", lambda: next(moments))
+    hits = register._window_statement.cache_info().hits
+    during = {r.id for r in service.window(RegisterFilter())}
+    after = {r.id for r in service.window(RegisterFilter())}
+    assert register._window_statement.cache_info().hits == hits + 1  # the same statement
+    assert world.cases["c_olle"] in during
+    assert after == during - {world.cases["c_olle"]} and world.cases["c_erik"] in after
