@@ -12,8 +12,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QModelIndex, QSettings, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from models.codes import CaseStatus, Role
 from services.audit import Actor
@@ -27,8 +29,10 @@ from ui.register_model import (
     COL_APPLICANT,
     COL_FLAGS,
     COL_HOUSEHOLD,
+    COL_MONTHS,
     COL_NUMBER,
     COL_PID,
+    PROTECTED_COLOUR,
     ROW_ROLE,
     RegisterModel,
 )
@@ -163,6 +167,48 @@ def test_model_holds_one_window_and_fetches_more(qtbot, seeded, runner) -> None:
     keys = [r.key for r in rows]
     assert keys == sorted(keys, reverse=True)  # newest first, no duplicates, nothing skipped
     assert len(set(keys)) == CASES
+
+
+def test_painted_cells_show_what_data_gives(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    """A view paints through ``multiData`` (one call per cell for the 7 roles a delegate
+    asks for): the same text, alignment and colour as ``data``; a cell whose row is not
+    fetched yet asks for it."""
+    model = RegisterModel(source=_service(seeded), runner=runner)
+    model.set_filter(RegisterFilter())
+    rows = _fetch_all(qtbot, model)
+    protected = next(i for i, r in enumerate(rows) if r.protected)
+    delegate = QStyledItemDelegate()
+    right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+    for i in (0, protected):
+        for col in range(model.columnCount()):
+            index = model.index(i, col)
+            option = QStyleOptionViewItem()
+            delegate.initStyleOption(option, index)
+            assert option.text == index.data() and option.text is not None
+            alignment = index.data(Qt.ItemDataRole.TextAlignmentRole)
+            assert (alignment == right.value) == (col == COL_MONTHS)
+            if col == COL_MONTHS:
+                assert option.displayAlignment == right
+            if i == protected and col == COL_FLAGS:
+                assert option.palette.color(QPalette.ColorRole.Text) == PROTECTED_COLOUR
+    plain = next(i for i, r in enumerate(rows) if not r.protected)
+    option = QStyleOptionViewItem()  # right after the protected row's flags cell
+    delegate.initStyleOption(option, model.index(plain, COL_FLAGS))
+    assert option.palette.color(QPalette.ColorRole.Text) != PROTECTED_COLOUR
+    assert model.data(QModelIndex()) is None
+    assert model.flags(QModelIndex()) == Qt.ItemFlag.NoItemFlags
+
+    # A fresh model with the count: rows past the first window are placeholders until painted.
+    fresh = RegisterModel(source=_service(seeded), runner=runner)
+    fresh.set_filter(RegisterFilter())
+    qtbot.waitUntil(lambda: fresh.rowCount() > 0 and not fresh.loading, timeout=WAIT)
+    fresh.set_total(RegisterFilter(), CASES)
+    assert not fresh.is_loaded(700)
+    option = QStyleOptionViewItem()  # right after a protected row's flags were painted:
+    delegate.initStyleOption(option, fresh.index(700, COL_NUMBER))
+    assert option.text == ""  # nothing of another row is left in the placeholder
+    qtbot.waitUntil(lambda: fresh.is_loaded(700) and not fresh.loading, timeout=WAIT)
+    assert fresh.index(700, COL_NUMBER).data() == rows[700].case_number
 
 
 def test_register_shows_count_columns_and_database(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]

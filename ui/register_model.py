@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
@@ -27,6 +28,7 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
     QModelIndex,
+    QModelRoleDataSpan,
     QPersistentModelIndex,
     Qt,
     QTimer,
@@ -72,6 +74,21 @@ PROTECTED_COLOUR = QColor("#8a1c1c")
 
 ROW_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+# Roles and flags as plain values: compared and returned thousands of times per window.
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_ROW = int(ROW_ROLE)
+_SORT = int(SORT_ROLE)
+_RIGHT = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+
+@cache
+def _protected_brush() -> QBrush:
+    return QBrush(PROTECTED_COLOUR)
 
 
 def _tr(text: str) -> str:
@@ -445,31 +462,55 @@ class RegisterModel(QAbstractTableModel):
         return None
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+    # A painted cell asks for 7 roles (font, alignment, colours, check state, icon, text):
+    # thousands of calls per window, so both paths below compare plain ints and return
+    # early for rows not fetched yet. An invalid index has row -1.
+    def data(self, index: ModelIndex, role: int = _DISPLAY) -> Any:
+        r = index.row()
+        if not 0 <= r < len(self._rows):
             return None
-        row = self._rows[index.row()]
-        if not isinstance(row, RegisterRow):
-            if row is None and role == Qt.ItemDataRole.DisplayRole:
-                self._want(index.row())  # shown but not fetched: fetch it
+        row = self._rows[r]
+        if row.__class__ is not RegisterRow:
+            if row is None and role == _DISPLAY:
+                self._want(r)  # shown but not fetched: fetch it
             return None
+        return self._value(row, index.column(), role)  # type: ignore[arg-type]
+
+    def multiData(self, index: ModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
+        """Every role a delegate asks for in one call (Qt's default calls :meth:`data` per
+        role); the same values as :meth:`data`. The delegate reuses its slots from cell
+        to cell, so a role without a value is cleared, never left as it was."""
+        r = index.row()
+        row = self._rows[r] if 0 <= r < len(self._rows) else None
+        if row.__class__ is not RegisterRow:
+            if row is None and r >= 0:
+                self._want(r)  # shown but not fetched: fetch it
+            for slot in roleDataSpan:
+                slot.clearData()
+            return
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        for slot in roleDataSpan:
+            value = self._value(row, col, slot.role())  # type: ignore[arg-type]
+            if value is None:
+                slot.clearData()
+            else:
+                slot.setData(value)
+
+    def _value(self, row: RegisterRow, col: int, role: int) -> Any:
+        if role == _DISPLAY:
             return self._display(row, col)
-        if role == ROW_ROLE:
+        if role == _ALIGNMENT:
+            return _RIGHT if col == COL_MONTHS else None
+        if role == _FOREGROUND:
+            return _protected_brush() if row.protected and col == COL_FLAGS else None
+        if role == _ROW:
             return row
-        if role == SORT_ROLE:
+        if role == _SORT:
             return self._sort_value(row, col)
-        if role == Qt.ItemDataRole.ToolTipRole and row.protected:
+        if role == _TOOLTIP and row.protected:
             return _tr(PROTECTED_TIP)
-        if role == Qt.ItemDataRole.ForegroundRole and row.protected and col == COL_FLAGS:
-            return QBrush(PROTECTED_COLOUR)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_MONTHS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     @staticmethod
