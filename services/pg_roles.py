@@ -54,8 +54,15 @@ REFERENCE_TABLES = ("unit", "agency", "contact_method", "support_reason_kind")
 UNIT_TABLES = ("outcome_target", "outcome_target_group", "outcome_target_rule")
 # Offline checkouts (migration 0006), recorded centrally: see _offline_checkouts below.
 OFFLINE_TABLES = ("offline_checkout", "offline_checkout_case")
-# A laptop file's own bookkeeping: in every schema, used only in the SQLite laptop file.
-LAPTOP_TABLES = ("offline_local_state", "offline_local_base", "offline_local_conflict")
+# A laptop file's own bookkeeping: in every schema (one set of migrations), used only in the
+# SQLite laptop file. The change log (0009) is one of them: no group role may touch any of
+# them on the server, and RLS is on, so a grant added by mistake still shows no row.
+LAPTOP_TABLES = (
+    "offline_local_state",
+    "offline_local_base",
+    "offline_local_conflict",
+    "offline_local_change",
+)
 # offline_checkout columns a case role may change: the sync's bookkeeping; the arbetsledare
 # also revokes. Nobody but the owner role changes who, which laptop or until when.
 CHECKOUT_SYNC_COLUMNS = ("last_synced_at", "returned_at")

@@ -316,3 +316,24 @@ def test_cli_user_add_creates_the_login_role_and_db_grants_refreshes(pg_url: str
     finally:
         with psycopg.connect(_admin(pg_url), autocommit=True) as conn:
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')  # type: ignore[arg-type]
+
+
+def test_the_laptop_only_tables_get_nothing_on_the_server(server: Server) -> None:
+    """The laptop file's bookkeeping, the change log too, is handled by name: no grant to any
+    group role, RLS on, and not among the tables ``db grants`` reports as left without."""
+    with server.owner.begin() as s:
+        report = pg_roles.install_access_control(s.connection())
+        assert not set(pg_roles.LAPTOP_TABLES) & set(report.ungranted)
+        assert "offline_local_change" in pg_roles.LAPTOP_TABLES
+        for table in pg_roles.LAPTOP_TABLES:
+            assert s.scalar(
+                text("SELECT relrowsecurity FROM pg_class WHERE relname = :t"), {"t": table}
+            ), table
+            for group in pg_roles.ALL_ROLES:
+                granted = s.scalar(
+                    text("SELECT has_table_privilege(:g, :t, 'SELECT,INSERT,UPDATE,DELETE')"),
+                    {"g": group, "t": table},
+                )
+                assert not granted, (group, table)
+    with server.psql("anna") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT count(*) FROM offline_local_change")
