@@ -230,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     orv.set_defaults(func=cmd_offline_revoke)
     ols = osub.add_parser("list", help="lista aktiva utcheckningar")
     ols.add_argument("--central", required=True, metavar="URL")
+    ols.add_argument(
+        "--user",
+        metavar="ANVÄNDARNAMN",
+        help="logga in som (krävs när servern har en databasroll per användare)",
+    )
     ols.set_defaults(func=cmd_offline_list)
     ost = osub.add_parser("status", help="visa den lokala kopians status och konflikter")
     ost.add_argument("--local", required=True, type=Path, metavar="FIL")
@@ -661,12 +666,43 @@ def _stderr_progress(line: str) -> None:
     print(f"fokus: {line}", file=sys.stderr, flush=True)
 
 
-def cmd_offline_checkout(args: argparse.Namespace) -> int:
+def _central_as(url: str, username: str | None, *, what: str):  # type: ignore[no-untyped-def]
+    """The central database for an offline command: as ``username``'s own role on a server
+    with per-user roles (the password read here, checked by the server), else the URL's own
+    user. Returns (database, actor or None)."""
+    import socket
+
+    from services.role_login import connect_central, is_per_user_url, login_central
+
+    if not username:
+        if is_per_user_url(url):
+            raise ValidationError.single(
+                "--user", f"servern har en databasroll per användare; ange --user för att {what}"
+            )
+        return open_database_for(url), None
+    password = _read_login_password()
+    central = connect_central(url, username, password)
+    try:
+        actor = login_central(central, username, password, socket.gethostname()).actor
+    except BaseException:
+        central.dispose()
+        raise
+    return central, actor
+
+
+def open_database_for(url: str):  # type: ignore[no-untyped-def]
     from services.db import open_database
+
+    return open_database(url, auto_migrate_sqlite=False)
+
+
+def cmd_offline_checkout(args: argparse.Namespace) -> int:
     from services.offline import DEFAULT_CHECKOUT_DAYS, checkout
+    from services.role_login import connect_central
 
     password = _read_login_password()
-    central = open_database(args.central, auto_migrate_sqlite=False)
+    # As the user's own role when the URL names no database user (or names that role).
+    central = connect_central(args.central, args.user, password)
     try:
         result = checkout(
             central,
@@ -684,22 +720,12 @@ def cmd_offline_checkout(args: argparse.Namespace) -> int:
 
 
 def cmd_offline_revoke(args: argparse.Namespace) -> int:
-    import socket
-
-    from services.auth import authenticate
-    from services.db import open_database
     from services.offline import find_checkout, revoke_checkout
 
-    central = open_database(args.central, auto_migrate_sqlite=False)
+    central, actor = _central_as(args.central, args.user, what="återkalla")
     try:
-        if args.user:
-            actor = authenticate(
-                central, args.user, _read_login_password(), socket.gethostname()
-            ).actor
-        else:
-            actor = _actor()
         with central.begin() as s:
-            row = revoke_checkout(s, actor, find_checkout(s, args.checkout).id)
+            row = revoke_checkout(s, actor or _actor(), find_checkout(s, args.checkout).id)
             code, who = row.laptop_code, row.username
     finally:
         central.dispose()
@@ -710,10 +736,9 @@ def cmd_offline_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_offline_list(args: argparse.Namespace) -> int:
-    from services.db import open_database
     from services.offline import list_checkouts
 
-    central = open_database(args.central, auto_migrate_sqlite=False)
+    central, _actor_ = _central_as(args.central, args.user, what="lista utcheckningar")
     try:
         with central.begin() as s:
             rows = list_checkouts(s)
@@ -770,10 +795,9 @@ def cmd_offline_resolve(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     import socket
 
-    from services.db import open_database
     from services.errors import EXIT_INVALID
     from services.offline import open_local
-    from services.sync import sync_with_login
+    from services.sync import sync_as_user
 
     password = _read_login_password(
         "Lösenord för den lokala filen (det gamla): " if args.new_password else "Lösenord: "
@@ -781,18 +805,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
     new_password = _read_login_password("Nytt lösenord (centralt): ") if args.new_password else None
     local = open_local(args.local, password)
     try:
-        central = open_database(args.central, auto_migrate_sqlite=False)
-        try:
-            result = sync_with_login(
-                central,
-                local,
-                password,
-                new_password=new_password,
-                workstation=socket.gethostname(),
-                progress=_stderr_progress,
-            )
-        finally:
-            central.dispose()
+        # As the user's own role when the URL names no database user (or names that role).
+        result = sync_as_user(
+            args.central,
+            local,
+            password,
+            new_password=new_password,
+            workstation=socket.gethostname(),
+            progress=_stderr_progress,
+        )
     finally:
         local.dispose()
     print(result.summary())

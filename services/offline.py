@@ -18,6 +18,7 @@ and keeps each copied row's values as the base of the later three-way merge
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -38,6 +39,7 @@ from sqlalchemy import (
     Column,
     Date,
     Engine,
+    MetaData,
     Table,
     Text,
     Uuid,
@@ -87,7 +89,6 @@ from models import (
 from models.base import UTCDateTime
 from models.codes import CaseStatus, Role
 from services.audit import Actor, record
-from services.auth import authenticate
 from services.cases import (
     case_by_number,
     is_provisional_case_number,
@@ -103,6 +104,8 @@ from services.errors import (
     SchemaMismatchError,
     ValidationError,
 )
+from services.role_login import connected_role, login_central
+from services.users import hash_password
 
 #: Days a checkout is valid unless the caller says otherwise.
 DEFAULT_CHECKOUT_DAYS = 14
@@ -464,6 +467,19 @@ def local_path(db: Database) -> Path:
     return Path(db.url.removeprefix("sqlcipher:///"))
 
 
+def check_local_password(db: Database, password: str) -> None:
+    """Does ``password`` open this (already open) laptop file? :class:`LocalKeyError` if not.
+
+    The app keeps the file open after its login; before a sync that may rekey the file
+    (Arkiv → Synkronisera), the password typed for the file is checked against its key.
+    """
+    path = local_path(db)
+    salt, params = _read_salt(path)
+    current = _ENGINE_KEYS.get(db.engine)
+    if current is None or not hmac.compare_digest(derive_key(password, salt, params), current):
+        raise _wrong_key(path)
+
+
 def rekey_local(db: Database, new_password: str, *, kdf: KdfParams | None = None) -> None:
     """Lock the laptop file with a new password (after it was changed centrally).
 
@@ -475,7 +491,6 @@ def rekey_local(db: Database, new_password: str, *, kdf: KdfParams | None = None
     finished the next time the file is opened with the new password (or was
     never done, and the old password still opens it).
     """
-    from services.users import hash_password
 
     if not new_password:
         raise ValidationError.single("nytt lösenord", "måste fyllas i")
@@ -723,6 +738,9 @@ def _select_in(
     )
 
 
+select_in = _select_in  # for services.sync
+
+
 def _select_where(
     session: Session, table: Table, conditions: Iterable[Any], *extra: Any, stamp: bool = False
 ) -> list[Row]:
@@ -881,11 +899,28 @@ def referenced_users(rows: dict[str, dict[str, Row]]) -> set[uuid.UUID]:
     return users
 
 
+def _user_columns_but_the_hash() -> Table:
+    """``app_user`` without ``password_hash``, which a user's own role may not read."""
+    full = _t(User)
+    return Table(
+        full.name,
+        MetaData(),
+        *(
+            Column(c.name, c.type, primary_key=c.primary_key)
+            for c in full.columns
+            if c.name != "password_hash"
+        ),
+    )
+
+
+_USER_COPY = _user_columns_but_the_hash()
+
+
 def ensure_people_and_units(
     source: Session, target: Session, user_ids: Iterable[uuid.UUID], unit_ids: Iterable[uuid.UUID]
 ) -> None:
     """Copy users (never their password hash) and units the target lacks."""
-    users = _select_in(source, _t(User), "id", user_ids)
+    users = _select_in(source, _USER_COPY, "id", user_ids)
     units_needed = set(unit_ids) | {u["unit_id"] for u in users}
     have_units = {r["id"] for r in _select_in(target, _t(Unit), "id", units_needed)}
     missing_units = [
@@ -893,7 +928,7 @@ def ensure_people_and_units(
     ]
     if missing_units:
         target.execute(insert(_t(Unit)), missing_units)
-    have_users = {r["id"] for r in _select_in(target, _t(User), "id", [u["id"] for u in users])}
+    have_users = {r["id"] for r in _select_in(target, _USER_COPY, "id", [u["id"] for u in users])}
     missing = [
         {**u, "password_hash": None, "failed_logins": 0, "locked_until": None}
         for u in users
@@ -1058,7 +1093,10 @@ def checkout(
         )
     host = workstation or socket.gethostname()
     say("loggar in mot den centrala databasen")
-    session_user = authenticate(central, username, password, host)
+    # As the user's own role (per-user server): the server checked the password when the
+    # connection was made, and RLS and grants limit everything below to what they may do.
+    as_role = connected_role(central) is not None
+    session_user = login_central(central, username, password, host)
     if session_user.role is Role.ADMIN:
         raise PermissionDeniedError("en administratör arbetar inte med ärenden och checkar inte ut")
     actor = session_user.actor
@@ -1116,12 +1154,16 @@ def checkout(
                 copy_reference_data(cs, ls)
                 units = {user.unit_id} | {r["unit_id"] for r in rows["fs_case"].values()}
                 ensure_people_and_units(cs, ls, referenced_users(rows) | {user.id}, units)
-                # The owner's password hash lets the app log them in offline too.
+                # The owner's password hash lets the app log them in offline too. A user's
+                # own role may not read hashes: the password the server just accepted is
+                # hashed here instead (it is the one the file's key is derived from).
                 ls.execute(
                     _t(User)
                     .update()
                     .where(_t(User).c.id == user.id)
-                    .values(password_hash=user.password_hash)
+                    .values(
+                        password_hash=hash_password(password) if as_role else user.password_hash
+                    )
                 )
                 say(f"kopierar {len(taken)} ärenden")
                 insert_rows(ls, rows)

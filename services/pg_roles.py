@@ -240,6 +240,18 @@ END
 $$;
 
 -- A new case: in one's own unit; a caseworker's own.
+-- Which of these audit events the central log already holds, for an active caseworker or
+-- arbetsledare: an offline sync run again after an interruption must upload each laptop event
+-- once, and RLS hides some of them from the uploader (a failed offline login under an unknown
+-- name has no user). Only the existence of event uuids the caller already has; no content.
+CREATE OR REPLACE FUNCTION fokus_audit_events_known(p_uuids uuid[]) RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT e.event_uuid FROM audit_event e
+  WHERE e.event_uuid = ANY(p_uuids)
+    AND EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
+                AND role IN ('caseworker', 'team_leader'))
+$$;
+
 CREATE OR REPLACE FUNCTION fokus_case_insertable(p_unit uuid, p_caseworker uuid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT EXISTS (SELECT 1 FROM app_user WHERE db_role = session_user AND active
@@ -313,12 +325,14 @@ END $$;
 """
 
 _ADMIN_FUNCTION_NAMES = (
+    "fokus_audit_events_known(uuid[])",
     "fokus_login_role_alter(text, text, boolean, text)",
     "fokus_login_role_create(text, text, text)",
     "fokus_require_admin()",
 )
 
 _FUNCTION_NAMES = (
+    "fokus_audit_events_known(uuid[])",
     "fokus_person_brief(uuid, text)",
     "fokus_person_open_case(uuid, date, uuid)",
     "fokus_case_brief(uuid, text)",

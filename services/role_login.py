@@ -36,16 +36,17 @@ from __future__ import annotations
 
 import contextlib
 
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from models import utcnow
 from models.codes import Role
 from services.audit import Actor, record
-from services.auth import LOCK_MINUTES, WRONG_CREDENTIALS, LoginError, SessionUser
+from services.auth import LOCK_MINUTES, WRONG_CREDENTIALS, LoginError, SessionUser, authenticate
 from services.db import Database, open_database
 from services.errors import DatabaseUnavailableError
-from services.pg_roles import connected_user, db_role_name, session_account
+from services.pg_roles import LOGIN_PREFIX, connected_user, db_role_name, session_account
 
 INACTIVE = "kontot är inaktiverat; kontakta administratören"
 
@@ -118,29 +119,37 @@ def login_as_role(
     """Log in as the user's own role: the open :class:`Database` and the logged-in user."""
     db = connect_as_user(server_url, username, password)
     try:
-        refusal: str | None = None
-        with db.begin() as s:
-            account = session_account(s)
-            if account.locked_until is not None and account.locked_until > utcnow():
-                actor = Actor(
-                    username=account.username,
-                    role=Role(account.role),
-                    user_id=account.id,
-                    workstation=workstation,
-                )
-                record(s, actor, "login_failure", reason="locked", db_role=True)
-                refusal = (
-                    "kontot är tillfälligt låst efter för många misslyckade inloggningar; "
-                    f"försök igen om {LOCK_MINUTES} minuter eller kontakta administratören"
-                )
-            else:
-                user = connected_user(s, workstation)
-        if refusal is not None:
-            raise LoginError(refusal)
+        user = role_session_user(db, workstation)
     except BaseException:
         db.dispose()
         raise
     return db, user
+
+
+def role_session_user(db: Database, workstation: str) -> SessionUser:
+    """The logged-in user of a connection made as a user's own role (the server has checked
+    the password): an account still locked out is refused (audited), else the login is
+    audited (:func:`services.pg_roles.connected_user`). Raises :class:`LoginError`."""
+    refusal: str | None = None
+    with db.begin() as s:
+        account = session_account(s)
+        if account.locked_until is not None and account.locked_until > utcnow():
+            actor = Actor(
+                username=account.username,
+                role=Role(account.role),
+                user_id=account.id,
+                workstation=workstation,
+            )
+            record(s, actor, "login_failure", reason="locked", db_role=True)
+            refusal = (
+                "kontot är tillfälligt låst efter för många misslyckade inloggningar; "
+                f"försök igen om {LOCK_MINUTES} minuter eller kontakta administratören"
+            )
+        else:
+            user: SessionUser = connected_user(s, workstation)
+    if refusal is not None:
+        raise LoginError(refusal)
+    return user
 
 
 def verify_password_as_role(server_url: str, user: SessionUser, password: str) -> None:
@@ -155,3 +164,71 @@ def verify_password_as_role(server_url: str, user: SessionUser, password: str) -
     finally:
         with contextlib.suppress(Exception):
             check.dispose()
+
+
+# --- the offline laptop's central connection (checkout and sync) ---------------------------------
+
+
+def names_own_role(url: str, username: str) -> bool:
+    """A PostgreSQL URL whose database user is ``username``'s own login role."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False
+    return (
+        parsed.get_backend_name() == "postgresql"
+        and bool(username.strip())
+        and parsed.username == db_role_name(username.strip().lower())
+    )
+
+
+def connect_central(url: str, username: str, password: str) -> Database:
+    """The central database for ``offline checkout`` and ``sync``, connected as
+    ``username`` where the server has per-user roles.
+
+    * a PostgreSQL URL without a database user (what workstations have): as the
+      user's own role, the password to the driver (:func:`connect_as_user`), so the
+      server checks it and every statement of the checkout or sync is under that
+      role's grants and row-level security;
+    * a URL naming the user's own role: the same, with the password given here unless
+      the URL has one;
+    * any other URL (the owner's: IT, tests, the bench): that user connects, and
+      :func:`login_central` checks the Fokus password itself.
+    """
+    if is_per_user_url(url):
+        return connect_as_user(url, username, password)
+    if names_own_role(url, username) and not make_url(url).password:
+        try:
+            return open_database(url, auto_migrate_sqlite=False, password=password or "")
+        except DatabaseUnavailableError as exc:
+            refusal = _refusal(exc)
+            if refusal is not None:
+                raise refusal from None
+            raise
+    return open_database(url, auto_migrate_sqlite=False)
+
+
+def connected_role(db: Database) -> str | None:
+    """The Fokus login role ``db`` is connected as, or None (the owner, SQLite)."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    with db.begin() as s:
+        role = str(s.scalar(text("SELECT session_user")) or "")
+    return role if role.startswith(LOGIN_PREFIX) else None
+
+
+def login_central(db: Database, username: str, password: str, workstation: str) -> SessionUser:
+    """Log ``username`` in on the central database ``db`` (from :func:`connect_central`).
+
+    Connected as a user's own role, the server has checked the password when the
+    connection was made: the role must be ``username``'s, and it is mapped to its
+    active account (audited). Connected as anyone else (the owner), Fokus checks its own
+    argon2id password (:func:`services.auth.authenticate`, audited, counted for the
+    lockout). Raises :class:`LoginError`.
+    """
+    role = connected_role(db)
+    if role is None:
+        return authenticate(db, username, password, workstation)
+    if role != db_role_name((username or "").strip().lower()):
+        raise LoginError(WRONG_CREDENTIALS)
+    return role_session_user(db, workstation)

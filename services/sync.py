@@ -57,12 +57,14 @@ from models import (
 )
 from models.codes import Role
 from services.audit import append_to_chain, record
+from services.auth import WRONG_CREDENTIALS, LoginError
 from services.cases import allocate_case_numbers, format_case_number, is_provisional_case_number
 from services.db import Database
 from services.errors import FokusError, NotFoundError, PermissionDeniedError, ValidationError
 from services.household import open_case_elsewhere
 from services.offline import (
     CASE_TABLES,
+    STAMP,
     TABLES_BY_NAME,
     Row,
     SyncTable,
@@ -81,10 +83,14 @@ from services.offline import (
     referenced_users,
     row_key,
     rows_by_keys,
+    select_in,
     split_stamps,
     stamp_sql,
     to_json,
 )
+from services.persons import find_person_brief
+from services.pg_roles import LOGIN_PREFIX
+from services.role_login import connect_central, login_central
 
 Progress = Callable[[str], None]
 
@@ -446,6 +452,27 @@ def _remap_persons(
         for r in found
         if r["id"] != candidates[r["personal_id"]]
     }
+    # Connected as the user's own role, RLS hides a person who is only in cases outside the
+    # user's scope; the definer function says who holds the number (id only). Their row
+    # becomes visible once the new case's household has them (see _bring_hidden_persons).
+    seen = {r["personal_id"] for r in found}
+    for digits, old in candidates.items():
+        if digits in seen:
+            continue
+        brief = find_person_brief(cs, digits)
+        if brief is None or brief.id == old:
+            continue
+        if brief.is_protected:
+            cases = _cases_of(mine, old)
+            numbers = sorted(r["case_number"] for r in mine["fs_case"].values() if r["id"] in cases)
+            raise ValidationError.single(
+                "personnummer",
+                f"{', '.join(numbers) or '-'}: en person i ärendet har skyddade "
+                "personuppgifter och finns redan centralt; ta bort personen ur ärendet här "
+                "och lägg till personen centralt, eller kontakta arbetsledaren. Inget har "
+                "synkroniserats",
+            )
+        remap[old] = brief.id
     if not remap:
         return {}
     for r in found:
@@ -468,6 +495,36 @@ def _remap_persons(
             rebuilt[row_key(spec, r)] = r
         mine[name] = rebuilt
     return remap
+
+
+def _cases_of(mine: dict[str, dict[str, Row]], person_id: uuid.UUID) -> set[uuid.UUID]:
+    return {r["case_id"] for r in mine["household_member"].values() if r["person_id"] == person_id}
+
+
+def _bring_hidden_persons(
+    cs: Session,
+    plan: _Plan,
+    remap: dict[uuid.UUID, uuid.UUID],
+    theirs: dict[str, dict[str, Row]],
+    stamps: dict[str, dict[str, str | None]],
+    compared: dict[str, set[str]],
+) -> None:
+    """Central persons that new laptop persons became while RLS hid them from the user's
+    role (:func:`_remap_persons`): after the central writes they are in the household of a
+    case of the user's, so visible; the laptop gets them like any new central row."""
+    hidden = {new for new in remap.values() if str(new) not in theirs["person"]}
+    if not hidden:
+        return
+    for name, column in (("person", "id"), ("person_identifier", "person_id")):
+        spec = TABLES_BY_NAME[name]
+        for r in select_in(cs, spec.table, column, hidden, stamp=True):
+            stamp = r.pop(STAMP, None)
+            key = row_key(spec, r)
+            theirs[name][key] = r
+            plan.local_insert.setdefault(name, []).append(r)
+            plan.base[(name, key)] = _json_row(r)
+            stamps[name][key] = stamp
+            compared[name].add(key)
 
 
 # --- applying -----------------------------------------------------------------------------------
@@ -600,6 +657,26 @@ def _set_uploaded_through(ls: Session, event_id: int) -> None:
         row.data = data
 
 
+def _known_event_uuids(cs: Session, uuids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these audit events central already holds. Connected as a user's own role,
+    RLS hides some of them (an offline login failure under an unknown name has no user), so
+    an owner-owned definer function answers: existence only, of uuids the laptop has."""
+    as_role = is_postgres(cs) and str(cs.scalar(text("SELECT session_user"))).startswith(
+        LOGIN_PREFIX
+    )
+    known: set[uuid.UUID] = set()
+    for part in chunks(uuids):
+        if as_role:
+            found = cs.scalars(
+                text("SELECT fokus_audit_events_known(CAST(:ids AS uuid[]))"),
+                {"ids": list(part)},
+            )
+        else:
+            found = cs.scalars(select(AuditEvent.event_uuid).where(AuditEvent.event_uuid.in_(part)))
+        known |= set(found)
+    return known
+
+
 def _upload_audit(cs: Session, ls: Session) -> tuple[int, int]:
     """Append the laptop's audit events to the central chain, each once; (count, last local id)."""
     mark = _uploaded_through(ls)
@@ -608,11 +685,7 @@ def _upload_audit(cs: Session, ls: Session) -> tuple[int, int]:
     )
     if not local_events:
         return 0, mark
-    known: set[uuid.UUID] = set()
-    for part in chunks([e.event_uuid for e in local_events]):
-        known |= set(
-            cs.scalars(select(AuditEvent.event_uuid).where(AuditEvent.event_uuid.in_(part)))
-        )
+    known = _known_event_uuids(cs, [e.event_uuid for e in local_events])
     new = [
         AuditEvent(
             event_uuid=e.event_uuid,
@@ -1088,6 +1161,7 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             _checkpoint("merged")
             _apply_central(cs, plan, renumber, result)
             _refresh_stamps(cs, plan, stamps)
+            _bring_hidden_persons(cs, plan, remap, theirs, stamps, compared)
             have = set(cs.scalars(
                 select(OfflineCheckoutCase.case_id).where(
                     OfflineCheckoutCase.checkout_id == checkout_id
@@ -1191,6 +1265,21 @@ PASSWORD_CHANGED_HINT = (
 )
 
 
+def local_username(local: Database) -> str:
+    """The user the laptop copy was checked out to."""
+    with local.begin() as ls:
+        state = ls.get(OfflineLocalState, 1)
+        if state is None:
+            raise ValidationError.single("--local", "filen är ingen utcheckad offlinekopia")
+        return state.username
+
+
+def _with_hint(exc: LoginError, new_password: str | None) -> LoginError:
+    if new_password is None and exc.message == WRONG_CREDENTIALS:
+        return LoginError(WRONG_CREDENTIALS + PASSWORD_CHANGED_HINT)
+    return exc
+
+
 def sync_with_login(
     central: Database,
     local: Database,
@@ -1206,11 +1295,13 @@ def sync_with_login(
     ``password`` is the one that opened the laptop file (the password at
     checkout, or at the last rekey). Central wants its current password:
     ``new_password`` when it was changed while the laptop was out, else the
-    same one. After a sync with a new password the file is rekeyed
-    (:func:`services.offline.rekey_local`): the old password opens nothing any
-    more, and the new one opens the file and logs in offline.
+    same one. ``central`` connected as the user's own role (:func:`sync_as_user`
+    makes such a connection on a per-user server) was checked by the server with
+    that password; connected as the owner, Fokus checks it
+    (:func:`services.role_login.login_central`). After a sync with a new password
+    the file is rekeyed (:func:`services.offline.rekey_local`): the old password
+    opens nothing any more, and the new one opens the file and logs in offline.
     """
-    from services.auth import WRONG_CREDENTIALS, LoginError, authenticate
     from services.offline import rekey_local
 
     with local.begin() as ls:
@@ -1219,11 +1310,9 @@ def sync_with_login(
             raise ValidationError.single("--local", "filen är ingen utcheckad offlinekopia")
         username, checkout_id, code = state.username, state.checkout_id, state.laptop_code
     try:
-        who = authenticate(central, username, new_password or password, workstation)
+        who = login_central(central, username, new_password or password, workstation)
     except LoginError as exc:
-        if new_password is None and exc.message == WRONG_CREDENTIALS:
-            raise LoginError(WRONG_CREDENTIALS + PASSWORD_CHANGED_HINT) from exc
-        raise
+        raise _with_hint(exc, new_password) from exc
     result = sync(central, local, progress=progress)
     if new_password is not None and new_password != password:
         (progress or (lambda _m: None))("låser den lokala filen med det nya lösenordet")
@@ -1232,3 +1321,38 @@ def sync_with_login(
             record(cs, who.actor, "offline_rekeyed", checkout_id=checkout_id, laptop=code)
         result.rekeyed = True
     return result
+
+
+def sync_as_user(
+    central_url: str,
+    local: Database,
+    password: str,
+    *,
+    new_password: str | None = None,
+    workstation: str,
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Connect to central as the laptop's user and :func:`sync_with_login` (the command
+    line's ``sync`` and the app's Arkiv → Synkronisera).
+
+    On a server with per-user roles (a URL without a database user, or naming the user's
+    own role) the connection is made as ``fokus_u_<username>`` with the central password
+    (``new_password`` after a central change, else ``password``): the server checks it, and
+    every central read and write of the sync is under that role's grants and RLS.
+    """
+    username = local_username(local)
+    try:
+        central = connect_central(central_url, username, new_password or password)
+    except LoginError as exc:
+        raise _with_hint(exc, new_password) from exc
+    try:
+        return sync_with_login(
+            central,
+            local,
+            password,
+            new_password=new_password,
+            workstation=workstation,
+            progress=progress,
+        )
+    finally:
+        central.dispose()
