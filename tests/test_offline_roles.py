@@ -542,3 +542,78 @@ def test_a_new_offline_case_with_a_person_in_another_caseworkers_case_is_flagged
         assert sync_as_user(url, local, anna.password, workstation="laptop").compared == 0
     finally:
         local.dispose()
+
+
+def test_arkiv_synkronisera_logs_in_as_the_role_and_rekeys_after_a_password_change(  # type: ignore[no-untyped-def]
+    qtbot,
+    server: Server,  # noqa: F811
+    tmp_path: Path,
+    as_role: list[str],
+) -> None:
+    """The real menu, dialogs and sync on a per-user server (the server's password check is
+    ``trust`` here; the laptop file's own check is real)."""
+    from ui.main_window import MainWindow
+    from ui.sync_dialog import OfflineMenu, local_functions
+    from ui.worker import BackgroundRunner
+
+    anna = server.staff["anna"]
+    url = _server_url(server.url)
+    path = tmp_path / "a.fokus"
+    _checkout_as(server, "anna", path)
+    local = open_local(path, anna.password)
+    runner = BackgroundRunner()
+    window = MainWindow(user_label="Anna (handläggare)")
+    qtbot.addWidget(window)
+    menu = OfflineMenu(
+        main_window=window,
+        runner=runner,
+        **local_functions(local, url, workstation="laptop"),
+    )
+    try:
+        note = JournalService(db=local, actor=_actor(anna)).add_note(
+            server.cases["c_anna"], _note("Skrivet i appen offline"), sign=True
+        )
+        window.show()
+
+        # A wrong password for the file: refused before anything central happens.
+        menu.sync_action.trigger()
+        menu.password_dialog.password.setText("inte-filens-lösen")
+        menu.password_dialog.ok_button.click()
+        qtbot.waitUntil(lambda: menu.dialog.close_button.isEnabled(), timeout=30_000)
+        assert "fel lösenord för den lokala databasen" in menu.dialog.status.text()
+        assert as_role == []
+        menu.dialog.close()
+
+        # The password changed centrally: the old one for the file, the new one for central.
+        new_password = "nytt-centralt-7"
+        menu.sync_action.trigger()
+        ask = menu.password_dialog
+        ask.changed.setChecked(True)
+        ask.password.setText(anna.password)
+        ask.new_password.setText(new_password)
+        ask.ok_button.click()
+        qtbot.waitUntil(lambda: menu.dialog.close_button.isEnabled(), timeout=60_000)
+        assert menu.dialog.status.text() == "Synkroniseringen är klar.", (
+            menu.dialog.log.toPlainText()
+        )
+        assert "låst med det nya lösenordet" in menu.dialog.log.toPlainText()
+        assert set(as_role) == {anna.role_name}
+        window.close()  # nothing unsynchronised: no question
+        assert not window.isVisible()
+    finally:
+        window.removeEventFilter(menu)  # never a modal question at teardown
+        runner.wait()
+        local.dispose()
+    with server.owner.begin() as s:
+        assert s.get(ContactEntry, note.id) is not None
+        rekeyed = s.scalar(select(AuditEvent.user_id).where(AuditEvent.action == "offline_rekeyed"))
+        assert rekeyed == anna.user_id
+    with pytest.raises(offline.LocalKeyError):
+        open_local(path, anna.password)
+    reopened = open_local(path, new_password)
+    try:
+        assert authenticate(reopened, anna.username, new_password, "laptop").user_id == (
+            anna.user_id
+        )
+    finally:
+        reopened.dispose()

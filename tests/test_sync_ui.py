@@ -249,3 +249,120 @@ def test_case_windows_refuse_cases_of_an_expired_copy(tmp_path) -> None:  # type
             source.load(uuid.uuid4())
     finally:
         local.dispose()
+
+
+# --- a central server with per-user roles: Synkronisera asks for the password -------------------
+
+
+def _login_menu(qtbot, runner, login_sync) -> tuple[MainWindow, OfflineMenu]:  # type: ignore[no-untyped-def]
+    window = MainWindow(user_label="Anna (handläggare)")
+    qtbot.addWidget(window)
+    menu = OfflineMenu(
+        main_window=window,
+        status=_status,
+        pending=lambda: False,
+        make_sync=lambda: pytest.fail("a per-user server must ask for the password"),  # type: ignore[arg-type,return-value]
+        runner=runner,
+        login_sync=login_sync,
+    )
+    return window, menu
+
+
+def _type(field, text: str) -> None:  # type: ignore[no-untyped-def]
+    field.setFocus()
+    field.setText(text)  # ASCII-only passwords here; the real keyboard path is Qt's own
+
+
+def test_synkronisera_asks_for_the_password_without_echo(qtbot, runner) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QLineEdit
+
+    given: list[tuple[str, str | None]] = []
+
+    def login_sync(password: str, new_password: str | None):  # type: ignore[no-untyped-def]
+        given.append((password, new_password))
+        return lambda progress: SyncResult(pushed=2)
+
+    window, menu = _login_menu(qtbot, runner, login_sync)
+    window.show()
+    menu.sync_action.trigger()
+    ask = menu.password_dialog
+    assert ask is not None and ask.isVisible() and menu.dialog is None
+    assert ask.windowTitle() == "Fokus – Logga in för synkronisering"
+    assert "som anna" in ask.intro.text()
+    assert ask.password.echoMode() == QLineEdit.EchoMode.Password
+    assert ask.new_password.echoMode() == QLineEdit.EchoMode.Password
+    assert ask.password_label.text() == "Lösenord:"
+    assert not ask.new_password.isVisibleTo(ask) and not ask.ok_button.isEnabled()
+    # Cancel: nothing runs.
+    ask.buttons.rejected.emit()
+    assert given == [] and menu.dialog is None
+
+    menu.sync_action.trigger()
+    ask = menu.password_dialog
+    _type(ask.password, "hemligt-1")
+    assert ask.ok_button.isEnabled() and ask.ok_button.text() == "Synkronisera"
+    ask.ok_button.click()
+    assert given == [("hemligt-1", None)]
+    assert ask.password.text() == ""  # not kept in the widget
+    assert menu.dialog is not None
+    qtbot.waitUntil(lambda: menu.dialog.close_button.isEnabled(), timeout=5000)
+    assert menu.dialog.status.text() == "Synkroniseringen är klar."
+
+
+def test_a_refused_password_offers_the_old_and_the_new_one_and_rekeys(qtbot, runner) -> None:  # type: ignore[no-untyped-def]
+    from services.auth import WRONG_CREDENTIALS, LoginError
+    from services.sync import PASSWORD_CHANGED_HINT
+
+    given: list[tuple[str, str | None]] = []
+
+    def login_sync(password: str, new_password: str | None):  # type: ignore[no-untyped-def]
+        given.append((password, new_password))
+
+        def run(progress):  # type: ignore[no-untyped-def]
+            if new_password is None:  # central has the new password now
+                raise LoginError(WRONG_CREDENTIALS + PASSWORD_CHANGED_HINT)
+            progress("låser den lokala filen med det nya lösenordet")
+            return SyncResult(pushed=1, rekeyed=True)
+
+        return run
+
+    window, menu = _login_menu(qtbot, runner, login_sync)
+    window.show()
+    menu.sync_action.trigger()
+    _type(menu.password_dialog.password, "gammalt-1")
+    menu.password_dialog.ok_button.click()
+    dialog = menu.dialog
+    qtbot.waitUntil(lambda: dialog.close_button.isEnabled(), timeout=5000)
+    assert "godtog inte lösenordet" in dialog.status.text()
+    assert "--new-password" not in dialog.status.text()  # the app's words, not the CLI's
+    assert "Inget gick förlorat" in dialog.log.toPlainText()
+    assert dialog.retry_button.isVisibleTo(dialog)
+
+    dialog.retry_button.click()
+    assert not dialog.isVisible()
+    ask = menu.password_dialog
+    assert ask.isVisible() and ask.changed.isChecked() and ask.hint.isVisibleTo(ask)
+    assert ask.password_label.text() == "Gammalt lösenord (låser upp filen):"
+    assert ask.new_password.isVisibleTo(ask) and ask.rekey_note.isVisibleTo(ask)
+    _type(ask.password, "gammalt-1")
+    assert not ask.ok_button.isEnabled()  # the new one is needed too
+    _type(ask.new_password, "nytt-2")
+    ask.ok_button.click()
+    assert given == [("gammalt-1", None), ("gammalt-1", "nytt-2")]
+    qtbot.waitUntil(lambda: menu.dialog.close_button.isEnabled(), timeout=5000)
+    assert menu.dialog is not dialog
+    assert menu.dialog.status.text() == "Synkroniseringen är klar."
+    assert "låst med det nya lösenordet" in menu.dialog.log.toPlainText()
+
+
+def test_a_server_that_names_its_user_keeps_the_plain_sync(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from services.offline import KdfParams, create_local
+    from ui.sync_dialog import local_functions
+
+    local = create_local(tmp_path / "l.fokus", "x-lösen-1", kdf=KdfParams(1, 8192, 1))
+    try:
+        per_user = local_functions(local, "postgresql+psycopg://db.kommun.se:5432/fokus")
+        owner = local_functions(local, "postgresql+psycopg://fokus@db.kommun.se:5432/fokus")
+        assert per_user["login_sync"] is not None and owner["login_sync"] is None
+    finally:
+        local.dispose()

@@ -92,7 +92,7 @@ def run_offline_app(*, local_path: Path, central_url: str | None) -> int:
         OfflineMenu(
             main_window=parts.window,
             runner=runner,
-            **local_functions(db, resolve_url(central_url).url),
+            **local_functions(db, resolve_url(central_url).url, workstation=station),
         )
         parts.window.show()
         return app.exec()

@@ -16,9 +16,12 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from services.auth import LoginError
 from services.db import Database
 from services.errors import FokusError
 from services.offline import LocalStatus
@@ -36,6 +40,108 @@ from ui.worker import BackgroundRunner
 
 #: Runs one sync: (progress callback) -> result. Injected so tests need no server.
 SyncFn = Callable[[Callable[[str], None]], SyncResult]
+#: Builds the sync that logs in centrally: (password for the laptop file and central,
+#: the new central password after a change or None) -> the sync.
+LoginSyncFn = Callable[[str, "str | None"], SyncFn]
+
+
+class SyncPasswordDialog(QDialog):
+    """The password for a sync that logs in to the central server as the user's own role.
+
+    Normally one field: the password, which opens the laptop file and logs in centrally.
+    "Lösenordet har bytts centralt" adds a second one: then the first is the old password
+    (it still opens the file) and the second the new central one; after the sync the file
+    is locked with the new one (as ``sync --new-password``). No echo in either field.
+    """
+
+    def __init__(
+        self,
+        *,
+        username: str,
+        changed: bool = False,
+        hint: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Fokus – Logga in för synkronisering"))
+        self.intro = QLabel(
+            self.tr(
+                "Synkroniseringen loggar in mot den centrala databasen som %1 med ditt lösenord."
+            ).replace("%1", username)
+        )
+        self.intro.setWordWrap(True)
+        self.hint = QLabel(hint)
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #a40000;")
+        self.hint.setVisible(bool(hint))
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setAccessibleName(self.tr("Lösenord"))
+        self.changed = QCheckBox(self.tr("Lösenordet har bytts centralt sedan utcheckningen"))
+        self.new_password = QLineEdit()
+        self.new_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.new_password.setAccessibleName(self.tr("Nytt lösenord (centralt)"))
+        self.password_label = QLabel()
+        self.new_label = QLabel(self.tr("Nytt lösenord (centralt):"))
+        self.new_label.setBuddy(self.new_password)
+        self.password_label.setBuddy(self.password)
+        self.rekey_note = QLabel(
+            self.tr(
+                "Det gamla lösenordet låser upp filen på den här datorn. Efter "
+                "synkroniseringen låses filen med det nya lösenordet."
+            )
+        )
+        self.rekey_note.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(self.password_label, self.password)
+        form.addRow("", self.changed)
+        form.addRow(self.new_label, self.new_password)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(self.tr("Synkronisera"))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addWidget(self.hint)
+        layout.addLayout(form)
+        layout.addWidget(self.rekey_note)
+        layout.addWidget(self.buttons)
+        self.changed.setChecked(changed)
+        self._connect_signals()
+        self._on_changed_toggled()
+
+    def _connect_signals(self) -> None:
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.changed.toggled.connect(self._on_changed_toggled)
+        self.password.textChanged.connect(self._update_ok)
+        self.new_password.textChanged.connect(self._update_ok)
+
+    def _on_changed_toggled(self) -> None:
+        changed = self.changed.isChecked()
+        self.password_label.setText(
+            self.tr("Gammalt lösenord (låser upp filen):") if changed else self.tr("Lösenord:")
+        )
+        for widget in (self.new_label, self.new_password, self.rekey_note):
+            widget.setVisible(changed)
+        if changed and self.password.text():
+            self.new_password.setFocus()
+        else:
+            self.password.setFocus()
+        self._update_ok()
+
+    def _update_ok(self) -> None:
+        ok = bool(self.password.text())
+        if self.changed.isChecked():
+            ok = ok and bool(self.new_password.text())
+        self.ok_button.setEnabled(ok)
+
+    def passwords(self) -> tuple[str, str | None]:
+        """(the password for the file, and for central unless changed; the new central
+        password when it was changed, else None)."""
+        new = self.new_password.text() if self.changed.isChecked() else None
+        return self.password.text(), new
 
 
 class SyncDialog(QDialog):
@@ -52,9 +158,12 @@ class SyncDialog(QDialog):
         self.log.setReadOnly(True)
         self.log.setAccessibleName(self.tr("Synkroniseringslogg"))
         self.conflicts_button = QPushButton(self.tr("Lös konflikter …"))
+        self.retry_button = QPushButton(self.tr("Ange lösenord igen …"))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.addButton(self.conflicts_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.retry_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.conflicts_button.setVisible(False)  # after addButton, which shows it
+        self.retry_button.setVisible(False)
         self.close_button = self.buttons.button(QDialogButtonBox.StandardButton.Close)
         self.close_button.setEnabled(False)
         layout = QVBoxLayout(self)
@@ -88,12 +197,14 @@ class SyncController(QObject):
         run_sync: SyncFn,
         runner: BackgroundRunner,
         resolve: Callable[[list[tuple[Conflict, str]]], None] | None = None,
+        retry_login: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(dialog)
         self._dialog = dialog
         self._run_sync = run_sync
         self._runner = runner
         self._resolve = resolve
+        self._retry_login = retry_login
         self._lines = _Lines(self)
         self.result: SyncResult | None = None
         self._connect_signals()
@@ -101,6 +212,7 @@ class SyncController(QObject):
     def _connect_signals(self) -> None:
         self._lines.line.connect(self._on_line)
         self._dialog.conflicts_button.clicked.connect(self._on_conflicts_clicked)
+        self._dialog.retry_button.clicked.connect(self._on_retry_clicked)
 
     def start(self) -> None:
         emit = self._lines.line.emit
@@ -142,11 +254,29 @@ class SyncController(QObject):
             self._finish()
             raise exc  # a bug: the crash handler reports it
         self._finish()
-        self._dialog.status.setText(self.tr("Synkroniseringen misslyckades: %s") % exc.message)
+        if isinstance(exc, LoginError) and self._retry_login is not None:
+            # Said in the app's words (the service's hint names the command-line flag).
+            self._dialog.status.setText(
+                self.tr(
+                    "Den centrala databasen godtog inte lösenordet. Har det bytts centralt "
+                    "sedan utcheckningen? Välj Ange lösenord igen, kryssa i att lösenordet "
+                    "har bytts och ange både det gamla och det nya."
+                )
+                if _is_wrong_password(exc)
+                else self.tr("Synkroniseringen misslyckades: %s") % exc.message
+            )
+            self._dialog.retry_button.setVisible(True)
+        else:
+            self._dialog.status.setText(self.tr("Synkroniseringen misslyckades: %s") % exc.message)
         self._dialog.log.appendPlainText(
             self.tr("Inget gick förlorat: ändringarna finns kvar i den lokala filen.")
         )
         self.finished.emit(exc)
+
+    def _on_retry_clicked(self) -> None:
+        assert self._retry_login is not None
+        self._dialog.accept()
+        self._retry_login()
 
     def _on_conflicts_clicked(self) -> None:
         from ui.conflict_dialog import THEIRS, ConflictDialog, ConflictField
@@ -184,6 +314,12 @@ class SyncController(QObject):
         )
 
 
+def _is_wrong_password(exc: LoginError) -> bool:
+    from services.auth import WRONG_CREDENTIALS
+
+    return exc.message.startswith(WRONG_CREDENTIALS)
+
+
 def _conflict_label(c: Conflict) -> str:
     from services.sync import TABLE_LABELS
 
@@ -197,7 +333,9 @@ class OfflineMenu(QObject):
 
     ``status`` reads the copy's state (cheap: no row comparison);
     ``pending`` tells whether anything is unsynchronised (one query);
-    ``make_sync`` builds the sync function (it opens the central database).
+    ``make_sync`` builds the sync function (it opens the central database);
+    ``login_sync``, for a central server with per-user roles, builds it from the
+    passwords asked for first (:class:`SyncPasswordDialog`).
     """
 
     def __init__(
@@ -209,12 +347,14 @@ class OfflineMenu(QObject):
         make_sync: Callable[[], SyncFn],
         runner: BackgroundRunner,
         resolve: Callable[[list[tuple[Conflict, str]]], None] | None = None,
+        login_sync: LoginSyncFn | None = None,
     ) -> None:
         super().__init__(main_window)
         self._window = main_window
         self._status = status
         self._pending = pending
         self._make_sync = make_sync
+        self._login_sync = login_sync
         self._runner = runner
         self._resolve = resolve
         self.offline_label = QLabel()
@@ -227,6 +367,7 @@ class OfflineMenu(QObject):
         file_menu.insertAction(first, self.sync_action)
         self.dialog: SyncDialog | None = None
         self.controller: SyncController | None = None
+        self.password_dialog: SyncPasswordDialog | None = None
         # A checkout can expire while the app runs: look again every minute.
         self.timer = QTimer(self)
         self.timer.setInterval(60_000)
@@ -251,12 +392,43 @@ class OfflineMenu(QObject):
         self.offline_label.setStyleSheet(style)
 
     def _on_sync_triggered(self) -> None:
+        if self._login_sync is None:
+            self._start(self._make_sync())
+        else:
+            self._ask_password(changed=False, hint="")
+
+    def _ask_password(self, *, changed: bool, hint: str) -> None:
+        """Ask for the password(s), then sync; the dialog is modal, the sync is not."""
+        dialog = SyncPasswordDialog(
+            username=self._status().username, changed=changed, hint=hint, parent=self._window
+        )
+        self.password_dialog = dialog
+        dialog.accepted.connect(lambda: self._on_password_given(dialog))
+        dialog.open()
+
+    def _on_password_given(self, dialog: SyncPasswordDialog) -> None:
+        assert self._login_sync is not None
+        password, new_password = dialog.passwords()
+        dialog.password.clear()
+        dialog.new_password.clear()
+        self._start(self._login_sync(password, new_password))
+
+    def _retry_login(self) -> None:
+        self._ask_password(
+            changed=True,
+            hint=self.tr(
+                "Ange det gamla lösenordet (det låser upp filen) och det nya som gäller centralt."
+            ),
+        )
+
+    def _start(self, run: SyncFn) -> None:
         self.dialog = SyncDialog(self._window)
         self.controller = SyncController(
             dialog=self.dialog,
-            run_sync=self._make_sync(),
+            run_sync=run,
             runner=self._runner,
             resolve=self._resolve,
+            retry_login=self._retry_login if self._login_sync is not None else None,
         )
         self.controller.finished.connect(lambda _r: self.refresh_status())
         self.dialog.show()
@@ -287,11 +459,19 @@ class OfflineMenu(QObject):
         return False
 
 
-def local_functions(local: Database, central_url: str) -> dict[str, Any]:
-    """The callables :class:`OfflineMenu` needs, for a laptop copy and a central URL."""
+def local_functions(local: Database, central_url: str, *, workstation: str = "") -> dict[str, Any]:
+    """The callables :class:`OfflineMenu` needs, for a laptop copy and a central URL.
+
+    A central URL without a database user (a server with per-user roles, what the
+    settings dialog saves) gets ``login_sync``: Synkronisera asks for the password and
+    connects as the user's own role (:func:`services.sync.sync_as_user`), with the
+    "password changed centrally" choice. Any other URL keeps the plain ``make_sync``: its
+    own user connects (IT's owner URL, tests).
+    """
     from services.db import open_database
-    from services.offline import local_status
-    from services.sync import pending_changes, resolve_conflict, sync
+    from services.offline import check_local_password, local_status
+    from services.role_login import is_per_user_url
+    from services.sync import pending_changes, resolve_conflict, sync, sync_as_user
 
     def make_sync() -> SyncFn:
         def run(progress: Callable[[str], None]) -> SyncResult:
@@ -300,6 +480,22 @@ def local_functions(local: Database, central_url: str) -> dict[str, Any]:
                 return sync(central, local, progress=progress)
             finally:
                 central.dispose()
+
+        return run
+
+    def login_sync(password: str, new_password: str | None) -> SyncFn:
+        def run(progress: Callable[[str], None]) -> SyncResult:
+            # The file is already open; the password typed for it must be its password
+            # (it is the one a rekey replaces, and the one the laptop's login keeps).
+            check_local_password(local, password)
+            return sync_as_user(
+                central_url,
+                local,
+                password,
+                new_password=new_password,
+                workstation=workstation,
+                progress=progress,
+            )
 
         return run
 
@@ -312,4 +508,5 @@ def local_functions(local: Database, central_url: str) -> dict[str, Any]:
         "pending": lambda: pending_changes(local),
         "make_sync": make_sync,
         "resolve": resolve,
+        "login_sync": login_sync if is_per_user_url(central_url) else None,
     }
