@@ -2044,7 +2044,7 @@ def _seed_in(
     phases.mark("follow-ups")
     member_births.rebuild(session)
     phases.mark("member births")
-    search_terms.rebuild(session)
+    search_terms.rebuild(session, bulk=True)
     phases.mark("search terms")
     protected_cases.rebuild(session)  # kept by triggers, paused for the load
     phases.mark("protected cases")
