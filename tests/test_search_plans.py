@@ -138,7 +138,7 @@ def _paged(
     """Every matching case, window by window (each window starting after the last key).
 
     ``strategy`` None: the register's own windows (the plan it chooses; on
-    PostgreSQL its one statement).
+    PostgreSQL a caseworker's is its one statement).
     """
     out: list[uuid.UUID] = []
     after = None

@@ -29,7 +29,13 @@ from services.cases import CaseService, MemberInput
 from services.db import Database, downgrade, upgrade
 from services.demo import seed_demo
 from services.persons import PersonInput, set_names
-from services.search import TERMS, RegisterFilter, search_window_ids
+from services.search import (
+    TERMS,
+    RegisterFilter,
+    name_condition,
+    name_terms_condition,
+    search_window_ids,
+)
 from services.text import search_fold
 
 TODAY = date(2026, 6, 15)
@@ -204,6 +210,21 @@ def test_terms_follow_random_edits_and_equal_the_raw_rows(db: Database) -> None:
         ),
     )
     _check(db, "a member added through CaseService")
+    # And as conditions: the term range finds the cases the person columns find.
+    with db.begin() as s:
+        forms = s.execute(select(Person.search_first, Person.search_last)).all()
+        prefixes = {"a", "ö", "zzz", "anna l", "von ä", "berg"}
+        for first, last in forms:
+            prefixes.update({first[:1], first[:3], last[:2], f"{first} {last[:1]}"})
+        for prefix in sorted(prefixes):
+            members = (
+                select(HouseholdMember.case_id)
+                .join(Person, Person.id == HouseholdMember.person_id)
+                .where(name_condition(prefix))
+            )
+            by_person = set(s.scalars(select(Case.id).where(Case.id.in_(members))))
+            by_term = set(s.scalars(select(Case.id).where(name_terms_condition(prefix))))
+            assert by_term == by_person, prefix
 
 
 def test_the_migration_backfills_the_same_rows(db: Database) -> None:
