@@ -148,6 +148,12 @@ def rebuild(session: Session, *, bulk: bool = False) -> None:
     session.execute(insert(SearchTerm).from_select(_COLS, terms_query()))
     for index in indexes:
         index.create(session.connection())
+    loaded(session)
+
+
+def loaded(session: Session) -> None:
+    """The whole table was just written, from the definition, by a bulk load that
+    computed it itself (the demo seeding): nothing is pending, as after :func:`rebuild`."""
     _cases(session).clear()
     _persons(session).clear()
     session.info.pop(_INFO_ALL, None)

@@ -27,7 +27,7 @@ table for a rebuild at commit: correct, just slower.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -255,20 +255,19 @@ def refresh(
         session.execute(prior_masks_update().where(py.person_id.in_(part)))
 
 
-def rebuild(session: Session, *, mark: Callable[[str], None] | None = None) -> None:
-    """Recompute the whole table (after a bulk load that bypassed the ORM).
-
-    ``mark`` is called with the name of each step as it ends (seeding times them).
-    """
-    step = mark or (lambda _name: None)
+def rebuild(session: Session) -> None:
+    """Recompute the whole table (after a bulk load that bypassed the ORM)."""
     session.execute(delete(SupportYearCase))
     session.execute(delete(SupportYearPerson))
     session.execute(insert(SupportYearCase).from_select(_CASE_COLS, case_years_query()))
-    step("support years: households")
     session.execute(insert(SupportYearPerson).from_select(_PERSON_COLS, person_years_query()))
-    step("support years: persons")
     session.execute(prior_masks_update())
-    step("support years: prior masks")
+    loaded(session)
+
+
+def loaded(session: Session) -> None:
+    """The whole table was just written, from the definition, by a bulk load that
+    computed it itself (the demo seeding): nothing is pending, as after :func:`rebuild`."""
     pending = _pending(session)
     pending.clear()
     pending.rebuilt = True
