@@ -117,6 +117,12 @@ def rebuild(session: Session) -> None:
     """Recompute the whole table (after a bulk load that bypassed the ORM)."""
     session.execute(delete(CaseSortKey))
     session.execute(insert(CaseSortKey).from_select(_COLS, keys_query()))
+    loaded(session)
+
+
+def loaded(session: Session) -> None:
+    """The whole table was just written, from the definition, by a bulk load that
+    computed it itself (the demo seeding): nothing is pending, as after :func:`rebuild`."""
     _cases(session).clear()
     _persons(session).clear()
     session.info.pop(_INFO_ALL, None)

@@ -236,8 +236,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     # and written once, sorted by key, after the last chunk (see _Generator.derived_rows).
     "support_year_case": ("case_id", "year", "months", "month_mask"),
     "support_year_person": ("person_id", "year", "months", "month_mask", "prior_mask"),
-    # The name search's terms (models/search_terms.py), likewise.
+    # The name search's terms (models/search_terms.py) and the register's sort keys
+    # (models/sort_keys.py), likewise.
     "search_term": ("term", "number_year", "number_seq", "case_id"),
+    "case_sort_key": ("case_id", "applicant", "personal_id"),
 }
 # Parents before children (foreign keys are checked row by row on SQLite).
 TABLE_ORDER = tuple(COLUMNS)
@@ -933,6 +935,8 @@ class _Generator:
         self.case_years: list[Row] = []
         self.person_years: list[Row] = []
         self.search_terms: list[Row] = []
+        self.sort_keys: list[Row] = []
+        self._sort_key: tuple[str, str] = ("", "")  # the last person's name key and number
         self._terms: set[str] = set()  # the name terms of the case being generated
         self._months: dict[int, tuple[str, str]] = {}
 
@@ -1064,6 +1068,7 @@ class _Generator:
             self._terms.add(sf)
         if not rev.startswith(sl):
             self._terms.add(sl)
+        self._sort_key = (key, digits or "")
         self.buf["person"].append(
             (
                 pid,
@@ -1159,6 +1164,9 @@ class _Generator:
             adult=True, since=opened, author=worker, mental=mental,
         )  # fmt: skip
         members.append(_Member(pid, MemberRole.APPLICANT, birth, opened, None))
+        # The register's sort keys: the applicant (the one, with no end date), as
+        # models.sort_keys.keys_query finds them; "" for a missing personnummer.
+        self.sort_keys.append((case_id, *self._sort_key))
         reasons = {pid: reason_first}
         partner_last = last
 
@@ -1372,13 +1380,14 @@ class _Generator:
                 self.person_years.append((m.person_id, year, mask.bit_count(), mask, prior))
 
     def derived_rows(self) -> dict[str, list[Row]]:
-        """The support-year and search-term rows of every case so far, in key order: in
+        """The support-year, search-term and sort-key rows of every case so far, in key order: in
         SQLite (tables without rowid) each insert is then an append to the B-tree."""
         batch: dict[str, list[Row]] = {t: [] for t in TABLE_ORDER}
         batch["support_year_case"] = sorted(self.case_years)
         batch["support_year_person"] = sorted(self.person_years)
         batch["search_term"] = sorted(self.search_terms)
-        self.case_years, self.person_years, self.search_terms = [], [], []
+        batch["case_sort_key"] = sorted(self.sort_keys)
+        self.case_years, self.person_years, self.search_terms, self.sort_keys = [], [], [], []
         return batch
 
     def _summary(self, kind: str, n_children: int, reason: str) -> str:
@@ -2055,11 +2064,12 @@ def _seed_in(
     # for the load and rebuilt after it, in this same transaction, as pg_restore
     # does: one sort per index instead of a random B-tree update per row.
     session.flush()
-    # The aggregate and the search terms are loaded from the generator; nothing else may
-    # be in them (nor can be: they derive from cases, and there are none).
+    # The aggregate, the search terms and the sort keys are loaded from the generator;
+    # nothing else may be in them (nor can be: they derive from cases, and there are none).
     session.execute(delete(support_years.SupportYearPerson))
     session.execute(delete(support_years.SupportYearCase))
     session.execute(delete(search_terms.SearchTerm))
+    session.execute(delete(register_keys.CaseSortKey))
     phases.mark("setup")
     raw: Any = session.connection().connection.driver_connection
     drop, create = _pg_deferred(raw) if use_copy else _sqlite_deferred(raw)
@@ -2102,7 +2112,7 @@ def _seed_in(
     for table, rows in derived.items():
         counts[table] += len(rows)
     writer.put(derived)  # the writer thread has stopped: written here, in order
-    phases.mark("support years and search terms")
+    phases.mark("support years, search terms, sort keys")
     for table in TABLE_ORDER:  # timed per table: the months' and the notes' indexes dominate
         mine = [sql for sql in create if _index_table(sql) == table]
         for sql in mine:
@@ -2118,8 +2128,7 @@ def _seed_in(
     # register's sort keys, the cases' follow-up dates, the members' birth dates and the
     # search terms current.
     support_years.loaded(session)  # written above, from the generated rows
-    register_keys.rebuild(session)
-    phases.mark("sort keys")
+    register_keys.loaded(session)  # written above, from the generated rows
     follow_ups.rebuild(session)
     phases.mark("follow-ups")
     member_births.rebuild(session)
