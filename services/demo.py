@@ -23,7 +23,15 @@ Why this module exists and why it looks the way it does:
   before each run. Indexes (on PostgreSQL also keys and foreign keys) are
   dropped for the load and rebuilt from their catalog definitions in the
   same transaction. The ORM is bypassed, so the search columns are computed
-  as :func:`services.persons.set_names` computes them, with the same functions.
+  as :func:`services.persons.set_names` computes them, with the same functions,
+  and so are the derived tables the ORM hooks would keep: the support-year
+  aggregate, the name search's terms and the register's sort keys are
+  computed from the generated rows by the same definitions (tests compare
+  them with those definitions) and written sorted by key after the last
+  chunk; the follow-up table is rebuilt in SQL. An SQLite file in WAL mode is
+  switched to a rollback journal for the one transaction (each page written
+  once instead of twice) and back afterwards. Each phase's wall and CPU time
+  is reported (``phase``; the bench prints them).
 * **Histories end at ``as_of``.** No stored date or timestamp lies after it
   (planned dates such as follow-ups and consent end dates included), so a
   demo made for a given day looks the same whenever it is opened.
