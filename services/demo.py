@@ -25,10 +25,11 @@ Why this module exists and why it looks the way it does:
   same transaction. The ORM is bypassed, so the search columns are computed
   as :func:`services.persons.set_names` computes them, with the same functions,
   and so are the derived tables the ORM hooks would keep: the support-year
-  aggregate, the name search's terms and the register's sort keys are
-  computed from the generated rows by the same definitions (tests compare
-  them with those definitions) and written sorted by key after the last
-  chunk; the follow-up table is rebuilt in SQL. An SQLite file in WAL mode is
+  aggregate, the name search's terms, the register's sort keys and the
+  members' birth dates are computed from the generated rows by the same
+  definitions (tests compare them with those definitions) and written sorted
+  by key after the last chunk; the follow-up and protected-case tables are
+  rebuilt in SQL. An SQLite file in WAL mode is
   switched to a rollback journal for the one transaction (each page written
   once instead of twice) and back afterwards. Each phase's wall and CPU time
   is reported (``phase``; the bench prints them).
@@ -248,6 +249,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     # (models/sort_keys.py), likewise.
     "search_term": ("term", "number_year", "number_seq", "case_id"),
     "case_sort_key": ("case_id", "applicant", "personal_id"),
+    # Each membership with the member's birth date (models/member_births.py), likewise.
+    "member_birth": ("member_id", "case_id", "birth_date", "valid_from", "valid_to"),
 }
 # Parents before children (foreign keys are checked row by row on SQLite).
 TABLE_ORDER = tuple(COLUMNS)
@@ -944,6 +947,7 @@ class _Generator:
         self.person_years: list[Row] = []
         self.search_terms: list[Row] = []
         self.sort_keys: list[Row] = []
+        self.member_births: list[Row] = []
         self._sort_key: tuple[str, str] = ("", "")  # the last person's name key and number
         self._terms: set[str] = set()  # the name terms of the case being generated
         self._months: dict[int, tuple[str, str]] = {}
@@ -1222,19 +1226,23 @@ class _Generator:
         members.extend(children)
 
         for m in members:
+            member_id = self.new_id()
+            valid_from, valid_to = self.iso(m.valid_from), self.iso(m.valid_to)
             self.buf["household_member"].append(
                 (
-                    self.new_id(),
+                    member_id,
                     case_id,
                     m.person_id,
                     m.role.value,
-                    self.iso(m.valid_from),
-                    self.iso(m.valid_to),
+                    valid_from,
+                    valid_to,
                     m.person_id in studying,
                     self.ts(m.valid_from.toordinal(), 10 * 60 + rng.randrange(360)),
                     1,
                 )
             )
+            # models.member_births: the membership with the member's birth date.
+            self.member_births.append((member_id, case_id, self.iso(m.birth), valid_from, valid_to))
 
         # Försörjningshinder per adult, sometimes changed once.
         for m in members:
@@ -1388,14 +1396,17 @@ class _Generator:
                 self.person_years.append((m.person_id, year, mask.bit_count(), mask, prior))
 
     def derived_rows(self) -> dict[str, list[Row]]:
-        """The support-year, search-term and sort-key rows of every case so far, in key order: in
-        SQLite (tables without rowid) each insert is then an append to the B-tree."""
+        """The derived tables' rows of every case so far (support years, search terms, sort
+        keys, member births), in key order: in SQLite (tables without rowid) each insert is
+        then an append to the B-tree."""
         batch: dict[str, list[Row]] = {t: [] for t in TABLE_ORDER}
         batch["support_year_case"] = sorted(self.case_years)
         batch["support_year_person"] = sorted(self.person_years)
         batch["search_term"] = sorted(self.search_terms)
         batch["case_sort_key"] = sorted(self.sort_keys)
-        self.case_years, self.person_years, self.search_terms, self.sort_keys = [], [], [], []
+        batch["member_birth"] = sorted(self.member_births)
+        self.case_years, self.person_years, self.search_terms = [], [], []
+        self.sort_keys, self.member_births = [], []
         return batch
 
     def _summary(self, kind: str, n_children: int, reason: str) -> str:
@@ -2078,6 +2089,7 @@ def _seed_in(
     session.execute(delete(support_years.SupportYearCase))
     session.execute(delete(search_terms.SearchTerm))
     session.execute(delete(register_keys.CaseSortKey))
+    session.execute(delete(member_births.MemberBirth))
     phases.mark("setup")
     raw: Any = session.connection().connection.driver_connection
     drop, create = _pg_deferred(raw) if use_copy else _sqlite_deferred(raw)
@@ -2120,7 +2132,7 @@ def _seed_in(
     for table, rows in derived.items():
         counts[table] += len(rows)
     writer.put(derived)  # the writer thread has stopped: written here, in order
-    phases.mark("support years, search terms, sort keys")
+    phases.mark("derived tables (support years, search terms, sort keys, births)")
     for table in TABLE_ORDER:  # timed per table: the months' and the notes' indexes dominate
         mine = [sql for sql in create if _index_table(sql) == table]
         for sql in mine:
@@ -2128,7 +2140,7 @@ def _seed_in(
         if mine:
             phases.mark(f"indexes {table} ({len(mine)})")
     rest = [sql for sql in create if _index_table(sql) not in TABLE_ORDER]
-    for sql in rest:  # PostgreSQL's foreign keys
+    for sql in rest:  # triggers paused for the load; PostgreSQL's keys and foreign keys
         raw.execute(sql)
     if rest:
         phases.mark(f"keys and indexes ({len(rest)})")
@@ -2139,8 +2151,7 @@ def _seed_in(
     register_keys.loaded(session)  # written above, from the generated rows
     follow_ups.rebuild(session)
     phases.mark("follow-ups")
-    member_births.rebuild(session)
-    phases.mark("member births")
+    member_births.loaded(session)  # written above, from the generated rows
     search_terms.loaded(session)  # written above, from the generated rows
     protected_cases.rebuild(session)  # kept by triggers, paused for the load
     phases.mark("protected cases")
