@@ -2143,7 +2143,7 @@ def _seed_in(
     for sql in rest:  # triggers paused for the load; PostgreSQL's keys and foreign keys
         raw.execute(sql)
     if rest:
-        phases.mark(f"keys and indexes ({len(rest)})")
+        phases.mark(f"triggers and keys ({len(rest)})")
     # The raw inserts bypassed the ORM hooks that keep the support-year aggregate, the
     # register's sort keys, the cases' follow-up dates, the members' birth dates and the
     # search terms current.
