@@ -552,8 +552,8 @@ def register_sql(
     """
     captured: list[Any] = []
 
-    def listen(_conn: Any, clause: Any, *_args: Any) -> None:
-        captured.append(clause)
+    def listen(_conn: Any, clause: Any, *args: Any) -> None:
+        captured.append(_bound(clause, args))
         raise _Captured  # compiled and about to run: enough, it need not run here
 
     event.listen(db.engine, "before_execute", listen)
@@ -568,6 +568,18 @@ def register_sql(
     return str(compiled)
 
 
+def _bound(clause: Any, args: tuple[Any, ...]) -> Any:
+    """``clause`` with the parameter values it was executed with (``before_execute``'s
+    ``multiparams`` and ``params``): the register runs statements built once, with the
+    window's key and the moment as bound parameters, which a literal rendering needs."""
+    values: dict[str, Any] = {}
+    for part in args[:2]:
+        for item in part if isinstance(part, list | tuple) else [part]:
+            if isinstance(item, dict):
+                values.update(item)
+    return clause.params(values) if values else clause
+
+
 def search_statements(
     db: Database, flt: RegisterFilter, *, actor: Actor | None = None, descending: bool = True
 ) -> list[str]:
@@ -580,8 +592,8 @@ def search_statements(
     """
     captured: list[Any] = []
 
-    def listen(_conn: Any, clause: Any, *_args: Any) -> None:
-        captured.append(clause)
+    def listen(_conn: Any, clause: Any, *args: Any) -> None:
+        captured.append(_bound(clause, args))
 
     event.listen(db.engine, "before_execute", listen)
     try:

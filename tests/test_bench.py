@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,44 @@ def test_peak_memory_is_the_gui_process_own_not_its_parents() -> None:
     )
     del held
     assert float(out.stdout) < 300, out.stdout
+
+
+def _uuid(value: object) -> object:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return value
+
+
+def test_the_references_run_the_registers_own_sql_with_its_values(tmp_path: Path) -> None:
+    """The register runs statements built once, with the window's key and the moment as
+    bound parameters; the SQL given to the references carries those values, and returns
+    the register's own rows (a NULL in their place would compare to nothing)."""
+    from datetime import date
+
+    from services.audit import Actor
+    from services.bench import bench_user, register_sql, search_statements
+    from services.demo import seed_demo
+    from services.register import WINDOW, RegisterService
+    from services.search import RegisterFilter
+
+    db = open_database(f"sqlite:///{tmp_path / 'refs.db'}")
+    try:
+        seed_demo(db, Actor.cli(), cases=300, seed=4, as_of=date(2026, 6, 15))
+        actor = bench_user(db).actor
+        service = RegisterService(db=db, actor=actor)
+        with db.engine.connect() as conn:
+            sql = register_sql(db, RegisterFilter(), actor=actor)
+            ids = [uuid.UUID(r[0]) for r in conn.exec_driver_sql(sql)]
+            rows = service.window(RegisterFilter(), None, WINDOW, descending=True)
+            assert ids == [r.id for r in rows] and len(ids) == WINDOW
+            last = rows[-1].applicant_name.split()[-1][:3]
+            flt = RegisterFilter(text=last)
+            window = [r.id for r in service.window(flt, None, WINDOW, descending=True)]
+            results = [  # each statement runs as rendered; one of them reads the rows
+                [r[0] for r in conn.exec_driver_sql(sql)]
+                for sql in search_statements(db, flt, actor=actor)
+            ]
+            assert window and [window == [_uuid(v) for v in r] for r in results].count(True) >= 1
+    finally:
+        db.dispose()
