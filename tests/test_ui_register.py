@@ -197,6 +197,8 @@ def test_painted_cells_show_what_data_gives(qtbot, seeded, runner) -> None:  # t
     assert option.palette.color(QPalette.ColorRole.Text) != PROTECTED_COLOUR
     assert model.data(QModelIndex()) is None
     assert model.flags(QModelIndex()) == Qt.ItemFlag.NoItemFlags
+    selectable = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    assert model.flags(model.index(0, 0)) & selectable == selectable
 
     # A fresh model with the count: rows past the first window are placeholders until painted.
     fresh = RegisterModel(source=_service(seeded), runner=runner)

@@ -75,7 +75,7 @@ PROTECTED_COLOUR = QColor("#8a1c1c")
 ROW_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
-# Roles and flags as plain values: compared and returned thousands of times per window.
+# Roles as plain values: compared and returned thousands of times per window.
 _DISPLAY = Qt.ItemDataRole.DisplayRole.value
 _ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
@@ -83,7 +83,6 @@ _TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 _ROW = int(ROW_ROLE)
 _SORT = int(SORT_ROLE)
 _RIGHT = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 @cache
@@ -461,8 +460,7 @@ class RegisterModel(QAbstractTableModel):
             return _tr(HEADER_TIPS[section])
         return None
 
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
+    # flags(): Qt's own (enabled, selectable, no children), with no Python call per cell.
 
     # A painted cell asks for 7 roles (font, alignment, colours, check state, icon, text):
     # thousands of calls per window, so both paths below compare plain ints and return
