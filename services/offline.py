@@ -1125,11 +1125,10 @@ def checkout(
             )
             cs.add(checkout_row)
             cs.flush()
-            if taken:
-                cs.execute(
-                    insert(_t(OfflineCheckoutCase)),
-                    [{"checkout_id": checkout_row.id, "case_id": c.id} for c in taken],
-                )
+            # Multi-row INSERTs: on a role connection each statement's policy check
+            # evaluates the visible-case set once, so not one statement per case.
+            for part in chunks([{"checkout_id": checkout_row.id, "case_id": c.id} for c in taken]):
+                cs.execute(insert(_t(OfflineCheckoutCase)).values(list(part)))
             say(f"läser {len(taken)} ärenden")
             this_checkout = select(_t(OfflineCheckoutCase).c.case_id).where(
                 _t(OfflineCheckoutCase).c.checkout_id == checkout_row.id

@@ -38,7 +38,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, delete, insert, or_, select, text, update
+from sqlalchemy import (
+    CursorResult,
+    Integer,
+    Table,
+    Text,
+    and_,
+    column,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import values as sql_values
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -192,6 +206,10 @@ class SyncResult:
     status: str = "active"  # "active", "expired" or "revoked"
     compared: int = 0  # rows read in full and merged (the rest changed on neither side)
     rekeyed: bool = False  # the laptop file now opens with the new central password
+    # Checked-out cases the user's role can no longer see centrally (reassigned, say):
+    # changed on the laptop, kept there with the changes (their numbers); else removed.
+    kept_cases: list[str] = field(default_factory=list)
+    removed_cases: int = 0
 
     def summary(self) -> str:
         lines = [
@@ -201,9 +219,28 @@ class SyncResult:
         for provisional, real in self.new_cases:
             lines.append(f"nytt ärende {provisional} har fått numret {real}")
         lines.extend(f"flagga: {f}" for f in self.flags)
+        if self.removed_cases:
+            lines.append(
+                f"{self.removed_cases} ärenden som du inte längre kan öppna centralt togs bort "
+                "från den här datorn (de hade inga ändringar här)"
+            )
+        if self.kept_cases:
+            lines.append(
+                f"{len(self.kept_cases)} ärenden kan du inte längre öppna centralt "
+                f"({', '.join(self.kept_cases)}): dina ändringar i dem finns kvar på den här "
+                "datorn och skickas när du får åtkomst igen; kontakta arbetsledaren"
+            )
         if self.status != "active":
             why = "återkallad" if self.status == "revoked" else "utgången"
-            lines.append(f"utcheckningen är {why}: {self.purged_cases} ärenden borttagna lokalt")
+            if self.kept_cases:
+                lines.append(
+                    f"utcheckningen är {why}, men ärendena tas inte bort från datorn förrän "
+                    "ändringarna ovan har kunnat skickas"
+                )
+            else:
+                lines.append(
+                    f"utcheckningen är {why}: {self.purged_cases} ärenden borttagna lokalt"
+                )
         if self.rekeyed:
             lines.append("den lokala filen är nu låst med det nya lösenordet")
         if self.conflicts:
@@ -515,9 +552,9 @@ def _bring_hidden_persons(
     hidden = {new for new in remap.values() if str(new) not in theirs["person"]}
     if not hidden:
         return
-    for name, column in (("person", "id"), ("person_identifier", "person_id")):
+    for name, by in (("person", "id"), ("person_identifier", "person_id")):
         spec = TABLES_BY_NAME[name]
-        for r in select_in(cs, spec.table, column, hidden, stamp=True):
+        for r in select_in(cs, spec.table, by, hidden, stamp=True):
             stamp = r.pop(STAMP, None)
             key = row_key(spec, r)
             theirs[name][key] = r
@@ -586,10 +623,13 @@ def _apply_central(
                 continue
             rows.append(r)
         for part in chunks(parents_first(spec, rows)):
-            cs.execute(insert(spec.table), list(part))
+            # One multi-row INSERT per chunk, not one statement per row: on a role
+            # connection every statement evaluates the row policies' visible-case set.
+            cs.execute(insert(spec.table).values(list(part)))
         result.pushed += len(rows)
     guarded = is_postgres(cs)
-    for spec, keys, values, version in plan.central_update:
+    single = _update_in_batches(cs, plan, result) if guarded else plan.central_update
+    for spec, keys, values, version in single:
         stmt = update(spec.table).where(_where(spec, keys))
         stmt = _unchanged_since_read(stmt, spec, keys, plan, guarded)
         if version is not None:
@@ -611,6 +651,64 @@ def _apply_central(
         if cast(CursorResult[Any], cs.execute(stmt_d)).rowcount != 1:
             raise _changed_meanwhile(spec, None)
         result.pushed += 1
+
+
+def _update_in_batches(
+    cs: Session, plan: _Plan, result: SyncResult
+) -> list[tuple[SyncTable, Row, dict[str, Any], int | None]]:
+    """PostgreSQL: the central updates as one ``UPDATE … FROM (VALUES …)`` per table, set of
+    columns and chunk, each row still conditional on its version and stamp; returns the
+    updates left for one statement each (no version or stamp, or a composite key).
+
+    On a connection as the user's own role every statement evaluates the row policies'
+    visible-case set (hundreds of milliseconds at 100,000 cases), so a sync of 1,000
+    changed cases must not be 1,000 UPDATE statements. A row changed meanwhile makes the
+    statement update fewer rows than it names: the sync stops as for a single row.
+    """
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[Row, dict[str, Any], int]]] = {}
+    rest: list[tuple[SyncTable, Row, dict[str, Any], int | None]] = []
+    for spec, keys, values, version in plan.central_update:
+        stamp = plan.central_stamp.get(spec.name, {}).get(row_key(spec, keys))
+        if spec.key != ("id",) or version is None or stamp is None:
+            rest.append((spec, keys, values, version))
+            continue
+        groups.setdefault((spec.name, tuple(sorted(values))), []).append((keys, values, version))
+    for (name, columns), items in groups.items():
+        spec = TABLES_BY_NAME[name]
+        t = spec.table
+        for part in chunks(items):
+            v = sql_values(
+                column("k_id", t.c.id.type),
+                column("k_version", Integer()),
+                column("k_stamp", Text()),
+                *(column(f"v_{c}", t.c[c].type) for c in columns),
+                name="pushed",
+            ).data(
+                [
+                    (
+                        keys["id"],
+                        version,
+                        plan.central_stamp[name][row_key(spec, keys)],
+                        *(values[c] for c in columns),
+                    )
+                    for keys, values, version in part
+                ]
+            )
+            stmt = (
+                update(t)
+                .where(
+                    t.c.id == v.c.k_id,
+                    t.c.version == v.c.k_version,
+                    stamp_sql(t) == v.c.k_stamp,
+                )
+                .values({c: v.c[f"v_{c}"] for c in columns} | {"version": t.c.version + 1})
+            )
+            if cast(CursorResult[Any], cs.execute(stmt)).rowcount != len(part):
+                raise _changed_meanwhile(spec, part[0][2])
+            for keys, _values, version in part:
+                plan.versions[(name, row_key(spec, keys))] = {"version": version + 1}
+            result.pushed += len(part)
+    return rest
 
 
 def _refresh_stamps(cs: Session, plan: _Plan, stamps: dict[str, dict[str, str | None]]) -> None:
@@ -872,7 +970,7 @@ def _write_base_and_conflicts(
             if case_id in numbers:
                 row.case_number = numbers[case_id]
     for ident, row in open_rows.items():
-        if ident not in seen:
+        if ident not in seen and row.row_key in compared.get(row.table_name, ()):
             row.resolved_at = now
             row.resolution = "same"  # both sides now agree, or the row is gone
     ls.flush()
@@ -1008,6 +1106,94 @@ def _set_base(
         base.data, base.stamp = data, None  # no stamp: the next sync reads central's row
 
 
+# --- cases the user's role can no longer see ------------------------------------------------------
+
+
+def _withheld_cases(
+    cs: Session,
+    ls: Session,
+    base_stamps: dict[str, dict[str, str | None]],
+    index: dict[str, dict[str, str | None]],
+    local_case_ids: set[uuid.UUID],
+    local_changed: dict[str, set[str]],
+    user_id: uuid.UUID,
+) -> dict[uuid.UUID, dict[str, set[str]]]:
+    """Checked-out cases central no longer shows the user's role (RLS: reassigned, a protected
+    person added, a share ended), with the keys of their rows on the laptop, per table.
+
+    Only on a connection as a user's own role: the owner sees every case, and a case it no
+    longer has was deleted there, which the merge handles. Such a case cannot be merged —
+    central rows look deleted and the role may not write new ones — so the sync leaves it out.
+    """
+    if not (
+        is_postgres(cs) and str(cs.scalar(text("SELECT session_user"))).startswith(LOGIN_PREFIX)
+    ):
+        return {}
+    gone = {
+        uuid.UUID(k) for k in base_stamps["fs_case"] if k not in index["fs_case"]
+    } & local_case_ids
+    out: dict[uuid.UUID, dict[str, set[str]]] = {}
+    for case_id in sorted(gone, key=str):
+        rows = case_rows(ls, [case_id], user_id)
+        out[case_id] = {name: set(found) for name, found in rows.items()}
+    return out
+
+
+def _changed_here(
+    rows: dict[str, set[str]], local_changed: dict[str, set[str]], ls: Session, case_id: uuid.UUID
+) -> bool:
+    """Has the laptop written to this case since the last sync (or does it hold an open
+    conflict of it)?"""
+    if any(keys & local_changed.get(name, set()) for name, keys in rows.items()):
+        return True
+    return (
+        ls.scalar(
+            select(OfflineLocalConflict.id)
+            .where(
+                OfflineLocalConflict.case_id == case_id,
+                OfflineLocalConflict.resolved_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _drop_cases(
+    ls: Session,
+    case_ids: set[uuid.UUID],
+    rows: dict[uuid.UUID, dict[str, set[str]]],
+    user_id: uuid.UUID,
+) -> int:
+    """Remove cases the user can no longer open centrally, unchanged here, from the laptop:
+    their rows (the signed-note guard lifted for this transaction, as for a revoked copy)
+    and their base, keeping persons another case on the laptop still has."""
+    remaining = set(ls.scalars(select(Case.id))) - case_ids
+    still = case_rows(ls, sorted(remaining, key=str), user_id) if remaining else {}
+    doomed: dict[str, set[str]] = {spec.name: set() for spec in CASE_TABLES}
+    for case_id in case_ids:
+        for name, keys in rows[case_id].items():
+            doomed[name] |= keys - set(still.get(name, {}))
+    guards = _signed_note_guards(ls)
+    for sql in guards:
+        ls.execute(text(f"DROP TRIGGER IF EXISTS {sql.split()[2]}"))
+    base_t = cast(Table, OfflineLocalBase.__table__)
+    for spec in reversed(CASE_TABLES):
+        for key in sorted(doomed[spec.name]):
+            values = dict(zip(spec.key, key.split("|"), strict=True))
+            typed = {k: from_json(spec.table.c[k], v) for k, v in values.items()}
+            ls.execute(delete(spec.table).where(_where(spec, typed)))
+        for part in chunks(sorted(doomed[spec.name])):
+            ls.execute(
+                delete(base_t).where(
+                    base_t.c.table_name == spec.name, base_t.c.row_key.in_(list(part))
+                )
+            )
+    for sql in guards:
+        ls.execute(text(sql))
+    return len(case_ids)
+
+
 # --- the whole sync -----------------------------------------------------------------------------
 
 
@@ -1110,6 +1296,17 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             )
             index = central_index(cs, scope, user_id)
             compared = _compare_set(local_changed, base_stamps, index)
+            withheld = _withheld_cases(
+                cs, ls, base_stamps, index, local_case_ids, local_changed, user_id
+            )
+            for case_rows_ in withheld.values():
+                for name, keys in case_rows_.items():
+                    # Rows of a case the role cannot see: not merged (a person also in
+                    # a visible case is, through that case).
+                    compared[name] -= keys - index[name].keys()
+            kept = {
+                c for c, rows_ in withheld.items() if _changed_here(rows_, local_changed, ls, c)
+            }
             del index, base_stamps
             base: dict[str, dict[str, dict[str, Any]]] = {s.name: {} for s in CASE_TABLES}
             mine: dict[str, dict[str, Row]] = {s.name: {} for s in CASE_TABLES}
@@ -1169,10 +1366,8 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             ))  # fmt: skip
             extra = [c for c in new_case_ids if c not in have]
             if extra:
-                cs.execute(
-                    insert(OfflineCheckoutCase),
-                    [{"checkout_id": checkout_id, "case_id": c} for c in extra],
-                )
+                for part in chunks([{"checkout_id": checkout_id, "case_id": c} for c in extra]):
+                    cs.execute(insert(OfflineCheckoutCase).values(list(part)))
             today = date.today()
             for case_id in new_case_ids:
                 members = [
@@ -1198,7 +1393,7 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             say("laddar upp loggen")
             result.audit_uploaded, uploaded_through = _upload_audit(cs, ls)
             checkout.last_synced_at = now
-            if result.status != "active":
+            if result.status != "active" and not kept:
                 checkout.returned_at = now
             record(
                 cs,
@@ -1243,7 +1438,11 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
             case_id: number for case_id, number in ls.execute(select(Case.id, Case.case_number))
         }
         _write_base_and_conflicts(ls, plan, compared, stamps, numbers, result)
-        if result.status != "active":
+        result.kept_cases = sorted(numbers[c] for c in kept if c in numbers)
+        dropped = set(withheld) - kept
+        if dropped:
+            result.removed_cases = _drop_cases(ls, dropped, withheld, user_id)
+        if result.status != "active" and not kept:
             say("utcheckningen gäller inte längre: tar bort ärendena lokalt")
             result.purged_cases = _purge_local(ls)
         _set_uploaded_through(ls, uploaded_through)
@@ -1251,6 +1450,10 @@ def sync(central: Database, local: Database, *, progress: Progress | None = None
         ls.execute(
             delete(change_t).where(or_(change_t.c.seq <= read_mark, change_t.c.seq > write_mark))
         )
+        for case_id in kept:  # their changes wait in the log for a sync that may send them
+            for name, keys in withheld[case_id].items():
+                for key in sorted(keys & local_changed.get(name, set())):
+                    log_change(ls, name, key)
         state.last_sync_at = now
         state.revoked_at = revoked_at
         ls.flush()

@@ -48,7 +48,7 @@ from services.journal import JournalService, NoteInput
 from services.offline import KdfParams, checkout, open_local
 from services.role_login import connect_central, login_central, names_own_role
 from services.sync import resolve_conflict, sync, sync_as_user, sync_with_login
-from tests.factories import BENGT, MARIE, make_case
+from tests.factories import ALI, BENGT, MARIE, make_case
 from tests.test_pg_roles import Server, Staff, _admin, server  # noqa: F401  (the fixture)
 from tests.test_role_login import _server_url
 
@@ -617,3 +617,142 @@ def test_arkiv_synkronisera_logs_in_as_the_role_and_rekeys_after_a_password_chan
         )
     finally:
         reopened.dispose()
+
+
+def test_a_case_reassigned_while_out_is_kept_with_its_changes_or_dropped_without(
+    server: Server,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The arbetsledare moves a checked-out case to erik: anna's role no longer sees it.
+    Changed on the laptop, it stays there with its changes (nothing central is touched,
+    nothing lost) until she may open it again; unchanged, it leaves the laptop."""
+    anna, erik = server.staff["anna"], server.staff["erik"]
+    url = _server_url(server.url)
+    cli = CaseService(db=server.owner, actor=Actor.cli())
+    with server.owner.begin() as s:
+        unit_id = s.scalar(select(Case.unit_id).where(Case.id == server.cases["c_anna"]))
+    second = make_case(cli, unit_id, (A, MARIE), caseworker_id=anna.user_id).id
+    kept, dropped = server.cases["c_anna"], second
+    path = tmp_path / "a.fokus"
+    _checkout_as(server, "anna", path)
+    local = open_local(path, anna.password)
+    try:
+        note = JournalService(db=local, actor=_actor(anna)).add_note(
+            kept, _note("Skrivet innan ärendet flyttades"), sign=True
+        )
+        with server.owner.begin() as s:
+            s.execute(
+                update(Case)
+                .where(Case.id.in_([kept, dropped]))
+                .values(caseworker_id=erik.user_id, version=Case.version + 1)
+            )
+        done = sync_as_user(url, local, anna.password, workstation="laptop")
+        assert done.kept_cases == [_number(server, kept)]
+        assert done.removed_cases == 1
+        assert "kan du inte längre öppna" in done.summary()
+        with local.begin() as s:
+            assert s.get(Case, kept) is not None and s.get(Case, dropped) is None
+            assert s.get(ContactEntry, note.id) is not None
+        with server.owner.begin() as s:
+            assert s.get(ContactEntry, note.id) is None  # not pushed: her role may not
+        assert sync_mod.pending_changes(local) or offline.local_status(local).unsynced_changes
+        # She is given the case again (a share): the next sync pushes the note.
+        with server.owner.begin() as s:
+            s.execute(
+                update(Case)
+                .where(Case.id == kept)
+                .values(caseworker_id=anna.user_id, version=Case.version + 1)
+            )
+        again = sync_as_user(url, local, anna.password, workstation="laptop")
+        assert again.kept_cases == []
+        with server.owner.begin() as s:
+            assert s.get(ContactEntry, note.id) is not None
+    finally:
+        local.dispose()
+
+
+def test_a_revoked_copy_keeps_a_withheld_case_until_its_changes_are_sent(
+    server: Server,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    anna, erik = server.staff["anna"], server.staff["erik"]
+    url = _server_url(server.url)
+    case_id = server.cases["c_anna"]
+    path = tmp_path / "a.fokus"
+    first = _checkout_as(server, "anna", path)
+    local = open_local(path, anna.password)
+    try:
+        note = JournalService(db=local, actor=_actor(anna)).add_note(
+            case_id, _note("Före flytt och återkallelse"), sign=True
+        )
+        with server.owner.begin() as s:
+            s.execute(update(Case).where(Case.id == case_id).values(caseworker_id=erik.user_id))
+            offline.revoke_checkout(s, Actor.cli(), first.checkout_id)
+        done = sync_as_user(url, local, anna.password, workstation="laptop")
+        assert done.status == "revoked" and done.kept_cases and done.purged_cases == 0
+        assert "tas inte bort från datorn" in done.summary()
+        with local.begin() as s:
+            assert s.get(ContactEntry, note.id) is not None
+        with server.owner.begin() as s:
+            row = s.get(OfflineCheckout, first.checkout_id)
+            assert row is not None and row.returned_at is None
+            s.execute(update(Case).where(Case.id == case_id).values(caseworker_id=anna.user_id))
+        done = sync_as_user(url, local, anna.password, workstation="laptop")
+        assert done.kept_cases == [] and done.purged_cases == 1
+        with server.owner.begin() as s:
+            assert s.get(ContactEntry, note.id) is not None
+            row = s.get(OfflineCheckout, first.checkout_id)
+            assert row is not None and row.returned_at is not None
+    finally:
+        local.dispose()
+
+
+def test_a_sync_as_a_role_writes_many_rows_in_few_statements(
+    server: Server,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Every statement on a role connection evaluates the row policies' visible-case set
+    (hundreds of milliseconds at 100,000 cases), so the checkout's case list, the pushed
+    notes and the pushed case changes are one statement each, not one per row."""
+    from sqlalchemy import event
+
+    anna = server.staff["anna"]
+    url = _server_url(server.url)
+    cli = CaseService(db=server.owner, actor=Actor.cli())
+    with server.owner.begin() as s:
+        unit_id = s.scalar(select(Case.unit_id).where(Case.id == server.cases["c_anna"]))
+    for person in (MARIE, ALI):
+        make_case(cli, unit_id, (A, person), caseworker_id=anna.user_id)
+    seen: list[tuple[str, bool]] = []
+
+    def listen(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, many: bool) -> None:
+        seen.append((" ".join(statement.split()[:3]), many))
+
+    central = connect_central(url, anna.username, anna.password)
+    event.listen(central.engine, "before_cursor_execute", listen)
+    try:
+        result = checkout(central, tmp_path / "a.fokus", anna.username, anna.password)
+        assert len(result.case_numbers) == 3
+        assert seen.count(("INSERT INTO offline_checkout_case", False)) == 1
+        local = open_local(tmp_path / "a.fokus", anna.password)
+        try:
+            with local.begin() as s:
+                ids = list(s.scalars(select(Case.id)))
+                s.execute(update(Case).values(town="Järna"))
+            for case_id in ids:
+                JournalService(db=local, actor=_actor(anna)).add_note(
+                    case_id, _note("Hembesök"), sign=True
+                )
+            seen.clear()
+            done = sync_with_login(central, local, anna.password, workstation="laptop")
+            assert done.pushed == 6
+        finally:
+            local.dispose()
+    finally:
+        central.dispose()
+    writes = [(what, many) for what, many in seen if what.split()[0] in ("INSERT", "UPDATE")]
+    assert writes.count(("UPDATE fs_case SET", False)) == 1, writes
+    assert writes.count(("INSERT INTO contact_entry", False)) == 1, writes
+    assert not [
+        w for w in writes if w[0].startswith(("UPDATE fs_case", "INSERT INTO contact")) and w[1]
+    ]
