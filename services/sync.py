@@ -50,6 +50,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy import values as sql_values
@@ -574,13 +575,23 @@ def _where(spec: SyncTable, keys: Row) -> Any:
 _BOOKKEEPING = frozenset({"id", "case_id", "created_at", "created_by", "version"})
 
 
-def _natural_clash(session: Session, spec: SyncTable, row: Row) -> Row | None:
-    """The other row with the same natural key as ``row`` (same case and month), if any."""
-    if not spec.natural:
-        return None
-    cond = and_(*(spec.table.c[k] == row[k] for k in spec.natural), spec.table.c.id != row["id"])
-    found = session.execute(select(spec.table).where(cond).limit(1)).first()
-    return dict(found._mapping) if found is not None else None
+def _natural_clashes(session: Session, spec: SyncTable, rows: list[Row]) -> dict[Any, Row]:
+    """Per id of ``rows``, the other row with the same natural key (same case and month),
+    where one exists: one statement per chunk, not per row (on a role connection every
+    statement evaluates the row policies' visible-case set)."""
+    if not spec.natural or not rows:
+        return {}
+    columns = [spec.table.c[k] for k in spec.natural]
+    out: dict[Any, Row] = {}
+    for part in chunks(rows):
+        wanted = {tuple(r[k] for k in spec.natural): r["id"] for r in part}
+        found = session.execute(select(spec.table).where(tuple_(*columns).in_(list(wanted))))
+        for f in found:
+            other = dict(f._mapping)
+            mine = wanted.get(tuple(other[k] for k in spec.natural))
+            if mine is not None and other["id"] != mine:
+                out[mine] = other
+    return out
 
 
 def _brief(row: Row) -> dict[str, Any]:
@@ -593,11 +604,16 @@ def _apply_central(
 ) -> None:
     for spec in CASE_TABLES:
         rows = []
-        for r in plan.central_insert.get(spec.name, []):
-            if spec.name == "fs_case" and r["id"] in renumber:
-                number, year, seq = renumber[r["id"]]
-                r = {**r, "case_number": number, "number_year": year, "number_seq": seq}
-            other = _natural_clash(cs, spec, r)
+        wanted = [
+            {**r, "case_number": renumber[r["id"]][0], "number_year": renumber[r["id"]][1],
+             "number_seq": renumber[r["id"]][2]}
+            if spec.name == "fs_case" and r["id"] in renumber
+            else r
+            for r in plan.central_insert.get(spec.name, [])
+        ]  # fmt: skip
+        clashes = _natural_clashes(cs, spec, wanted)
+        for r in wanted:
+            other = clashes.get(r["id"])
             if other is not None:
                 # Both sides added "the same" row (same case and month) under different
                 # ids: neither is copied over the other; one conflict, keyed by ours.
@@ -853,8 +869,9 @@ def _apply_local(
         )
     for spec in CASE_TABLES:
         rows = []
+        clashes = _natural_clashes(ls, spec, plan.local_insert.get(spec.name, []))
         for r in plan.local_insert.get(spec.name, []):
-            mine = _natural_clash(ls, spec, r)
+            mine = clashes.get(r["id"])
             if mine is not None:
                 # The laptop added "the same" row under another id: both are kept where
                 # they are, and the base must not claim the laptop had central's row.

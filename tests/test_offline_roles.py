@@ -17,7 +17,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from services.errors import NotFoundError, PermissionDeniedError
 from services.journal import JournalService, NoteInput
 from services.offline import KdfParams, checkout, open_local
 from services.role_login import connect_central, login_central, names_own_role
+from services.support import SupportService
 from services.sync import resolve_conflict, sync, sync_as_user, sync_with_login
 from tests.factories import ALI, BENGT, MARIE, make_case
 from tests.test_pg_roles import Server, Staff, _admin, server  # noqa: F401  (the fixture)
@@ -743,9 +744,11 @@ def test_a_sync_as_a_role_writes_many_rows_in_few_statements(
                 JournalService(db=local, actor=_actor(anna)).add_note(
                     case_id, _note("Hembesök"), sign=True
                 )
+                for month in (date(2024, 9, 1), date(2024, 10, 1)):
+                    SupportService(db=local, actor=_actor(anna)).add_month(case_id, month, 812_000)
             seen.clear()
             done = sync_with_login(central, local, anna.password, workstation="laptop")
-            assert done.pushed == 6
+            assert done.pushed == 12 and done.conflicts == []
         finally:
             local.dispose()
     finally:
@@ -753,6 +756,10 @@ def test_a_sync_as_a_role_writes_many_rows_in_few_statements(
     writes = [(what, many) for what, many in seen if what.split()[0] in ("INSERT", "UPDATE")]
     assert writes.count(("UPDATE fs_case SET", False)) == 1, writes
     assert writes.count(("INSERT INTO contact_entry", False)) == 1, writes
+    assert writes.count(("INSERT INTO support_month", False)) == 1, writes
+    # Whether another side added "the same" month: one read for all six, not one each.
+    month_reads = [w for w, _m in seen if w.startswith("SELECT support_month.case_id,")]
+    assert len(month_reads) == 3, month_reads  # the changed rows, the clash check, stamps
     assert not [
         w for w in writes if w[0].startswith(("UPDATE fs_case", "INSERT INTO contact")) and w[1]
     ]
