@@ -83,6 +83,7 @@ _TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 _ROW = int(ROW_ROLE)
 _SORT = int(SORT_ROLE)
 _RIGHT = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value
+_ANSWERED = frozenset((_DISPLAY, _ALIGNMENT, _FOREGROUND, _TOOLTIP, _ROW, _SORT))  # see _value
 
 
 @cache
@@ -490,7 +491,11 @@ class RegisterModel(QAbstractTableModel):
             return
         col = index.column()
         for slot in roleDataSpan:
-            value = self._value(row, col, slot.role())  # type: ignore[arg-type]
+            role = slot.role()
+            if role not in _ANSWERED:  # font, colours, check state, icon: never a value
+                slot.clearData()
+                continue
+            value = self._value(row, col, role)  # type: ignore[arg-type]
             if value is None:
                 slot.clearData()
             else:
