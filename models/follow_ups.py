@@ -27,18 +27,14 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Select, delete, event, exists, insert, select
+from sqlalchemy import ForeignKey, Index, Select, delete, exists, insert, select
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, aliased, mapped_column
 
 from models.base import Base
 from models.bulk import touched_keys
 from models.case import Case
 from models.contact import ContactEntry
-
-_CHUNK = 500
-_INFO_CASES = "fokus_follow_up_cases"
-_INFO_ALL = "fokus_follow_up_all"
-_INFO_DONE = "fokus_follow_up_done"  # refreshed in this transaction (a savepoint may undo it)
+from models.derived import CaseRows, chunks, old_and_new
 
 
 class CaseFollowUp(Base):
@@ -99,15 +95,9 @@ def due_query(case_ids: Sequence[uuid.UUID] | None = None) -> Select[Any]:
 _COLS = ["case_id", "due_on", "note_id"]
 
 
-def _chunks(ids: Iterable[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
-    values = sorted(set(ids))
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
-
-
 def refresh(session: Session, case_ids: Iterable[uuid.UUID]) -> None:
     """Recompute the rows of these cases."""
-    for part in _chunks(case_ids):
+    for part in chunks(case_ids):
         session.execute(delete(CaseFollowUp).where(CaseFollowUp.case_id.in_(part)))
         session.execute(insert(CaseFollowUp).from_select(_COLS, due_query(part)))
 
@@ -116,40 +106,18 @@ def rebuild(session: Session) -> None:
     """Recompute the whole table (after a bulk load that bypassed the ORM)."""
     session.execute(delete(CaseFollowUp))
     session.execute(insert(CaseFollowUp).from_select(_COLS, due_query()))
-    _cases(session).clear()
-    session.info.pop(_INFO_ALL, None)
+    _rows.loaded(session)
 
 
 # ---------------------------------------------------------------------------
-# Keeping it current: session hooks
-
-
-def _set(session: Session, key: str) -> set[Any]:
-    value = session.info.setdefault(key, set())
-    assert isinstance(value, set)
-    return value
-
-
-def _cases(session: Session) -> set[Any]:
-    return _set(session, _INFO_CASES)
-
-
-def _old_and_new(obj: Any, attr: str) -> set[Any]:
-    from sqlalchemy import inspect as sa_inspect
-
-    history = sa_inspect(obj).attrs[attr].history
-    values = {getattr(obj, attr)}
-    values.update(history.deleted or ())
-    values.update(history.added or ())
-    values.discard(None)
-    return values
+# Keeping it current: session hooks (what touches a case's notes; the rest is models.derived)
 
 
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
-    cases = _cases(session)
+    cases = _rows.cases(session)
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, ContactEntry):
-            cases.update(_old_and_new(obj, "case_id"))
+            cases.update(old_and_new(obj, "case_id"))
 
 
 def _do_orm_execute(state: ORMExecuteState) -> None:
@@ -161,9 +129,9 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
         return
     ids = touched_keys(state, table, "case_id")
     if ids is None:
-        state.session.info[_INFO_ALL] = True
+        _rows.mark_all(state.session)
     else:
-        _cases(state.session).update(ids)
+        _rows.cases(state.session).update(ids)
 
 
 def _with_corrected_cases(session: Session, cases: set[Any]) -> set[Any]:
@@ -171,7 +139,7 @@ def _with_corrected_cases(session: Session, cases: set[Any]) -> set[Any]:
     the note it corrects, wherever that note is)."""
     note, target = ContactEntry, aliased(ContactEntry)
     found = set(cases)
-    for part in _chunks(cases):
+    for part in chunks(cases):
         found.update(
             session.scalars(
                 select(target.case_id)
@@ -183,51 +151,17 @@ def _with_corrected_cases(session: Session, cases: set[Any]) -> set[Any]:
     return found
 
 
+_rows = CaseRows("follow_up", refresh=refresh, rebuild=rebuild, expand=_with_corrected_cases)
+
+
 def sync(session: Session) -> None:
     """Bring this session's rows up to date now (before commit; readers call it)."""
-    session.flush()
-    if session.info.pop(_INFO_ALL, False):
-        rebuild(session)
-        return
-    cases = _cases(session)
-    if cases:
-        pending = _with_corrected_cases(session, cases)
-        cases.clear()
-        _set(session, _INFO_DONE).update(pending)
-        refresh(session, pending)
-
-
-def _before_commit(session: Session) -> None:
-    sync(session)
-
-
-def _after_transaction_end(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        _cases(session).clear()
-        _set(session, _INFO_DONE).clear()
-        session.info.pop(_INFO_ALL, None)
-
-
-def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
-    """A savepoint rolled back: what was refreshed in this transaction is refreshed again."""
-    if session.in_transaction():
-        _cases(session).update(_set(session, _INFO_DONE))
-
-
-_installed = False
+    _rows.sync(session)
 
 
 def install() -> None:
     """Register the session hooks once per process (done when :mod:`models` is imported)."""
-    global _installed
-    if _installed:
-        return
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "do_orm_execute", _do_orm_execute)
-    event.listen(Session, "before_commit", _before_commit)
-    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
-    event.listen(Session, "after_transaction_end", _after_transaction_end)
-    _installed = True
+    _rows.install(after_flush=_after_flush, do_orm_execute=_do_orm_execute)
 
 
 install()

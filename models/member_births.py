@@ -28,19 +28,14 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Select, delete, event, insert, select
+from sqlalchemy import ForeignKey, Index, Select, delete, insert, select
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
 
 from models.base import Base
 from models.bulk import touched_keys
 from models.case import HouseholdMember
+from models.derived import CaseRows, changed, chunks, old_and_new
 from models.person import Person
-
-_CHUNK = 500
-_INFO_CASES = "fokus_member_births_cases"
-_INFO_PERSONS = "fokus_member_births_persons"
-_INFO_ALL = "fokus_member_births_all"
-_INFO_DONE = "fokus_member_births_done"  # refreshed in this transaction
 
 
 class MemberBirth(Base):
@@ -77,15 +72,9 @@ def births_query(case_ids: Sequence[uuid.UUID] | None = None) -> Select[Any]:
 _COLS = ["member_id", "case_id", "birth_date", "valid_from", "valid_to"]
 
 
-def _chunks(ids: Iterable[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
-    values = sorted(set(ids))
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
-
-
 def refresh(session: Session, case_ids: Iterable[uuid.UUID]) -> None:
     """Recompute the rows of these households."""
-    for part in _chunks(case_ids):
+    for part in chunks(case_ids):
         session.execute(delete(MemberBirth).where(MemberBirth.case_id.in_(part)))
         session.execute(insert(MemberBirth).from_select(_COLS, births_query(part)))
 
@@ -99,49 +88,36 @@ def rebuild(session: Session) -> None:
     loaded(session)
 
 
+_rows = CaseRows("member_births", refresh=refresh, rebuild=rebuild)
+
+
 def loaded(session: Session) -> None:
     """The whole table was just written, from the definition, by a bulk load that
     computed it itself (the demo seeding): nothing is pending, as after :func:`rebuild`."""
-    _set(session, _INFO_CASES).clear()
-    _set(session, _INFO_PERSONS).clear()
-    session.info.pop(_INFO_ALL, None)
+    _rows.loaded(session)
+
+
+def sync(session: Session) -> None:
+    """Bring this session's rows up to date now (before commit; readers call it)."""
+    _rows.sync(session)
 
 
 # ---------------------------------------------------------------------------
-# Keeping it current: session hooks
-
-
-def _set(session: Session, key: str) -> set[Any]:
-    value = session.info.setdefault(key, set())
-    assert isinstance(value, set)
-    return value
-
-
-def _old_and_new(obj: Any, attr: str) -> set[Any]:
-    from sqlalchemy import inspect as sa_inspect
-
-    history = sa_inspect(obj).attrs[attr].history
-    values = {getattr(obj, attr)}
-    values.update(history.deleted or ())
-    values.update(history.added or ())
-    values.discard(None)
-    return values
+# Keeping it current: session hooks (what touches a row; the rest is models.derived)
 
 
 def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
     # Persons: read before the flush, when the attribute history still shows the change.
-    from sqlalchemy import inspect as sa_inspect
-
     for obj in session.dirty:
-        if isinstance(obj, Person) and sa_inspect(obj).attrs["birth_date"].history.has_changes():
-            _set(session, _INFO_PERSONS).add(obj.id)
+        if isinstance(obj, Person) and changed(obj, ("birth_date",)):
+            _rows.persons(session).add(obj.id)
 
 
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
-    cases = _set(session, _INFO_CASES)
+    cases = _rows.cases(session)
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, HouseholdMember):
-            cases.update(_old_and_new(obj, "case_id"))
+            cases.update(old_and_new(obj, "case_id"))
 
 
 def _do_orm_execute(state: ORMExecuteState) -> None:
@@ -157,65 +133,16 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
     session = state.session
     ids = touched_keys(state, table, "case_id" if name == "household_member" else "id")
     if ids is None:
-        session.info[_INFO_ALL] = True
+        _rows.mark_all(session)
     else:
-        _set(session, _INFO_PERSONS if name == "person" else _INFO_CASES).update(ids)
-
-
-def sync(session: Session) -> None:
-    """Bring this session's rows up to date now (before commit; readers call it)."""
-    session.flush()
-    if session.info.pop(_INFO_ALL, False):
-        rebuild(session)
-        return
-    cases, persons = _set(session, _INFO_CASES), _set(session, _INFO_PERSONS)
-    if persons:
-        for part in _chunks(persons):
-            cases.update(
-                session.scalars(
-                    select(HouseholdMember.case_id).where(HouseholdMember.person_id.in_(part))
-                )
-            )
-        persons.clear()
-    if cases:
-        pending = set(cases)
-        cases.clear()
-        _set(session, _INFO_DONE).update(pending)
-        refresh(session, pending)
-
-
-def _before_commit(session: Session) -> None:
-    sync(session)
-
-
-def _after_transaction_end(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        for key in (_INFO_CASES, _INFO_PERSONS, _INFO_DONE):
-            _set(session, key).clear()
-        session.info.pop(_INFO_ALL, None)
-
-
-def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
-    """A savepoint rolled back: what was refreshed in this transaction is refreshed again."""
-    if session.in_transaction():
-        _set(session, _INFO_CASES).update(_set(session, _INFO_DONE))
-
-
-_installed = False
+        (_rows.persons(session) if name == "person" else _rows.cases(session)).update(ids)
 
 
 def install() -> None:
     """Register the session hooks once per process (done when :mod:`models` is imported)."""
-    global _installed
-    if _installed:
-        return
-    event.listen(Session, "before_flush", _before_flush)
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "do_orm_execute", _do_orm_execute)
-    event.listen(Session, "before_commit", _before_commit)
-    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
-    event.listen(Session, "after_transaction_end", _after_transaction_end)
-    _installed = True
+    _rows.install(
+        before_flush=_before_flush, after_flush=_after_flush, do_orm_execute=_do_orm_execute
+    )
 
 
 install()

@@ -42,7 +42,6 @@ from sqlalchemy import (
     Select,
     Table,
     delete,
-    event,
     func,
     insert,
     literal_column,
@@ -54,13 +53,9 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, map
 from models.base import Base, FoldedText
 from models.bulk import touched_keys
 from models.case import Case, HouseholdMember
+from models.derived import CaseRows, changed, chunks, old_and_new
 from models.person import Person
 
-_CHUNK = 500
-_INFO_CASES = "fokus_search_terms_cases"
-_INFO_PERSONS = "fokus_search_terms_persons"
-_INFO_ALL = "fokus_search_terms_all"
-_INFO_DONE = "fokus_search_terms_done"  # refreshed in this transaction (a savepoint may undo it)
 # Columns the terms are made of: a change to any other column touches no term.
 _PERSON_TERM_COLUMNS = frozenset({"search_first", "search_last", "search_full", "search_full_rev"})
 _CASE_TERM_COLUMNS = frozenset({"number_year", "number_seq"})
@@ -118,15 +113,9 @@ def terms_query(case_ids: Sequence[uuid.UUID] | None = None) -> CompoundSelect[A
     ).order_by(literal_column("term"))
 
 
-def _chunks(ids: Iterable[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
-    values = sorted(set(ids))
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
-
-
 def refresh(session: Session, case_ids: Iterable[uuid.UUID]) -> None:
     """Recompute the rows of these cases."""
-    for part in _chunks(case_ids):
+    for part in chunks(case_ids):
         session.execute(delete(SearchTerm).where(SearchTerm.case_id.in_(part)))
         session.execute(insert(SearchTerm).from_select(_COLS, terms_query(part)))
 
@@ -151,72 +140,42 @@ def rebuild(session: Session, *, bulk: bool = False) -> None:
     loaded(session)
 
 
+_rows = CaseRows("search_terms", refresh=refresh, rebuild=rebuild)
+
+
 def loaded(session: Session) -> None:
     """The whole table was just written, from the definition, by a bulk load that
     computed it itself (the demo seeding): nothing is pending, as after :func:`rebuild`."""
-    _cases(session).clear()
-    _persons(session).clear()
-    session.info.pop(_INFO_ALL, None)
+    _rows.loaded(session)
+
+
+def sync(session: Session) -> None:
+    """Bring this session's rows up to date now (before commit; readers may call it)."""
+    _rows.sync(session)
 
 
 # ---------------------------------------------------------------------------
-# Keeping it current: session hooks
-
-
-def _set(session: Session, key: str) -> set[Any]:
-    value = session.info.setdefault(key, set())
-    assert isinstance(value, set)
-    return value
-
-
-def _cases(session: Session) -> set[Any]:
-    return _set(session, _INFO_CASES)
-
-
-def _persons(session: Session) -> set[Any]:
-    return _set(session, _INFO_PERSONS)
-
-
-def _done(session: Session) -> set[Any]:
-    return _set(session, _INFO_DONE)
-
-
-def _changed(obj: Any, columns: frozenset[str]) -> bool:
-    from sqlalchemy import inspect as sa_inspect
-
-    attrs = sa_inspect(obj).attrs
-    return any(attrs[name].history.has_changes() for name in columns)
-
-
-def _old_and_new(obj: Any, attr: str) -> set[Any]:
-    from sqlalchemy import inspect as sa_inspect
-
-    history = sa_inspect(obj).attrs[attr].history
-    values = {getattr(obj, attr)}
-    values.update(history.deleted or ())
-    values.update(history.added or ())
-    values.discard(None)
-    return values
+# Keeping it current: session hooks (what touches a term; the rest is models.derived)
 
 
 def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
     # Read before the flush, when the attribute history still shows the change.
     for obj in session.dirty:
-        if isinstance(obj, Person) and _changed(obj, _PERSON_TERM_COLUMNS):
-            _persons(session).add(obj.id)
-        elif isinstance(obj, Case) and _changed(obj, _CASE_TERM_COLUMNS):
-            _cases(session).add(obj.id)  # renumbered (a provisional number made real)
+        if isinstance(obj, Person) and changed(obj, _PERSON_TERM_COLUMNS):
+            _rows.persons(session).add(obj.id)
+        elif isinstance(obj, Case) and changed(obj, _CASE_TERM_COLUMNS):
+            _rows.cases(session).add(obj.id)  # renumbered (a provisional number made real)
 
 
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
     # A new case has no members yet, or gets them in this flush: they name it.
-    cases = _cases(session)
+    cases = _rows.cases(session)
     for obj in (*session.new, *session.deleted):
         if isinstance(obj, HouseholdMember):
-            cases.update(_old_and_new(obj, "case_id"))
+            cases.update(old_and_new(obj, "case_id"))
     for obj in session.dirty:
-        if isinstance(obj, HouseholdMember) and _changed(obj, _MEMBER_TERM_COLUMNS):
-            cases.update(_old_and_new(obj, "case_id"))
+        if isinstance(obj, HouseholdMember) and changed(obj, _MEMBER_TERM_COLUMNS):
+            cases.update(old_and_new(obj, "case_id"))
 
 
 def _set_columns(state: ORMExecuteState) -> set[str] | None:
@@ -256,68 +215,18 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
             return
     ids = touched_keys(state, table, "case_id" if name == "household_member" else "id")
     if ids is None:
-        session.info[_INFO_ALL] = True
+        _rows.mark_all(session)
     elif name == "person":
-        _persons(session).update(ids)
+        _rows.persons(session).update(ids)
     else:
-        _cases(session).update(ids)
-
-
-def sync(session: Session) -> None:
-    """Bring this session's rows up to date now (before commit; readers may call it)."""
-    session.flush()
-    if session.info.pop(_INFO_ALL, False):
-        rebuild(session)
-        return
-    cases, persons = _cases(session), _persons(session)
-    if persons:
-        for part in _chunks(persons):
-            cases.update(
-                session.scalars(
-                    select(HouseholdMember.case_id).where(HouseholdMember.person_id.in_(part))
-                )
-            )
-        persons.clear()
-    if cases:
-        pending = set(cases)
-        cases.clear()
-        _done(session).update(pending)
-        refresh(session, pending)
-
-
-def _before_commit(session: Session) -> None:
-    sync(session)
-
-
-def _after_transaction_end(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        _cases(session).clear()
-        _persons(session).clear()
-        _done(session).clear()
-        session.info.pop(_INFO_ALL, None)
-
-
-def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
-    """A savepoint rolled back: what was refreshed in this transaction is refreshed again."""
-    if session.in_transaction():
-        _cases(session).update(_done(session))
-
-
-_installed = False
+        _rows.cases(session).update(ids)
 
 
 def install() -> None:
     """Register the session hooks once per process (done when :mod:`models` is imported)."""
-    global _installed
-    if _installed:
-        return
-    event.listen(Session, "before_flush", _before_flush)
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "do_orm_execute", _do_orm_execute)
-    event.listen(Session, "before_commit", _before_commit)
-    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
-    event.listen(Session, "after_transaction_end", _after_transaction_end)
-    _installed = True
+    _rows.install(
+        before_flush=_before_flush, after_flush=_after_flush, do_orm_execute=_do_orm_execute
+    )
 
 
 install()

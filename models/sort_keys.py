@@ -25,20 +25,16 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Select, delete, event, func, insert, select
+from sqlalchemy import ForeignKey, Index, Select, delete, func, insert, select
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
 
 from models.base import Base, FoldedText
 from models.bulk import touched_keys
 from models.case import Case, HouseholdMember
 from models.codes import MemberRole
+from models.derived import CaseRows, changed, chunks, old_and_new
 from models.person import Person
 
-_CHUNK = 500
-_INFO_CASES = "fokus_sort_keys_cases"
-_INFO_PERSONS = "fokus_sort_keys_persons"
-_INFO_ALL = "fokus_sort_keys_all"
-_INFO_DONE = "fokus_sort_keys_done"  # refreshed in this transaction (a savepoint may undo it)
 # Person columns the keys are made of: a change to any other column touches no key.
 _PERSON_KEY_COLUMNS = frozenset({"sort_key", "personal_id", "first_name", "last_name"})
 
@@ -100,15 +96,9 @@ Index(
 _COLS = ["case_id", "applicant", "personal_id"]
 
 
-def _chunks(ids: Iterable[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
-    values = sorted(set(ids))
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]
-
-
 def refresh(session: Session, case_ids: Iterable[uuid.UUID]) -> None:
     """Recompute the rows of these cases."""
-    for part in _chunks(case_ids):
+    for part in chunks(case_ids):
         session.execute(delete(CaseSortKey).where(CaseSortKey.case_id.in_(part)))
         session.execute(insert(CaseSortKey).from_select(_COLS, keys_query(part)))
 
@@ -120,69 +110,39 @@ def rebuild(session: Session) -> None:
     loaded(session)
 
 
+_rows = CaseRows("sort_keys", refresh=refresh, rebuild=rebuild)
+
+
 def loaded(session: Session) -> None:
     """The whole table was just written, from the definition, by a bulk load that
     computed it itself (the demo seeding): nothing is pending, as after :func:`rebuild`."""
-    _cases(session).clear()
-    _persons(session).clear()
-    session.info.pop(_INFO_ALL, None)
+    _rows.loaded(session)
+
+
+def sync(session: Session) -> None:
+    """Bring this session's rows up to date now (before commit; readers may call it)."""
+    _rows.sync(session)
 
 
 # ---------------------------------------------------------------------------
-# Keeping it current: session hooks
-
-
-def _cases(session: Session) -> set[Any]:
-    value = session.info.setdefault(_INFO_CASES, set())
-    assert isinstance(value, set)
-    return value
-
-
-def _done(session: Session) -> set[Any]:
-    value = session.info.setdefault(_INFO_DONE, set())
-    assert isinstance(value, set)
-    return value
-
-
-def _persons(session: Session) -> set[Any]:
-    value = session.info.setdefault(_INFO_PERSONS, set())
-    assert isinstance(value, set)
-    return value
-
-
-def _old_and_new(obj: Any, attr: str) -> set[Any]:
-    from sqlalchemy import inspect as sa_inspect
-
-    history = sa_inspect(obj).attrs[attr].history
-    values = {getattr(obj, attr)}
-    values.update(history.deleted or ())
-    values.update(history.added or ())
-    values.discard(None)
-    return values
-
-
-def _key_changed(obj: Person) -> bool:
-    from sqlalchemy import inspect as sa_inspect
-
-    attrs = sa_inspect(obj).attrs
-    return any(attrs[name].history.has_changes() for name in _PERSON_KEY_COLUMNS)
+# Keeping it current: session hooks (what touches a key; the rest is models.derived)
 
 
 def _before_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
     # Persons: read before the flush, when the attribute history still shows the change.
     for obj in session.dirty:
-        if isinstance(obj, Person) and _key_changed(obj):
-            _persons(session).add(obj.id)
+        if isinstance(obj, Person) and changed(obj, _PERSON_KEY_COLUMNS):
+            _rows.persons(session).add(obj.id)
 
 
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
-    cases = _cases(session)
+    cases = _rows.cases(session)
     for obj in session.new:  # a new case gets its row (no column of the case is a key)
         if isinstance(obj, Case):
             cases.add(obj.id)
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, HouseholdMember):
-            cases.update(_old_and_new(obj, "case_id"))
+            cases.update(old_and_new(obj, "case_id"))
 
 
 def _do_orm_execute(state: ORMExecuteState) -> None:
@@ -201,68 +161,18 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
     key = "case_id" if name == "household_member" else "id"
     ids = touched_keys(state, table, key)
     if ids is None:
-        session.info[_INFO_ALL] = True
+        _rows.mark_all(session)
     elif name == "person":
-        _persons(session).update(ids)
+        _rows.persons(session).update(ids)
     else:
-        _cases(session).update(ids)
-
-
-def sync(session: Session) -> None:
-    """Bring this session's rows up to date now (before commit; readers may call it)."""
-    session.flush()
-    if session.info.pop(_INFO_ALL, False):
-        rebuild(session)
-        return
-    cases, persons = _cases(session), _persons(session)
-    if persons:
-        for part in _chunks(persons):
-            cases.update(
-                session.scalars(
-                    select(HouseholdMember.case_id).where(HouseholdMember.person_id.in_(part))
-                )
-            )
-        persons.clear()
-    if cases:
-        pending = set(cases)
-        cases.clear()
-        _done(session).update(pending)
-        refresh(session, pending)
-
-
-def _before_commit(session: Session) -> None:
-    sync(session)
-
-
-def _after_transaction_end(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        _cases(session).clear()
-        _persons(session).clear()
-        _done(session).clear()
-        session.info.pop(_INFO_ALL, None)
-
-
-def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
-    """A savepoint rolled back: what was refreshed in this transaction is refreshed again."""
-    if session.in_transaction():
-        _cases(session).update(_done(session))
-
-
-_installed = False
+        _rows.cases(session).update(ids)
 
 
 def install() -> None:
     """Register the session hooks once per process (done when :mod:`models` is imported)."""
-    global _installed
-    if _installed:
-        return
-    event.listen(Session, "before_flush", _before_flush)
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "do_orm_execute", _do_orm_execute)
-    event.listen(Session, "before_commit", _before_commit)
-    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
-    event.listen(Session, "after_transaction_end", _after_transaction_end)
-    _installed = True
+    _rows.install(
+        before_flush=_before_flush, after_flush=_after_flush, do_orm_execute=_do_orm_execute
+    )
 
 
 install()
