@@ -82,7 +82,15 @@ class Driver:
 
     def tick(self) -> None:
         if not self.steps:
-            self.timer.stop()
+            # Every step is done and the app should be ending; if it is still running
+            # at the deadline, fail with what is left open instead of hanging the run.
+            if time.monotonic() > self.deadline:
+                left = [type(w).__name__ for w in QApplication.topLevelWidgets() if w.isVisible()]
+                self.error = TimeoutError(f"appen avslutades aldrig; öppna fönster: {left}")
+                self.timer.stop()
+                for w in QApplication.topLevelWidgets():
+                    w.hide()
+                QCoreApplication.exit(99)
             return
         if self.busy:
             return
