@@ -38,7 +38,7 @@ from sqlalchemy import select, text, update  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
 
 from models import Agency, Case, ContactMethod, Unit  # noqa: E402
-from models.codes import CaseStatus, Role  # noqa: E402
+from models.codes import Role  # noqa: E402
 from services import bench as bench_mod  # noqa: E402
 from services import offline  # noqa: E402
 from services.audit import Actor  # noqa: E402
@@ -68,22 +68,7 @@ def role_round(bench: Any, out: Callable[[str], None], roles: list[str]) -> None
     tag = uuid.uuid4().hex[:6]
     username, password = f"bench-roll-{tag}", f"bench-roll-{uuid.uuid4().hex[:8]}"
     with owner.begin() as s:
-        fixture_ids = [bench.open_case_id]
-        fixture_ids += list(
-            s.scalars(select(Case.id).where(Case.case_number == bench.pdf_case_number))
-        )
-        ids = list(
-            s.scalars(
-                select(Case.id)
-                .where(
-                    Case.status != CaseStatus.CLOSED.value,
-                    Case.id.not_in(fixture_ids),
-                    bench_mod._unprotected(),
-                )
-                .order_by(Case.number_year.desc(), Case.number_seq.desc())
-                .limit(bench_mod.SYNC_CASES)
-            )
-        )
+        ids = bench_mod.sync_case_ids(s, bench)
         unit = s.get(Unit, s.scalar(select(Case.unit_id).where(Case.id == ids[0])))
         assert unit is not None
         cli = Actor.cli()

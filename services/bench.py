@@ -42,6 +42,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from models import Agency, Case, ContactEntry, ContactMethod, HouseholdMember, Person
 from models.codes import CaseStatus, MemberRole
@@ -878,6 +879,25 @@ def _dashboard_loader(db: Database, leader: Any, settings: Any) -> Callable[[uui
 SYNC_CASES = 1000
 
 
+def sync_case_ids(s: Session, bench: BenchDatabase) -> list[uuid.UUID]:
+    """The open cases a sync measurement checks out: the newest :data:`SYNC_CASES`
+    without protected persons, leaving out the two fixture cases the other figures use."""
+    fixture_ids = [bench.open_case_id]
+    fixture_ids += list(s.scalars(select(Case.id).where(Case.case_number == bench.pdf_case_number)))
+    return list(
+        s.scalars(
+            select(Case.id)
+            .where(
+                Case.status != CaseStatus.CLOSED.value,
+                Case.id.not_in(fixture_ids),
+                _unprotected(),
+            )
+            .order_by(Case.number_year.desc(), Case.number_seq.desc())
+            .limit(SYNC_CASES)
+        )
+    )
+
+
 def sync_1000_s(bench: BenchDatabase, progress: Progress) -> tuple[float | None, str]:
     """Sync of 1,000 changed cases from a laptop copy (PostgreSQL only), or (None, why).
 
@@ -905,22 +925,7 @@ def sync_1000_s(bench: BenchDatabase, progress: Progress) -> tuple[float | None,
     password = "bench-synk-" + uuid.uuid4().hex[:8]
     username = "bench-synk-" + uuid.uuid4().hex[:6]
     with bench.db.begin() as s:
-        fixture_ids = [bench.open_case_id]
-        fixture_ids += list(
-            s.scalars(select(Case.id).where(Case.case_number == bench.pdf_case_number))
-        )
-        ids = list(
-            s.scalars(
-                select(Case.id)
-                .where(
-                    Case.status != CaseStatus.CLOSED.value,
-                    Case.id.not_in(fixture_ids),
-                    _unprotected(),
-                )
-                .order_by(Case.number_year.desc(), Case.number_seq.desc())
-                .limit(SYNC_CASES)
-            )
-        )
+        ids = sync_case_ids(s, bench)
         if len(ids) < SYNC_CASES:
             return None, f"bara {len(ids)} öppna ärenden att checka ut; mäts från {SYNC_CASES}"
         unit = s.get(Unit, s.scalar(select(Case.unit_id).where(Case.id == ids[0])))
