@@ -364,12 +364,18 @@ class InstallReport:
     ungranted: tuple[str, ...]  # tables no group role may touch (not case data, not listed)
 
 
-def _ensure_group_roles(conn: Connection) -> None:
-    for role in ALL_ROLES:  # fixed names: safe to inline
+def _ensure_group_roles(conn: Connection, roles: tuple[str, ...] = ALL_ROLES) -> None:
+    """The group roles, once per server. Roles belong to the cluster, not the database:
+    two databases migrated at the same moment (parallel test workers, two units' databases
+    set up together) both find a role missing, and the second CREATE ROLE then fails on
+    the first's when that commits. Either outcome leaves the role there, so that one
+    error is caught."""
+    for role in roles:  # fixed names: safe to inline
         conn.execute(
             text(
                 "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-                f"'{role}') THEN CREATE ROLE {_q(role)} NOLOGIN; END IF; END $$"
+                f"'{role}') THEN CREATE ROLE {_q(role)} NOLOGIN; END IF; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             )
         )
 

@@ -337,3 +337,42 @@ def test_the_laptop_only_tables_get_nothing_on_the_server(server: Server) -> Non
                 assert not granted, (group, table)
     with server.psql("anna") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT count(*) FROM offline_local_change")
+
+
+def test_group_roles_created_by_two_databases_at_once(pg_url: str) -> None:
+    """Roles belong to the cluster: two migrations at the same moment (parallel test
+    workers on a new server, two databases set up together) both find a group role
+    missing; the one that commits second must not fail on the first one's role."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    roles = (f"fokus_race_{uuid.uuid4().hex[:8]}",)
+    engine = create_engine(pg_url)
+    errors: list[BaseException] = []
+    try:
+        with engine.connect() as first:
+            first.begin()
+            pg_roles._ensure_group_roles(first, roles)  # created, not yet committed
+
+            def second() -> None:
+                try:
+                    with engine.begin() as conn:  # waits on the first one's row, then
+                        pg_roles._ensure_group_roles(conn, roles)
+                except BaseException as exc:  # noqa: BLE001 - asserted below
+                    errors.append(exc)
+
+            thread = threading.Thread(target=second)
+            thread.start()
+            thread.join(1.0)  # it is waiting on the uncommitted role (or already failed)
+            first.commit()
+            thread.join(30)
+            assert not thread.is_alive()
+        assert errors == []
+        with engine.connect() as conn:
+            n = conn.scalar(text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": roles[0]})
+        assert n == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{roles[0]}"'))
+        engine.dispose()
