@@ -129,3 +129,22 @@ def unit_id(db: Database, actor: Actor) -> uuid.UUID:
 
     with db.begin() as s:
         return get_or_create_unit(s, actor, "Försörjningsstöd Södertälje").id
+
+
+@pytest.fixture(autouse=True)
+def _no_windows_left_behind() -> Iterator[None]:
+    """Hide every window a test left on screen, so the next test in the same process
+    starts with none: an app under test that runs its own event loop (the offline app,
+    start-up) would otherwise find another test's window still shown."""
+    yield
+    import sys
+
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        return
+    for widget in QApplication.topLevelWidgets():
+        if widget.isVisible():
+            widget.hide()

@@ -184,6 +184,12 @@ def _session(
     def quit_app() -> bool:
         controller = state["controller"]
         controller.parent().close()
+        # Another top-level window still shown does not keep Fokus running once the
+        # main window has closed (Qt alone would wait for the last window).
+        other = QWidget()
+        other.setWindowTitle("Fokus – ett annat fönster")
+        other.show()
+        seen.setdefault("others", []).append(other)
         seen["parts"].window.close()
         return True
 
@@ -242,7 +248,7 @@ def test_offline_app_start_up_log_in_work_quit_and_come_back(  # type: ignore[no
         code = ui.offline_app.run_offline_app(local_path=path, central_url="sqlite:///nowhere.db")
         driver.timer.stop()
         if driver.error is not None:
-            raise driver.error
+            raise AssertionError(f"{driver.error}; frågor: {questions}") from driver.error
         assert code == 0 and fatal == []
         assert driver.done[-1] == "avsluta", driver.done
         # Quitting with unsynchronised changes asked first (and the answer was: quit).

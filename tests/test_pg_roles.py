@@ -370,7 +370,9 @@ def test_group_roles_created_by_two_databases_at_once(pg_url: str) -> None:
             assert not thread.is_alive()
         assert errors == []
         with engine.connect() as conn:
-            n = conn.scalar(text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": roles[0]})
+            n = conn.scalar(
+                text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": roles[0]}
+            )
         assert n == 1
     finally:
         with engine.begin() as conn:

@@ -45,9 +45,7 @@ def _expected(db: Database, today: date) -> dict[uuid.UUID, tuple[int, bool]]:
 
 
 @pytest.mark.parametrize("today", [date(2026, 1, 15), date(2026, 6, 30), AS_OF])
-def test_register_months_and_long_term_flag_match_the_raw_months(
-    db: Database, today: date
-) -> None:
+def test_register_months_and_long_term_flag_match_the_raw_months(db: Database, today: date) -> None:
     seed_demo(db, Actor.cli(), cases=80, seed=11, as_of=AS_OF)
     service = RegisterService(db=db, today=lambda: today)
     rows, after = [], None

@@ -555,6 +555,16 @@ def _main_loop(
         start_idle_lock(app, db, user, runner, parts, minutes=idle_minutes, server_url=server_url)
     parts.window.show()
     parts.window.register.search.setFocus()
+    return exec_main_window(app, parts.window)
+
+
+def exec_main_window(app: QApplication, window: MainWindow) -> int:
+    """Run the event loop until the main window closes (its close guards said yes).
+
+    Closing the main window ends Fokus even when another top-level window is
+    still shown: Qt's own rule (quit when the last window closes) would leave
+    the process running, with case data on screen, behind such a window."""
+    window.closing.connect(lambda: app.exit(0))
     return app.exec()
 
 
