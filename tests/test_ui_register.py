@@ -12,10 +12,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QModelIndex, QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QModelIndex, QObject, QSettings, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate, QStyleOptionViewItem
 
 from models.codes import CaseStatus, Role
 from services.audit import Actor
@@ -36,6 +36,7 @@ from ui.register_model import (
     ROW_ROLE,
     RegisterModel,
 )
+from ui.register_view import RegisterTable
 from ui.startup import MainParts, build_main_window
 from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
@@ -695,3 +696,103 @@ def test_sparse_model_a_short_window_leaves_rows_empty_and_asks_no_more(
     assert model.index(399, 0).data() is None
     qtbot.wait(50)
     assert len(calls) == n  # an emptied row is not asked for again
+
+
+class _PaintLog(QObject):
+    """Records, for every paint of the table, whether a shown row was still unfetched."""
+
+    def __init__(self, table: RegisterTable, model: RegisterModel) -> None:
+        super().__init__()
+        self.table, self.model = table, model
+        self.paints: list[bool] = []  # True: the paint showed a row not fetched yet
+        table.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint:
+            first = self.table.rowAt(0)
+            last = self.table.rowAt(self.table.viewport().height() - 1)
+            self.paints.append(self.model.has_missing(first, last if last >= 0 else first))
+        return False
+
+
+def test_scrolling_onto_unfetched_rows_paints_them_once_when_they_arrive(
+    qtbot, seeded, state, runner
+) -> None:  # type: ignore[no-untyped-def]
+    """The paint hold: the window is asked for before the table moves, and the table
+    keeps its picture until the rows are there, so no empty rows are painted first."""
+    parts = _open(qtbot, seeded, state, runner)
+    parts.window.resize(900, 600)
+    parts.window.show()
+    qtbot.waitExposed(parts.window)
+    model, table = parts.model, parts.window.register.table
+    hold = parts.register.paint_hold
+    assert model.total == CASES and model.first_missing() == 200
+    log = _PaintLog(table, model)
+    for target in (200, 400, 700):  # scrolled onto, in turn, each an unfetched row
+        qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+        log.paints.clear()
+        table.scrollTo(model.index(target, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+        assert model.loading and hold.held  # asked for at once, nothing painted meanwhile
+        assert not table.viewport().updatesEnabled()
+        qtbot.waitUntil(lambda t=target: model.is_loaded(t) and not model.loading, timeout=WAIT)
+        assert not hold.held and table.viewport().updatesEnabled()
+        qtbot.waitUntil(lambda: bool(log.paints), timeout=WAIT)
+        assert log.paints and not any(log.paints)  # painted, and only with the rows there
+        assert table.rowAt(0) == target
+    # Scrolling within fetched rows holds nothing.
+    table.scrollTo(model.index(target + 20, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+    assert not hold.held and not model.loading
+
+
+def test_a_slow_window_shows_the_empty_rows_after_the_hold(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    """A window slower than the hold (a slow server): the empty rows are painted after
+    ``HOLD_MS`` and filled when it comes; a new filter ends a hold at once."""
+    import threading
+
+    gate = threading.Event()
+    service = _service(seeded)
+
+    class Slow:
+        def window(self, flt, after_key=None, limit=200, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+            if after_key is not None or skip:
+                gate.wait(WAIT / 1000)
+            return service.window(
+                flt, after_key, limit, descending=descending, skip=skip, sort=sort
+            )
+
+        def count(self, flt: RegisterFilter) -> int:
+            return service.count(flt)
+
+    parts = build_main_window(
+        service=Slow(),  # type: ignore[arg-type]
+        user=demo_login(seeded, "test"),
+        state=state,
+        db_label="SQLite – test",
+        runner=runner,
+    )
+    qtbot.addWidget(parts.window)
+    _wait_loaded(qtbot, parts)
+    parts.window.resize(900, 600)
+    parts.window.show()
+    qtbot.waitExposed(parts.window)
+    model, table, hold = parts.model, parts.window.register.table, parts.register.paint_hold
+    log = _PaintLog(table, model)
+    try:
+        table.scrollTo(model.index(300, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+        assert hold.held
+        qtbot.waitUntil(lambda: not hold.held, timeout=WAIT)  # HOLD_MS later, still loading
+        assert model.loading and table.viewport().updatesEnabled()
+        qtbot.waitUntil(lambda: bool(log.paints), timeout=WAIT)
+        assert log.paints[-1] is True  # the empty rows, shown while the window is on its way
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: model.is_loaded(300) and not model.loading, timeout=WAIT)
+    qtbot.waitUntil(lambda: log.paints[-1] is False, timeout=WAIT)  # and then the rows
+
+    gate.clear()
+    table.scrollTo(model.index(700, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+    assert hold.held
+    parts.window.register.search.setText("a")
+    QTest.keyClick(parts.window.register.search, Qt.Key.Key_Return)  # a new filter: a reset
+    assert not hold.held and table.viewport().updatesEnabled()
+    gate.set()

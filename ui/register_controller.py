@@ -26,7 +26,14 @@ from models.codes import CaseStatus
 from services.errors import FokusError
 from services.register import RegisterSort
 from services.search import RegisterFilter
-from ui.register_model import COL_APPLICANT, COL_NUMBER, COL_PID, ROW_ROLE, RegisterModel
+from ui.register_model import (
+    COL_APPLICANT,
+    COL_NUMBER,
+    COL_PID,
+    ROW_ROLE,
+    PaintHold,
+    RegisterModel,
+)
 from ui.register_view import RegisterView
 from ui.view_state import SavedFilter, ViewState
 
@@ -100,6 +107,7 @@ class RegisterController(QObject):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(debounce_ms)
         view.table.setModel(model)
+        self.paint_hold = PaintHold(view.table, model)
         self._restore()
         self._connect_signals()
         self._apply_filter()

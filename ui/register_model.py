@@ -29,6 +29,7 @@ from PySide6.QtCore import (
     QCoreApplication,
     QModelIndex,
     QModelRoleDataSpan,
+    QObject,
     QPersistentModelIndex,
     Qt,
     QTimer,
@@ -39,6 +40,7 @@ from PySide6.QtGui import QBrush, QColor
 from services.errors import FokusError
 from services.register import WINDOW, RegisterKey, RegisterRow, RegisterSort
 from services.search import RegisterFilter
+from ui.register_view import RegisterTable
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,32 @@ def _protected_brush() -> QBrush:
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("RegisterModel", text)
+
+
+def _cell(row: RegisterRow, col: int) -> str | None:
+    """The text of one cell of ``row``."""
+    if col == COL_NUMBER:
+        return row.case_number
+    if col == COL_APPLICANT:
+        return row.applicant_name
+    if col == COL_PID:
+        return row.personal_id
+    if col == COL_HOUSEHOLD:
+        return f"{row.adults} + {row.children}"
+    if col == COL_STATUS:
+        return row.status_label
+    if col == COL_CASEWORKER:
+        return row.caseworker_name
+    if col == COL_MONTHS:
+        return str(row.months_this_year)
+    if col == COL_FLAGS:
+        return ", ".join(row.flags)
+    return None
+
+
+def _cells(row: RegisterRow) -> tuple[str, ...]:
+    """Every cell's text of ``row`` (made in the worker, with the window)."""
+    return tuple(_cell(row, col) or "" for col in range(len(HEADERS)))
 
 
 class WindowSource(Protocol):
@@ -162,6 +190,9 @@ class RegisterModel(QAbstractTableModel):
         self._runner = runner
         self._window = window
         self._rows: list[RegisterRow | _Gone | None] = []
+        # Each fetched row's 8 cell texts, made in the worker with the window: painting
+        # then only indexes a tuple (None where ``_rows`` holds no RegisterRow).
+        self._cells: list[tuple[str, ...] | None] = []
         self._loaded: list[list[int]] = []  # sorted, disjoint [start, end) runs of fetched rows
         self._filter = RegisterFilter()
         self._descending = True  # newest case first
@@ -245,6 +276,7 @@ class RegisterModel(QAbstractTableModel):
         if sort is not None:
             self._sort = sort
         self._rows = []
+        self._cells = []
         self._loaded = []
         self._wanted.clear()
         self._plan_timer.stop()
@@ -266,11 +298,22 @@ class RegisterModel(QAbstractTableModel):
         self._total = total
         self._extend_to_total()
 
-    def request_rows(self, first: int, last: int) -> None:
-        """Fetch rows ``first``..``last`` if they are not there (as a view's paint does)."""
+    def has_missing(self, first: int, last: int) -> bool:
+        """Some row in ``first``..``last`` has not been fetched (nor asked for in vain)."""
+        return None in self._rows[max(first, 0) : last + 1]
+
+    def request_rows(self, first: int, last: int, *, now: bool = False) -> None:
+        """Fetch rows ``first``..``last`` if they are not there (as a view's paint does).
+
+        ``now``: start the window at once instead of after the events in hand (a
+        paint asks cell by cell and its requests are gathered into one window; a
+        caller that knows the whole range needs no gathering)."""
         for row in range(max(first, 0), min(last, len(self._rows) - 1) + 1):
             if self._rows[row] is None:
                 self._want(row)
+        if now and self._plan_timer.isActive():
+            self._plan_timer.stop()
+            self._fetch_wanted()
 
     # --- fetching
     def canFetchMore(self, parent: ModelIndex = QModelIndex()) -> bool:  # noqa: B008, N802
@@ -344,24 +387,35 @@ class RegisterModel(QAbstractTableModel):
         flt = self._filter
         descending = self._descending != fetch.backwards
         sort = self._sort
-        self._runner.run(
-            lambda: self._source.window(
+
+        def work() -> tuple[list[RegisterRow], list[tuple[str, ...]]]:
+            rows = self._source.window(
                 flt, fetch.after, fetch.limit, descending=descending, skip=fetch.skip, sort=sort
-            ),
-            on_done=lambda rows: self._on_window(generation, fetch, rows),
+            )
+            return rows, [_cells(r) for r in rows]
+
+        self._runner.run(
+            work,
+            on_done=lambda result: self._on_window(generation, fetch, *result),
             on_error=lambda exc: self._on_error(generation, exc),
             owner=self,
         )
 
-    def _on_window(self, generation: int, fetch: _Fetch, rows: list[RegisterRow]) -> None:
+    def _on_window(
+        self,
+        generation: int,
+        fetch: _Fetch,
+        rows: list[RegisterRow],
+        cells: list[tuple[str, ...]],
+    ) -> None:
         if generation != self._generation:
             return
         # Still "pending" while the insert signals run: a fetchMore called from a
         # slot (a view, a model tester) must not start a window after the old last row.
         if fetch.append:
-            self._append(fetch, rows)
+            self._append(fetch, rows, cells)
         else:
-            self._fill(fetch, rows)
+            self._fill(fetch, rows, cells)
         self._pending = False
         self._exhausted = self._total is not None and self.first_missing() is None
         # Rows asked for that this window brought are no longer wanted: ``loading`` is
@@ -371,37 +425,40 @@ class RegisterModel(QAbstractTableModel):
         if self._wanted:
             self._plan_timer.start()
 
-    def _append(self, fetch: _Fetch, rows: list[RegisterRow]) -> None:
+    def _append(self, fetch: _Fetch, rows: list[RegisterRow], cells: list[tuple[str, ...]]) -> None:
         """A window in the plain lazy mode (or the first): insert what is new, fill the rest."""
         if fetch.start == 0:
             self._first_full = len(rows) >= self._window
         start, n = fetch.start, len(self._rows)
         inside = rows[: max(n - start, 0)]
         if inside:  # the total arrived meanwhile: these rows are already placeholders
-            self._fill(_Fetch(start, None, len(inside), False, 0, False), inside)
+            self._fill(_Fetch(start, None, len(inside), False, 0, False), inside, cells)
         extra = rows[len(inside) :]
         if extra:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(extra) - 1)
             self._rows.extend(extra)
+            self._cells.extend(cells[len(inside) :])
             self._mark_loaded(first, first + len(extra))
             self.endInsertRows()
         if len(rows) < fetch.limit and self._total is None:
             self._total = len(self._rows)  # the last window: every case is here
         self._extend_to_total()
 
-    def _fill(self, fetch: _Fetch, rows: list[RegisterRow]) -> None:
+    def _fill(self, fetch: _Fetch, rows: list[RegisterRow], cells: list[tuple[str, ...]]) -> None:
         """Rows for placeholders; a short window leaves the rest of its range empty."""
         if fetch.backwards:
-            rows = rows[::-1]
+            rows, cells = rows[::-1], cells[::-1]
             start = fetch.start + fetch.limit - len(rows)
         else:
             start = fetch.start
         end = min(fetch.start + fetch.limit, len(self._rows))
         for i in range(fetch.start, end):
             self._rows[i] = _GONE  # kept if no row comes for it: never asked for again
-        for i, row in enumerate(rows[: max(end - start, 0)]):
-            self._rows[start + i] = row
+            self._cells[i] = None
+        n = min(max(end - start, 0), len(rows))  # a slice of exactly n: the list keeps its length
+        self._rows[start : start + n] = rows[:n]
+        self._cells[start : start + n] = cells[:n]
         self._mark_loaded(fetch.start, end)
         if end > fetch.start:
             last = self.columnCount() - 1
@@ -415,6 +472,7 @@ class RegisterModel(QAbstractTableModel):
         if self._total > n:
             self.beginInsertRows(QModelIndex(), n, self._total - 1)
             self._rows.extend([None] * (self._total - n))
+            self._cells.extend([None] * (self._total - n))
             self.endInsertRows()
         else:
             self._total = n  # the count is older than the rows (cases added since)
@@ -479,31 +537,41 @@ class RegisterModel(QAbstractTableModel):
 
     def multiData(self, index: ModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
         """Every role a delegate asks for in one call (Qt's default calls :meth:`data` per
-        role); the same values as :meth:`data`. The delegate reuses its slots from cell
-        to cell, so a role without a value is cleared, never left as it was."""
+        role); the same values as :meth:`data`, the text from the row's cells.
+
+        The delegate reuses its slots from cell to cell, so a role this model may have
+        set for an earlier cell (text, alignment, colour) is cleared when this cell has
+        none. A role it never sets (font, check state, icon, background) stays empty
+        and is left alone: the span is the delegate's, written only here."""
         r = index.row()
-        row = self._rows[r] if 0 <= r < len(self._rows) else None
-        if row.__class__ is not RegisterRow:
-            if row is None and r >= 0:
+        cells = self._cells[r] if 0 <= r < len(self._cells) else None
+        if cells is None:
+            if 0 <= r < len(self._rows) and self._rows[r] is None:
                 self._want(r)  # shown but not fetched: fetch it
             for slot in roleDataSpan:
-                slot.clearData()
+                if slot.role() in _ANSWERED:
+                    slot.clearData()
             return
         col = index.column()
         for slot in roleDataSpan:
             role = slot.role()
-            if role not in _ANSWERED:  # font, colours, check state, icon: never a value
-                slot.clearData()
-                continue
-            value = self._value(row, col, role)  # type: ignore[arg-type]
-            if value is None:
-                slot.clearData()
-            else:
-                slot.setData(value)
+            if role == _DISPLAY:
+                slot.setData(cells[col])
+            elif role == _ALIGNMENT:
+                if col == COL_MONTHS:
+                    slot.setData(_RIGHT)
+                else:
+                    slot.clearData()
+            elif role in _ANSWERED:
+                value = self._value(self._rows[r], col, role)  # type: ignore[arg-type]
+                if value is None:
+                    slot.clearData()
+                else:
+                    slot.setData(value)
 
     def _value(self, row: RegisterRow, col: int, role: int) -> Any:
         if role == _DISPLAY:
-            return self._display(row, col)
+            return _cell(row, col)
         if role == _ALIGNMENT:
             return _RIGHT if col == COL_MONTHS else None
         if role == _FOREGROUND:
@@ -517,26 +585,6 @@ class RegisterModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _display(row: RegisterRow, col: int) -> str | None:
-        if col == COL_NUMBER:
-            return row.case_number
-        if col == COL_APPLICANT:
-            return row.applicant_name
-        if col == COL_PID:
-            return row.personal_id
-        if col == COL_HOUSEHOLD:
-            return f"{row.adults} + {row.children}"
-        if col == COL_STATUS:
-            return row.status_label
-        if col == COL_CASEWORKER:
-            return row.caseworker_name
-        if col == COL_MONTHS:
-            return str(row.months_this_year)
-        if col == COL_FLAGS:
-            return ", ".join(row.flags)
-        return None
-
-    @staticmethod
     def _sort_value(row: RegisterRow, col: int) -> Any:
         if col == COL_NUMBER:
             return row.key[0] * 1_000_000 + row.key[1]
@@ -544,4 +592,57 @@ class RegisterModel(QAbstractTableModel):
             return row.adults + row.children
         if col == COL_MONTHS:
             return row.months_this_year
-        return RegisterModel._display(row, col)
+        return _cell(row, col)
+
+
+HOLD_MS = 60  # longest a scrolled table keeps its last picture while its rows are fetched
+
+
+class PaintHold(QObject):
+    """Scrolling onto rows not fetched yet: ask for them at once, and let the table keep
+    its last picture until they are there (at most ``hold_ms``), so they are painted once.
+
+    Without it the table paints the rows empty, the window is fetched, and the same
+    rows are painted again: a whole extra paint on the GUI thread, which the worker
+    waits for (one thread runs Python at a time), between the scroll and the rows.
+    The hold starts before the table moves its rows (``about_to_scroll``), as a
+    disabled viewport neither scrolls its picture nor paints. A fetch that takes
+    longer than ``hold_ms`` (a slow server) shows the empty rows as before, until
+    they arrive. A filter change, an error or a reset ends the hold.
+    """
+
+    def __init__(self, view: RegisterTable, model: RegisterModel, hold_ms: int = HOLD_MS) -> None:
+        super().__init__(view)
+        self._view = view
+        self._model = model
+        self._rows: tuple[int, int] = (0, -1)
+        self.held = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(hold_ms)
+        self._timer.timeout.connect(self.release)
+        view.about_to_scroll.connect(self._on_scroll)
+        model.window_loaded.connect(self._on_window)
+        model.modelAboutToBeReset.connect(self.release)
+        model.load_failed.connect(self.release)
+
+    def _on_scroll(self, first: int, last: int) -> None:
+        if not self._model.has_missing(first, last):
+            return
+        self._rows = (first, last)
+        self._model.request_rows(first, last, now=True)
+        if not self.held:
+            self.held = True
+            self._view.viewport().setUpdatesEnabled(False)
+            self._timer.start()
+
+    def _on_window(self, _rows: int) -> None:
+        if self.held and not self._model.has_missing(*self._rows):
+            self.release()
+
+    def release(self) -> None:
+        """Paint again (now, with whatever rows are there)."""
+        self._timer.stop()
+        if self.held:
+            self.held = False
+            self._view.viewport().setUpdatesEnabled(True)  # repaints the whole viewport

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -19,6 +20,25 @@ from PySide6.QtWidgets import (
 )
 
 from models.codes import STATUS_LABELS
+
+
+class RegisterTable(QTableView):
+    """The register's table; tells, before the rows move, which rows a scroll will show."""
+
+    about_to_scroll = Signal(int, int)  # first and last row shown once the scroll is done
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt's name
+        if dy:
+            self.about_to_scroll.emit(*self.rows_shown_at(self.verticalScrollBar().value()))
+        super().scrollContentsBy(dx, dy)
+
+    def rows_shown_at(self, value: int) -> tuple[int, int]:
+        """The rows shown when the vertical scroll bar is at ``value`` (fixed row height)."""
+        height = max(self.verticalHeader().defaultSectionSize(), 1)
+        per_item = self.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerItem
+        first = value if per_item else value // height
+        last = first + (self.viewport().height() + height - 1) // height - 1
+        return first, min(last, self.model().rowCount() - 1 if self.model() else -1)
 
 
 class RegisterView(QWidget):
@@ -50,7 +70,7 @@ class RegisterView(QWidget):
         self.loading = QLabel()
         self.loading.setAccessibleName(self.tr("Laddar"))
 
-        self.table = QTableView()
+        self.table = RegisterTable()
         self.table.setAccessibleName(self.tr("Ärenderegister"))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
