@@ -91,7 +91,7 @@ _SPECIAL = {
     *LAPTOP_TABLES,
 }
 
-_FUNCTIONS = r"""
+_FUNCTIONS_TEMPLATE = r"""
 CREATE OR REPLACE FUNCTION fokus_current_user_id() RETURNS uuid
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT id FROM app_user WHERE db_role = session_user AND active
@@ -108,42 +108,69 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
                  AND role = 'team_leader' AND unit_id = p_unit)
 $$;
 
--- The access matrix of services/access.py (case_scope_condition), for session_user:
--- the ids of every case the user may open. Policies test "case_id IN (SELECT
--- fokus_visible_case_ids())", which PostgreSQL evaluates once per statement (a
--- hashed subplan), not once per row.
-CREATE OR REPLACE FUNCTION fokus_visible_case_ids() RETURNS SETOF uuid
+-- The per-statement facts of the access matrix, for session_user (an active account).
+-- The policies call them as "(SELECT f())": an InitPlan, evaluated once per statement
+-- whatever the number of rows, so each row is then tested on its own columns.
+CREATE OR REPLACE FUNCTION fokus_current_role() RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  WITH me AS (SELECT id, unit_id, role FROM app_user WHERE db_role = session_user AND active),
-       day AS (SELECT (now() AT TIME ZONE 'Europe/Stockholm')::date AS d),
-       regular AS (
-         SELECT c.id FROM fs_case c JOIN me ON c.unit_id = me.unit_id
-         WHERE me.role = 'team_leader'
-         UNION ALL
-         SELECT c.id FROM fs_case c JOIN me ON c.unit_id = me.unit_id CROSS JOIN day
-         WHERE me.role = 'caseworker'
-           AND (c.caseworker_id = me.id
-                OR c.caseworker_id IN (
-                   SELECT s.absent_user_id FROM stand_in s
-                   WHERE s.substitute_user_id = me.id AND s.revoked_at IS NULL
-                     AND s.valid_from <= day.d AND s.valid_to >= day.d)
-                OR c.id IN (
-                   SELECT sh.case_id FROM case_share sh
-                   WHERE sh.user_id = me.id AND sh.revoked_at IS NULL
-                     AND sh.valid_from <= day.d AND sh.valid_to >= day.d)))
-  SELECT r.id FROM regular r
-  WHERE r.id NOT IN (SELECT hm.case_id FROM household_member hm
-                     JOIN person p ON p.id = hm.person_id WHERE p.protection IS NOT NULL)
-     OR r.id IN (SELECT n.case_id FROM case_named_staff n JOIN me ON n.user_id = me.id)
-  UNION
-  SELECT e.case_id FROM emergency_access e JOIN me ON e.user_id = me.id
-  WHERE e.granted_at <= now() AND e.expires_at > now()
+  SELECT role::text FROM app_user WHERE db_role = session_user AND active
 $$;
 
--- One case (for the few places that test a single row).
+-- The colleagues whose cases the user stands in for today (Swedish date).
+CREATE OR REPLACE FUNCTION fokus_stand_in_for_ids() RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT COALESCE(array_agg(s.absent_user_id), '{}') FROM stand_in s
+  WHERE s.substitute_user_id = (SELECT fokus_current_user_id()) AND s.revoked_at IS NULL
+    AND s.valid_from <= (now() AT TIME ZONE 'Europe/Stockholm')::date
+    AND s.valid_to >= (now() AT TIME ZONE 'Europe/Stockholm')::date
+$$;
+
+-- The cases shared with the user today (Swedish date).
+CREATE OR REPLACE FUNCTION fokus_shared_case_ids() RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT COALESCE(array_agg(sh.case_id), '{}') FROM case_share sh
+  WHERE sh.user_id = (SELECT fokus_current_user_id()) AND sh.revoked_at IS NULL
+    AND sh.valid_from <= (now() AT TIME ZONE 'Europe/Stockholm')::date
+    AND sh.valid_to >= (now() AT TIME ZONE 'Europe/Stockholm')::date
+$$;
+
+-- The cases the user is named on (the only way into a protected case but nödåtkomst).
+CREATE OR REPLACE FUNCTION fokus_named_case_ids() RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT COALESCE(array_agg(n.case_id), '{}') FROM case_named_staff n
+  WHERE n.user_id = (SELECT fokus_current_user_id())
+$$;
+
+-- The cases of the user's nödåtkomst grants in force now.
+CREATE OR REPLACE FUNCTION fokus_emergency_case_ids() RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT COALESCE(array_agg(e.case_id), '{}') FROM emergency_access e
+  WHERE e.user_id = (SELECT fokus_current_user_id())
+    AND e.granted_at <= now() AND e.expires_at > now()
+$$;
+
+-- Whether a case has a member with skyddade personuppgifter, from the memberships
+-- themselves: for a schema before case_protected (migration 0015), whose policies
+-- installed by migration 0004 cannot name that table yet.
+CREATE OR REPLACE FUNCTION fokus_case_protected_raw(p_case uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM household_member hm JOIN person p ON p.id = hm.person_id
+                 WHERE hm.case_id = p_case AND p.protection IS NOT NULL)
+$$;
+
+-- The access matrix of services/access.py (case_scope_condition) on one case: the
+-- fs_case policy's own expression, for a row the caller cannot read through RLS
+-- (the audit log's policy, which the administratör's role also passes through).
 CREATE OR REPLACE FUNCTION fokus_case_visible(p_case uuid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  SELECT p_case IN (SELECT fokus_visible_case_ids())
+  SELECT EXISTS (SELECT 1 FROM fs_case c WHERE c.id = p_case AND {case_row_c})
+$$;
+
+-- Every case the user may open: the same expression over the whole table. No policy
+-- uses it (that cost grows with the unit); kept for diagnostics and older callers.
+CREATE OR REPLACE FUNCTION fokus_visible_case_ids() RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT c.id FROM fs_case c WHERE {case_row_c}
 $$;
 
 -- A person is reached through a case: in a visible case's household, or in no
@@ -341,14 +368,66 @@ _FUNCTION_NAMES = (
     "fokus_visible_person_ids()",
     "fokus_person_unattached(uuid)",
     "fokus_visible_case_ids()",
+    "fokus_case_protected_raw(uuid)",
+    "fokus_emergency_case_ids()",
+    "fokus_named_case_ids()",
+    "fokus_shared_case_ids()",
+    "fokus_stand_in_for_ids()",
+    "fokus_current_role()",
     "fokus_is_team_leader_of(uuid)",
     "fokus_current_unit_id()",
     "fokus_current_user_id()",
 )
 
 
-_CASES = "case_id IN (SELECT fokus_visible_case_ids())"
-_PERSONS = "person_id IN (SELECT fokus_visible_person_ids())"
+def case_row_condition(row: str, *, protected_table: bool = True) -> str:
+    """SQL: the ``fs_case`` row ``row`` (a table name or alias) is one ``session_user`` may
+    open — the matrix of :func:`services.access.case_scope_condition`, tested on the row's
+    own columns against per-statement constants (InitPlans), so a statement pays for the
+    rows it touches, not for the size of the unit. ``protected_table`` False: a schema
+    before migration 0015 (no ``case_protected``), tested from the memberships instead."""
+    protected = (
+        f"EXISTS (SELECT 1 FROM case_protected cp WHERE cp.case_id = {row}.id)"
+        if protected_table
+        else f"fokus_case_protected_raw({row}.id)"
+    )
+    return (
+        f"(({row}.unit_id = (SELECT fokus_current_unit_id()) "
+        "AND ((SELECT fokus_current_role()) = 'team_leader' "
+        "OR ((SELECT fokus_current_role()) = 'caseworker' "
+        f"AND ({row}.caseworker_id = (SELECT fokus_current_user_id()) "
+        f"OR {row}.caseworker_id = ANY ((SELECT fokus_stand_in_for_ids())::uuid[]) "
+        f"OR {row}.id = ANY ((SELECT fokus_shared_case_ids())::uuid[])))) "
+        f"AND (NOT {protected} OR {row}.id = ANY ((SELECT fokus_named_case_ids())::uuid[]))) "
+        f"OR {row}.id = ANY ((SELECT fokus_emergency_case_ids())::uuid[]))"
+    )
+
+
+def _functions_sql(protected_table: bool) -> str:
+    return _FUNCTIONS_TEMPLATE.replace(
+        "{case_row_c}", case_row_condition("c", protected_table=protected_table)
+    )
+
+
+def _cases(table: str) -> str:
+    """A row of ``table`` follows its case: a key probe into ``fs_case``, whose own policy
+    applies inside (the row expression above), once per row touched."""
+    return f"EXISTS (SELECT 1 FROM fs_case c WHERE c.id = {_q(table)}.case_id)"
+
+
+def _persons(table: str) -> str:
+    """A row of ``table`` follows its person (``person``'s policy applies inside)."""
+    return f"EXISTS (SELECT 1 FROM person p WHERE p.id = {_q(table)}.person_id)"
+
+
+# A person is visible in the household of a visible case (household_member's policy, which
+# follows the case, applies inside), or, for an active caseworker or arbetsledare, while in
+# no household at all (just created, about to be added).
+_PERSON_VISIBLE = (
+    "EXISTS (SELECT 1 FROM household_member hm WHERE hm.person_id = person.id) "
+    "OR ((SELECT fokus_current_role()) IN ('caseworker', 'team_leader') "
+    "AND fokus_person_unattached(person.id))"
+)
 
 
 def _q(name: str) -> str:
@@ -418,7 +497,9 @@ def install_access_control(conn: Connection) -> InstallReport:
     if conn.dialect.name != "postgresql":
         return InstallReport((), ())
     _ensure_group_roles(conn)
-    conn.execute(text(_FUNCTIONS))
+    tables = set(inspect(conn).get_table_names())
+    protected_table = "case_protected" in tables
+    conn.execute(text(_functions_sql(protected_table)))
     for fn in _FUNCTION_NAMES:
         conn.execute(text(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC"))
         conn.execute(text(f"GRANT EXECUTE ON FUNCTION {fn} TO {', '.join(map(_q, ALL_ROLES))}"))
@@ -426,7 +507,6 @@ def install_access_control(conn: Connection) -> InstallReport:
     for fn in _ADMIN_FUNCTION_NAMES:
         conn.execute(text(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC"))
         conn.execute(text(f"GRANT EXECUTE ON FUNCTION {fn} TO {_q(GROUP_ROLES[Role.ADMIN])}"))
-    tables = set(inspect(conn).get_table_names())
     everyone = ALL_ROLES
     policies: list[str] = []
 
@@ -469,7 +549,9 @@ def install_access_control(conn: Connection) -> InstallReport:
             "fokus_read",
             f"CREATE POLICY fokus_read ON audit_event FOR SELECT TO {', '.join(map(_q, everyone))} "
             "USING (user_id = fokus_current_user_id() "
-            "OR case_id IN (SELECT fokus_visible_case_ids()) "
+            "OR (case_id IS NOT NULL "
+            "    AND (SELECT fokus_current_role()) IN ('caseworker', 'team_leader') "
+            "    AND fokus_case_visible(case_id)) "
             "OR (user_id IS NOT NULL AND EXISTS (SELECT 1 FROM app_user u "
             "    WHERE u.id = audit_event.user_id AND fokus_is_team_leader_of(u.unit_id))))",
         )
@@ -501,13 +583,13 @@ def install_access_control(conn: Connection) -> InstallReport:
     _rls(conn, "fs_case")
     _grant(conn, "SELECT, INSERT, UPDATE", "fs_case", CASE_ROLES)
     roles = ", ".join(map(_q, CASE_ROLES))
+    case_row = case_row_condition("fs_case", protected_table=protected_table)
     policies.append(
         _policy(
             conn,
             "fs_case",
             "fokus_read",
-            f"CREATE POLICY fokus_read ON fs_case FOR SELECT TO {roles} "
-            "USING (id IN (SELECT fokus_visible_case_ids()))",
+            f"CREATE POLICY fokus_read ON fs_case FOR SELECT TO {roles} USING ({case_row})",
         )
     )
     policies.append(
@@ -515,8 +597,7 @@ def install_access_control(conn: Connection) -> InstallReport:
             conn,
             "fs_case",
             "fokus_change",
-            f"CREATE POLICY fokus_change ON fs_case FOR UPDATE TO {roles} "
-            "USING (id IN (SELECT fokus_visible_case_ids())) "
+            f"CREATE POLICY fokus_change ON fs_case FOR UPDATE TO {roles} USING ({case_row}) "
             "WITH CHECK (unit_id = fokus_current_unit_id())",
         )
     )
@@ -535,24 +616,24 @@ def install_access_control(conn: Connection) -> InstallReport:
         _follow(
             conn,
             "person",
-            "id IN (SELECT fokus_visible_person_ids())",
+            _PERSON_VISIBLE,
             # A new person is not in the table yet when the check runs.
-            "id IN (SELECT fokus_visible_person_ids()) OR fokus_person_unattached(id)",
+            f"{_PERSON_VISIBLE} OR fokus_person_unattached(person.id)",
         )
     )
     policies.append(
         _follow(
             conn,
             "person_identifier",
-            "person_id IN (SELECT fokus_visible_person_ids())",
+            _persons("person_identifier"),
         )
     )
     policies.append(
         _follow(
             conn,
             "contact_entry_member",
-            "entry_id IN (SELECT e.id FROM contact_entry e "
-            "WHERE e.case_id IN (SELECT fokus_visible_case_ids()))",
+            # The note's policy (which follows its case) applies inside.
+            "EXISTS (SELECT 1 FROM contact_entry e WHERE e.id = contact_entry_member.entry_id)",
         )
     )
 
@@ -563,8 +644,9 @@ def install_access_control(conn: Connection) -> InstallReport:
         _follow(
             conn,
             "case_named_staff",
-            "case_id IN (SELECT fokus_visible_case_ids()) AND (user_id = fokus_current_user_id() "
-            "OR fokus_is_team_leader_of((SELECT unit_id FROM fs_case c WHERE c.id = case_id)))",
+            "EXISTS (SELECT 1 FROM fs_case c WHERE c.id = case_named_staff.case_id "
+            "AND (case_named_staff.user_id = (SELECT fokus_current_user_id()) "
+            "OR fokus_is_team_leader_of(c.unit_id)))",
         )
     )
     policies.append(
@@ -608,12 +690,12 @@ def install_access_control(conn: Connection) -> InstallReport:
     for table in sorted(tables - _SPECIAL):
         cols = {c["name"]: c for c in inspect(conn).get_columns(table)}
         if "case_id" in cols:
-            predicate = _CASES
+            predicate = _cases(table)
             if cols["case_id"]["nullable"] and "person_id" in cols:
-                predicate = f"{_CASES} OR (case_id IS NULL AND {_PERSONS})"
+                predicate = f"{predicate} OR ({_q(table)}.case_id IS NULL AND {_persons(table)})"
             policies.append(_follow(conn, table, predicate))
         elif "person_id" in cols:
-            policies.append(_follow(conn, table, _PERSONS))
+            policies.append(_follow(conn, table, _persons(table)))
         else:
             ungranted.append(table)
     return InstallReport(tuple(policies), tuple(ungranted))
@@ -682,7 +764,7 @@ def _offline_checkouts(conn: Connection) -> list[str]:
             "offline_checkout_case",
             "fokus_create",
             f"CREATE POLICY fokus_create ON offline_checkout_case FOR INSERT TO {roles} "
-            "WITH CHECK (case_id IN (SELECT fokus_visible_case_ids()) AND checkout_id IN "
+            f"WITH CHECK ({_cases('offline_checkout_case')} AND checkout_id IN "
             "(SELECT c.id FROM offline_checkout c WHERE c.user_id = fokus_current_user_id()))",
         ),
     ]
