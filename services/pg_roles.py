@@ -116,20 +116,32 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT role::text FROM app_user WHERE db_role = session_user AND active
 $$;
 
--- The colleagues whose cases the user stands in for today (Swedish date).
+-- The user's id when an active caseworker; else NULL.
+CREATE OR REPLACE FUNCTION fokus_caseworker_id() RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT id FROM app_user WHERE db_role = session_user AND active AND role = 'caseworker'
+$$;
+
+-- The user's unit when an active arbetsledare; else NULL.
+CREATE OR REPLACE FUNCTION fokus_leader_unit_id() RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT unit_id FROM app_user WHERE db_role = session_user AND active AND role = 'team_leader'
+$$;
+
+-- The colleagues whose cases a caseworker stands in for today (Swedish date).
 CREATE OR REPLACE FUNCTION fokus_stand_in_for_ids() RETURNS uuid[]
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT COALESCE(array_agg(s.absent_user_id), '{}') FROM stand_in s
-  WHERE s.substitute_user_id = (SELECT fokus_current_user_id()) AND s.revoked_at IS NULL
+  WHERE s.substitute_user_id = (SELECT fokus_caseworker_id()) AND s.revoked_at IS NULL
     AND s.valid_from <= (now() AT TIME ZONE 'Europe/Stockholm')::date
     AND s.valid_to >= (now() AT TIME ZONE 'Europe/Stockholm')::date
 $$;
 
--- The cases shared with the user today (Swedish date).
+-- The cases shared with a caseworker today (Swedish date).
 CREATE OR REPLACE FUNCTION fokus_shared_case_ids() RETURNS uuid[]
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT COALESCE(array_agg(sh.case_id), '{}') FROM case_share sh
-  WHERE sh.user_id = (SELECT fokus_current_user_id()) AND sh.revoked_at IS NULL
+  WHERE sh.user_id = (SELECT fokus_caseworker_id()) AND sh.revoked_at IS NULL
     AND sh.valid_from <= (now() AT TIME ZONE 'Europe/Stockholm')::date
     AND sh.valid_to >= (now() AT TIME ZONE 'Europe/Stockholm')::date
 $$;
@@ -374,33 +386,47 @@ _FUNCTION_NAMES = (
     "fokus_shared_case_ids()",
     "fokus_stand_in_for_ids()",
     "fokus_current_role()",
+    "fokus_leader_unit_id()",
+    "fokus_caseworker_id()",
     "fokus_is_team_leader_of(uuid)",
     "fokus_current_unit_id()",
     "fokus_current_user_id()",
 )
 
 
-def case_row_condition(row: str, *, protected_table: bool = True) -> str:
+def case_row_condition(row: str, role: Role | None = None, *, protected_table: bool = True) -> str:
     """SQL: the ``fs_case`` row ``row`` (a table name or alias) is one ``session_user`` may
     open — the matrix of :func:`services.access.case_scope_condition`, tested on the row's
     own columns against per-statement constants (InitPlans), so a statement pays for the
-    rows it touches, not for the size of the unit. ``protected_table`` False: a schema
-    before migration 0015 (no ``case_protected``), tested from the memberships instead."""
+    rows it touches, not for the size of the unit.
+
+    ``role``: the expression for that Fokus role alone (the policy of its group role), or
+    None for either. One expression per group lets the planner drive a caseworker's
+    statements from her few cases (a BitmapOr over the caseworker and primary-key indexes)
+    instead of testing every case of the unit as the arbetsledare's test would need.
+    The protected cases are a hashed ``NOT IN`` over ``case_protected`` (one small set per
+    statement: a per-row probe is costed so high that PostgreSQL then JIT-compiles every
+    scan, ~0.3 s). ``protected_table`` False: a schema before migration 0015 (no
+    ``case_protected``), tested from the memberships instead."""
     protected = (
-        f"EXISTS (SELECT 1 FROM case_protected cp WHERE cp.case_id = {row}.id)"
+        f"{row}.id IN (SELECT cp.case_id FROM case_protected cp)"
         if protected_table
         else f"fokus_case_protected_raw({row}.id)"
     )
-    return (
-        f"(({row}.unit_id = (SELECT fokus_current_unit_id()) "
-        "AND ((SELECT fokus_current_role()) = 'team_leader' "
-        "OR ((SELECT fokus_current_role()) = 'caseworker' "
-        f"AND ({row}.caseworker_id = (SELECT fokus_current_user_id()) "
+    allowed = f"(NOT {protected} OR {row}.id = ANY ((SELECT fokus_named_case_ids())::uuid[]))"
+    emergency = f"{row}.id = ANY ((SELECT fokus_emergency_case_ids())::uuid[])"
+    caseworker = (
+        f"(({row}.caseworker_id = (SELECT fokus_caseworker_id()) "
         f"OR {row}.caseworker_id = ANY ((SELECT fokus_stand_in_for_ids())::uuid[]) "
-        f"OR {row}.id = ANY ((SELECT fokus_shared_case_ids())::uuid[])))) "
-        f"AND (NOT {protected} OR {row}.id = ANY ((SELECT fokus_named_case_ids())::uuid[]))) "
-        f"OR {row}.id = ANY ((SELECT fokus_emergency_case_ids())::uuid[]))"
+        f"OR {row}.id = ANY ((SELECT fokus_shared_case_ids())::uuid[])) "
+        f"AND {row}.unit_id = (SELECT fokus_current_unit_id()) AND {allowed})"
     )
+    leader = f"({row}.unit_id = (SELECT fokus_leader_unit_id()) AND {allowed})"
+    if role is Role.CASEWORKER:
+        return f"({caseworker} OR {emergency})"
+    if role is Role.TEAM_LEADER:
+        return f"({leader} OR {emergency})"
+    return f"({caseworker} OR {leader} OR {emergency})"
 
 
 def _functions_sql(protected_table: bool) -> str:
@@ -583,24 +609,34 @@ def install_access_control(conn: Connection) -> InstallReport:
     _rls(conn, "fs_case")
     _grant(conn, "SELECT, INSERT, UPDATE", "fs_case", CASE_ROLES)
     roles = ", ".join(map(_q, CASE_ROLES))
-    case_row = case_row_condition("fs_case", protected_table=protected_table)
-    policies.append(
-        _policy(
-            conn,
-            "fs_case",
-            "fokus_read",
-            f"CREATE POLICY fokus_read ON fs_case FOR SELECT TO {roles} USING ({case_row})",
-        )
+    # One policy per group role and command (see case_row_condition); an account's group is
+    # kept equal to its Fokus role (sync_group), and each expression also tests that role in
+    # app_user, so a role out of step with its group sees no case but its nödåtkomster.
+    by_group = (
+        ("", Role.CASEWORKER),  # fokus_read, fokus_change: the names revision 0016 used
+        ("_leader", Role.TEAM_LEADER),
     )
-    policies.append(
-        _policy(
-            conn,
-            "fs_case",
-            "fokus_change",
-            f"CREATE POLICY fokus_change ON fs_case FOR UPDATE TO {roles} USING ({case_row}) "
-            "WITH CHECK (unit_id = fokus_current_unit_id())",
+    for suffix, role in by_group:
+        group = _q(GROUP_ROLES[role])
+        case_row = case_row_condition("fs_case", role, protected_table=protected_table)
+        policies.append(
+            _policy(
+                conn,
+                "fs_case",
+                f"fokus_read{suffix}",
+                f"CREATE POLICY fokus_read{suffix} ON fs_case FOR SELECT TO {group} "
+                f"USING ({case_row})",
+            )
         )
-    )
+        policies.append(
+            _policy(
+                conn,
+                "fs_case",
+                f"fokus_change{suffix}",
+                f"CREATE POLICY fokus_change{suffix} ON fs_case FOR UPDATE TO {group} "
+                f"USING ({case_row}) WITH CHECK (unit_id = fokus_current_unit_id())",
+            )
+        )
     policies.append(
         _policy(
             conn,

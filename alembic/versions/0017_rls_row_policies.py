@@ -89,6 +89,8 @@ $$;
 """
 
 _NEW_FUNCTIONS = (
+    "fokus_leader_unit_id()",
+    "fokus_caseworker_id()",
     "fokus_case_protected_raw(uuid)",
     "fokus_emergency_case_ids()",
     "fokus_named_case_ids()",
@@ -112,6 +114,7 @@ _OLD_POLICIES = (
         "    WHERE u.id = audit_event.user_id AND fokus_is_team_leader_of(u.unit_id)))",
         None,
     ),
+    # 0017 gives these to fokus_caseworker only, and the arbetsledare policies of their own.
     ("fs_case", "fokus_read", "id IN (SELECT fokus_visible_case_ids())", None),
     ("fs_case", "fokus_change", "id IN (SELECT fokus_visible_case_ids())", None),
     (
@@ -163,9 +166,15 @@ _NAMED_SCOPE = {
 }
 
 
+_BOTH_CASE_ROLES = '"fokus_caseworker", "fokus_team_leader"'
+# Policies 0017 added (one per group role on fs_case).
+_NEW_POLICIES = (("fs_case", "fokus_read_leader"), ("fs_case", "fokus_change_leader"))
+
+
 def _alter(table: str, policy: str, using: str | None, check: str | None) -> None:
+    roles = f" TO {_BOTH_CASE_ROLES}" if table == "fs_case" else ""
     clauses = (f" USING ({using})" if using else "") + (f" WITH CHECK ({check})" if check else "")
-    op.execute(f'ALTER POLICY "{policy}" ON "{table}"{clauses}')
+    op.execute(f'ALTER POLICY "{policy}" ON "{table}"{roles}{clauses}')
 
 
 def downgrade() -> None:
@@ -201,5 +210,7 @@ def downgrade() -> None:
         else:
             continue
         _alter(table, policy, predicate, predicate)
+    for table, policy in _NEW_POLICIES:
+        op.execute(f'DROP POLICY IF EXISTS "{policy}" ON "{table}"')
     for fn in _NEW_FUNCTIONS:
         op.execute(f"DROP FUNCTION IF EXISTS {fn}")
