@@ -7,12 +7,12 @@ about half a second per statement (a second for persons), for every statement a 
 own role ran, however few rows it touched; an arbetsledare's set is the whole unit.
 
 This revision installs the current definitions of services/pg_roles.py
-(``install_access_control``): ``fs_case``'s policy is the access matrix on the row's own
-columns (``case_row_condition``) with the user's unit, role, stand-ins, shares, named
-cases and nödåtkomst as per-statement constants (InitPlans) and the protection test a key
-probe into ``case_protected``; tables with a ``case_id`` probe ``fs_case`` by key (its
-policy applies inside), tables with a ``person_id`` probe ``person``; ``person`` probes
-``household_member``.
+(``install_access_control``): ``fs_case``'s policies, one per group role, are the access
+matrix on the row's own columns (``case_row_condition``) with the user's unit, role,
+stand-ins, shares, named cases and nödåtkomst as per-statement constants (InitPlans) and
+the protected cases a hashed set from ``case_protected``; tables with a ``case_id`` probe
+``fs_case`` by key (its policy applies inside), tables with a ``person_id`` probe
+``person``; ``person`` probes ``household_member``.
 
 The downgrade restores the definitions of revision 0016, written out here (migration
 0004 installs whatever services/pg_roles.py holds at the time, so the code cannot be
