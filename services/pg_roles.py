@@ -567,19 +567,32 @@ def install_access_control(conn: Connection) -> InstallReport:
         )
     )
     _grant(conn, "SELECT, UPDATE (chain_seq, chain_hash, event_id)", "audit_chain_head", everyone)
+    roles = ", ".join(map(_q, CASE_ROLES))
     _rls(conn, "audit_event")
+    # Own events, and the arbetsledare's the events of the unit's staff; a case role also the
+    # events of the cases it may open (a key probe into fs_case, whose policy applies inside:
+    # the administratör's policy cannot name fs_case, on which that role has no grant).
+    own_or_staff = (
+        "user_id = (SELECT fokus_current_user_id()) "
+        "OR (user_id IS NOT NULL AND EXISTS (SELECT 1 FROM app_user u "
+        "    WHERE u.id = audit_event.user_id AND u.unit_id = (SELECT fokus_leader_unit_id())))"
+    )
     policies.append(
         _policy(
             conn,
             "audit_event",
             "fokus_read",
-            f"CREATE POLICY fokus_read ON audit_event FOR SELECT TO {', '.join(map(_q, everyone))} "
-            "USING (user_id = fokus_current_user_id() "
-            "OR (case_id IS NOT NULL "
-            "    AND (SELECT fokus_current_role()) IN ('caseworker', 'team_leader') "
-            "    AND fokus_case_visible(case_id)) "
-            "OR (user_id IS NOT NULL AND EXISTS (SELECT 1 FROM app_user u "
-            "    WHERE u.id = audit_event.user_id AND fokus_is_team_leader_of(u.unit_id))))",
+            f"CREATE POLICY fokus_read ON audit_event FOR SELECT TO {roles} "
+            f"USING ({own_or_staff} OR (case_id IS NOT NULL AND {_cases('audit_event')}))",
+        )
+    )
+    policies.append(
+        _policy(
+            conn,
+            "audit_event",
+            "fokus_read_admin",
+            "CREATE POLICY fokus_read_admin ON audit_event FOR SELECT TO "
+            f"{_q(GROUP_ROLES[Role.ADMIN])} USING ({own_or_staff})",
         )
     )
     policies.append(

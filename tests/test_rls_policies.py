@@ -34,6 +34,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from models import (
+    AuditEvent,
     Case,
     CaseNamedStaff,
     CaseShare,
@@ -44,12 +45,13 @@ from models import (
     PersonIdentifier,
     StandIn,
     Unit,
+    User,
     contact_entry_member,
 )
 from models.codes import Protection, Role
 from services import pg_roles
 from services.access import case_scope_condition
-from services.audit import LOCAL_TZ, Actor
+from services.audit import LOCAL_TZ, Actor, record
 from services.db import Database, create_db_engine, current_revision, downgrade, open_database
 from services.db import upgrade as db_upgrade
 from services.persons import set_names
@@ -285,6 +287,11 @@ def _build(pg_url: str, seed: int) -> World:
                     expires_at=expires,
                 )
             )
+    with owner.begin() as s:
+        for who in staff:  # events with and without a case, in every user's name
+            for case_id in [*rng.sample(cases, 3), None]:
+                record(s, who.actor, "case_opened", case_id=case_id)
+        record(s, Actor.cli(), "case_opened", case_id=rng.choice(cases))
     with owner.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return World(pg_url, owner, staff, unit_ids, cases, persons)  # type: ignore[arg-type]
@@ -318,12 +325,28 @@ def _expected(world: World, who: Staff) -> dict[str, set[Any]]:
         identifiers = set(
             s.scalars(select(PersonIdentifier.id).where(PersonIdentifier.person_id.in_(persons)))
         )
+        # The audit log: one's own events, the events of the cases one may open, and for an
+        # arbetsledare those of the unit's staff.
+        units = dict(s.execute(select(User.id, User.unit_id)).all())
+        audit = {
+            e
+            for e, user_id, case_id in s.execute(
+                select(AuditEvent.id, AuditEvent.user_id, AuditEvent.case_id)
+            )
+            if who.active
+            and (
+                user_id == who.user_id
+                or case_id in cases
+                or (who.role is Role.TEAM_LEADER and units.get(user_id) == who.unit_id)
+            )
+        }
     return {
         "cases": cases,
         "persons": persons,
         "notes": notes,
         "note_members": note_members,
         "identifiers": identifiers,
+        "audit": audit,
     }
 
 
@@ -331,13 +354,17 @@ def _seen(world: World, who: Staff) -> dict[str, set[Any]]:
     """What ``who``'s own login role reads through RLS."""
     with world.connect(who) as conn:
         assert conn.execute("SELECT session_user").fetchone() == (who.role_name,)
-        if who.role is Role.ADMIN:  # no grant on case data at all
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute("SELECT id FROM fs_case")
-            return {k: set() for k in ("cases", "persons", "notes", "note_members", "identifiers")}
 
         def ids(sql: str) -> set[Any]:
             return {r[0] for r in conn.execute(sql)}  # type: ignore[call-overload]
+
+        if who.role is Role.ADMIN:  # no grant on case data at all
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT id FROM fs_case")
+            nothing: dict[str, set[Any]] = {
+                k: set() for k in ("cases", "persons", "notes", "note_members", "identifiers")
+            }
+            return {**nothing, "audit": ids("SELECT id FROM audit_event")}
 
         seen = {
             "cases": ids("SELECT id FROM fs_case"),
@@ -348,6 +375,7 @@ def _seen(world: World, who: Staff) -> dict[str, set[Any]]:
                 for r in conn.execute("SELECT entry_id, person_id FROM contact_entry_member")
             },
             "identifiers": ids("SELECT id FROM person_identifier"),
+            "audit": ids("SELECT id FROM audit_event"),
         }
         # The definer functions other code may call agree with the policies.
         assert ids("SELECT fokus_visible_case_ids()") == seen["cases"], who.name

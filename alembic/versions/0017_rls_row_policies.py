@@ -114,7 +114,8 @@ _OLD_POLICIES = (
         "    WHERE u.id = audit_event.user_id AND fokus_is_team_leader_of(u.unit_id)))",
         None,
     ),
-    # 0017 gives these to fokus_caseworker only, and the arbetsledare policies of their own.
+    # 0017 gives these to fokus_caseworker only, and the arbetsledare policies of their own;
+    # audit_event's fokus_read to the case roles, and the administratör one of its own.
     ("fs_case", "fokus_read", "id IN (SELECT fokus_visible_case_ids())", None),
     ("fs_case", "fokus_change", "id IN (SELECT fokus_visible_case_ids())", None),
     (
@@ -166,13 +167,21 @@ _NAMED_SCOPE = {
 }
 
 
-_BOTH_CASE_ROLES = '"fokus_caseworker", "fokus_team_leader"'
-# Policies 0017 added (one per group role on fs_case).
-_NEW_POLICIES = (("fs_case", "fokus_read_leader"), ("fs_case", "fokus_change_leader"))
+# The roles of the policies 0017 narrowed to some of them.
+_OLD_ROLES = {
+    "fs_case": '"fokus_caseworker", "fokus_team_leader"',
+    "audit_event": '"fokus_admin", "fokus_caseworker", "fokus_team_leader"',
+}
+# Policies 0017 added: per group role on fs_case, and the administratör's on the audit log.
+_NEW_POLICIES = (
+    ("fs_case", "fokus_read_leader"),
+    ("fs_case", "fokus_change_leader"),
+    ("audit_event", "fokus_read_admin"),
+)
 
 
 def _alter(table: str, policy: str, using: str | None, check: str | None) -> None:
-    roles = f" TO {_BOTH_CASE_ROLES}" if table == "fs_case" else ""
+    roles = f" TO {_OLD_ROLES[table]}" if table in _OLD_ROLES and using else ""
     clauses = (f" USING ({using})" if using else "") + (f" WITH CHECK ({check})" if check else "")
     op.execute(f'ALTER POLICY "{policy}" ON "{table}"{roles}{clauses}')
 
