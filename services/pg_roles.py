@@ -69,6 +69,12 @@ CHECKOUT_SYNC_COLUMNS = ("last_synced_at", "returned_at")
 CHECKOUT_REVOKE_COLUMNS = ("revoked_at", "revoked_by")
 # app_user columns a case role may read: everything but the password hash.
 USER_COLUMNS_HIDDEN = ("password_hash",)
+# Every user's login role runs without JIT compilation. The row policies test each row with
+# key probes, which the planner costs high enough to JIT-compile any statement that may
+# touch a few thousand rows; the compilation alone then took 0.3-4 s of statements that
+# run in 20 ms without it (the sync's consent query at 100,000 cases: 4.25 s against
+# 19 ms). Set on the role, so it holds for every client (psql too).
+LOGIN_ROLE_SETTINGS = "ALTER ROLE {} SET jit = off"
 # Tables handled by name below; never by the generic case_id/person_id rule.
 _SPECIAL = {
     "alembic_version",
@@ -327,6 +333,7 @@ BEGIN
   END IF;
   EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT '
                  'IN ROLE %I PASSWORD %L', p_role, p_group, p_verifier);
+  EXECUTE format('ALTER ROLE %I SET jit = off', p_role);
 END $$;
 
 CREATE OR REPLACE FUNCTION fokus_login_role_alter(
@@ -485,6 +492,22 @@ def _ensure_group_roles(conn: Connection, roles: tuple[str, ...] = ALL_ROLES) ->
         )
 
 
+def _login_role_settings(conn: Connection) -> None:
+    """LOGIN_ROLE_SETTINGS on the existing login roles of the group roles' members."""
+    groups = ", ".join(f"'{g}'" for g in ALL_ROLES)  # fixed names: safe to inline
+    conn.execute(
+        text(
+            "DO $$ DECLARE r text; BEGIN FOR r IN SELECT DISTINCT m.rolname FROM pg_roles m "
+            "JOIN pg_auth_members a ON a.member = m.oid JOIN pg_roles g ON g.oid = a.roleid "
+            f"WHERE g.rolname IN ({groups}) AND m.rolname LIKE 'fokus\\_u\\_%' "
+            "AND NOT m.rolsuper LOOP "
+            "BEGIN EXECUTE format('ALTER ROLE %I SET jit = off', r); "
+            # An owner without CREATEROLE (the DBA made the roles): left as they are.
+            "EXCEPTION WHEN insufficient_privilege THEN NULL; END; END LOOP; END $$"
+        )
+    )
+
+
 def _policy(conn: Connection, table: str, name: str, sql: str) -> str:
     conn.execute(text(f"DROP POLICY IF EXISTS {_q(name)} ON {_q(table)}"))
     conn.execute(text(sql))
@@ -530,6 +553,7 @@ def install_access_control(conn: Connection) -> InstallReport:
         conn.execute(text(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC"))
         conn.execute(text(f"GRANT EXECUTE ON FUNCTION {fn} TO {', '.join(map(_q, ALL_ROLES))}"))
     conn.execute(text(_ADMIN_FUNCTIONS_SQL))
+    _login_role_settings(conn)
     for fn in _ADMIN_FUNCTION_NAMES:
         conn.execute(text(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC"))
         conn.execute(text(f"GRANT EXECUTE ON FUNCTION {fn} TO {_q(GROUP_ROLES[Role.ADMIN])}"))
@@ -945,6 +969,7 @@ def create_login_role(session: Session, actor: Actor, user: User, password: str)
                 "PASSWORD {}"
             ).format(sql.Identifier(role), sql.Identifier(group), sql.Literal(verifier))
         )
+        _raw(session).execute(sql.SQL(LOGIN_ROLE_SETTINGS).format(sql.Identifier(role)))
     user.db_role = role
     record(session, actor, "db_role_created", target_user=user.id, group=group)
     return role

@@ -320,6 +320,12 @@ def test_an_administrator_on_their_own_role_manages_login_roles(server: Server) 
                 "WHERE m.member = a.oid) FROM pg_authid a WHERE a.rolname = %s",
                 (role,),
             ).fetchone()  # type: ignore[misc]
+            settings = conn.execute(
+                "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r "
+                "ON r.oid = s.setrole WHERE r.rolname = %s AND s.setdatabase = 0",
+                (role,),
+            ).fetchone()
+        assert settings == (["jit=off"],)  # services.pg_roles.LOGIN_ROLE_SETTINGS
         assert not can_login and groups == ["fokus_team_leader"]
         assert _scram_matches(verifier, "ninas-lösen-2")
         # The functions do nothing else: no other role names, no plain passwords.

@@ -81,6 +81,20 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   WHERE e.granted_at <= now() AND e.expires_at > now()
 $$;
 
+CREATE OR REPLACE FUNCTION fokus_login_role_create(p_role text, p_group text, p_verifier text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  PERFORM fokus_require_admin();
+  IF p_role NOT LIKE 'fokus\_u\_%' OR length(p_role) > 63
+     OR p_group NOT IN ('fokus_caseworker', 'fokus_team_leader', 'fokus_admin')
+     OR p_verifier NOT LIKE 'SCRAM-SHA-256$%' THEN
+    RAISE EXCEPTION 'invalid login role request' USING ERRCODE = '22023';
+  END IF;
+  EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT '
+                 'IN ROLE %I PASSWORD %L', p_role, p_group, p_verifier);
+END $$;
+
 -- One case (for the few places that test a single row).
 CREATE OR REPLACE FUNCTION fokus_case_visible(p_case uuid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -219,6 +233,15 @@ def downgrade() -> None:
         else:
             continue
         _alter(table, policy, predicate, predicate)
+    # 0017 turned JIT off for the login roles (services/pg_roles.py, LOGIN_ROLE_SETTINGS).
+    op.execute(
+        "DO $$ DECLARE r text; BEGIN FOR r IN SELECT DISTINCT m.rolname FROM pg_roles m "
+        "JOIN pg_auth_members a ON a.member = m.oid JOIN pg_roles g ON g.oid = a.roleid "
+        "WHERE g.rolname IN ('fokus_caseworker', 'fokus_team_leader', 'fokus_admin') "
+        "AND m.rolname LIKE 'fokus\\_u\\_%' AND NOT m.rolsuper LOOP "
+        "BEGIN EXECUTE format('ALTER ROLE %I RESET jit', r); "
+        "EXCEPTION WHEN insufficient_privilege THEN NULL; END; END LOOP; END $$"
+    )
     for table, policy in _NEW_POLICIES:
         op.execute(f'DROP POLICY IF EXISTS "{policy}" ON "{table}"')
     for fn in _NEW_FUNCTIONS:
