@@ -162,11 +162,10 @@ def _new_person(s: Any, n: int, protected: bool) -> uuid.UUID:
     return person.id
 
 
-def _build(pg_url: str, seed: int) -> World:
-    """A varied database: everything the matrix distinguishes, drawn with ``seed``."""
+def _build(pg_url: str, seed: int, owner: Database, staff: list[Staff]) -> World:
+    """A varied database: everything the matrix distinguishes, drawn with ``seed``; the
+    users made are added to ``staff`` as they are made (their login roles are server-wide)."""
     rng = random.Random(seed)
-    owner = open_database(pg_url)
-    staff: list[Staff] = []
     units = ["Norra", "Södra"]
     for u in units:
         for i in range(3):
@@ -299,12 +298,13 @@ def _build(pg_url: str, seed: int) -> World:
 
 @pytest.fixture
 def world(request: pytest.FixtureRequest, pg_url: str) -> Iterator[World]:
-    w = _build(pg_url, request.param)
+    owner = open_database(pg_url)
+    staff: list[Staff] = []
     try:
-        yield w
+        yield _build(pg_url, request.param, owner, staff)
     finally:
-        w.owner.dispose()
-        _drop_roles(pg_url, w.staff)
+        owner.dispose()
+        _drop_roles(pg_url, staff)
 
 
 def _expected(world: World, who: Staff) -> dict[str, set[Any]]:
@@ -446,10 +446,15 @@ def big_unit(pg_url: str) -> Iterator[tuple[World, Staff, Staff, uuid.UUID]]:
     """2,000 cases in one unit (a tenth protected), 500 in another; its arbetsledare and a
     caseworker with a few cases."""
     owner = open_database(pg_url)
-    leader = _add_staff(owner, "al", Role.TEAM_LEADER, "Stora")
-    worker = _add_staff(owner, "hl", Role.CASEWORKER, "Stora")
-    other = _add_staff(owner, "al", Role.TEAM_LEADER, "Andra")
+    made: list[Staff] = []
     try:
+        for name, role, unit in [
+            ("al", Role.TEAM_LEADER, "Stora"),
+            ("hl", Role.CASEWORKER, "Stora"),
+            ("al", Role.TEAM_LEADER, "Andra"),
+        ]:
+            made.append(_add_staff(owner, name, role, unit))
+        leader, worker, other = made
         with owner.engine.begin() as conn:
             conn.execute(
                 text(
@@ -487,7 +492,7 @@ def big_unit(pg_url: str) -> Iterator[tuple[World, Staff, Staff, uuid.UUID]]:
         yield world, leader, worker, one
     finally:
         owner.dispose()
-        _drop_roles(pg_url, [leader, worker, other])
+        _drop_roles(pg_url, made)
 
 
 def _fs_case_reads(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[int, int, int]:
