@@ -6,6 +6,7 @@ Usage (on a database ``python main.py bench --url URL`` has seeded; the owner's 
 current schema)::
 
     python scripts/rls_bench.py postgresql+psycopg://postgres@127.0.0.1:5432/DB --rounds 2
+    python scripts/rls_bench.py URL --sync --rounds 2   # the role's checkout and sync
     python scripts/rls_bench.py URL --install old   # only switch the policies, then exit
     python scripts/rls_bench.py URL --install new
 
@@ -49,6 +50,7 @@ from sqlalchemy.engine import URL, make_url  # noqa: E402
 from models import Case, CaseProtected, StandIn, Unit  # noqa: E402
 from models.codes import Role  # noqa: E402
 from services import bench as bench_mod  # noqa: E402
+from services import pg_roles  # noqa: E402
 from services.audit import Actor, local_today  # noqa: E402
 from services.case_view import CaseViewService  # noqa: E402
 from services.db import Database  # noqa: E402
@@ -191,12 +193,46 @@ def as_role(
         db.dispose()
 
 
+def sync_rounds(bench: Any, rounds: int, out: Callable[[str], None]) -> None:
+    """The caseworker's checkout and sync of scripts/sync_roles_bench.py (``role_round``),
+    under revision 0016's policies and login role (JIT on, as 0016 made them) and under
+    the current ones, alternated."""
+    spec = importlib.util.spec_from_file_location(
+        "fokus_sync_roles_bench", ROOT / "scripts" / "sync_roles_bench.py"
+    )
+    assert spec is not None and spec.loader is not None
+    sync_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync_bench)
+    new_settings = pg_roles.LOGIN_ROLE_SETTINGS
+    roles: list[str] = []
+    try:
+        for n in range(rounds):
+            for which in ("old", "new"):
+                install(bench.db, which)
+                pg_roles.LOGIN_ROLE_SETTINGS = (
+                    new_settings if which == "new" else "ALTER ROLE {} RESET jit"
+                )
+                out(f"sync round {n + 1}, {which} policies, load average {os.getloadavg()}")
+                sync_bench.role_round(bench, out, roles)
+    finally:
+        pg_roles.LOGIN_ROLE_SETTINGS = new_settings
+        install(bench.db, "new")
+        with bench.db.engine.begin() as conn:
+            for role in roles:
+                drop_login_role(conn, role)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="the bench database's owner URL (PostgreSQL)")
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--install", choices=("old", "new"), help="only install, then exit")
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="instead: scripts/sync_roles_bench.py's role round under old and new, alternated",
+    )
     args = parser.parse_args()
     out = print
     bench = bench_mod.prepare_database(args.url, cases=args.cases, progress=out)
@@ -204,6 +240,9 @@ def main() -> int:
         if args.install:
             install(bench.db, args.install)
             out(f"installed the {args.install} policies")
+            return 0
+        if args.sync:
+            sync_rounds(bench, args.rounds, out)
             return 0
         users, leader_case, worker_case = make_users(bench)
         url = server_url(bench.url)
