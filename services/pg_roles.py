@@ -9,10 +9,12 @@ kept on workstations — and is a member of one group role per Fokus role:
   but only the rows the row-level security policies let through;
 * ``fokus_admin`` — users, units, reference data; no case tables at all.
 
-The policies test ``case_id IN (SELECT fokus_visible_case_ids())``: a
-``SECURITY DEFINER`` SQL function, evaluated once per statement, that implements the same matrix as
+``fs_case``'s policies implement the matrix of
 :func:`services.access.case_scope_condition` for ``session_user`` (mapped to
-``app_user.db_role``). The audit table is INSERT and SELECT only for every
+``app_user.db_role``) on each row's own columns, against per-statement constants from
+``SECURITY DEFINER`` functions (:func:`case_row_condition`); the other tables probe
+``fs_case`` (or ``person``) by key, so a statement's cost follows the rows it touches
+(migration 0017; docs/access.md). The audit table is INSERT and SELECT only for every
 group role; the chain head gets a column-level UPDATE (see docs/access.md
 for why that, rather than a definer function, and what it allows).
 
@@ -631,8 +633,8 @@ def install_access_control(conn: Connection) -> InstallReport:
     )
 
     # Which cases have a protected member (migration 0015): read by every case role, with
-    # no row policy, so the access scope's "not protected" test is a key probe and not a
-    # second evaluation of fokus_visible_case_ids() per statement. It tells no more than
+    # no row policy, so the access scope's "not protected" test (the register's and the
+    # policies') is one small hashed set per statement. It tells no more than
     # fokus_case_brief does (whether a case is protected). Only the owner's triggers
     # (SECURITY DEFINER) write it.
     if "case_protected" in tables:
