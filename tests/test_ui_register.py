@@ -34,6 +34,7 @@ from ui.register_model import (
     COL_PID,
     PROTECTED_COLOUR,
     ROW_ROLE,
+    SCROLL_WINDOW,
     RegisterModel,
 )
 from ui.register_view import RegisterTable
@@ -631,11 +632,12 @@ def test_sparse_model_ctrl_end_fetches_only_the_last_window(qtbot, seeded, state
     QTest.keyClick(table, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
     assert table.currentIndex().row() == CASES - 1  # at once: the row exists, unfetched
     qtbot.waitUntil(lambda: model.row_at(CASES - 1) is not None and not model.loading, timeout=WAIT)
-    # One window, asked for in the reversed order from the end: not the 800 rows between.
-    assert source.calls == [{"after": None, "limit": 200, "desc": False, "skip": 0}]
+    # One window, asked for in the reversed order from the end: not the 900 rows between.
+    assert source.calls == [{"after": None, "limit": SCROLL_WINDOW, "desc": False, "skip": 0}]
     assert states and states[-1] is False
-    assert [model.row_at(i) for i in range(800, CASES)] == expected[800:]
-    assert model.row_at(799) is None and model.row_at(400) is None
+    last_window = CASES - SCROLL_WINDOW
+    assert [model.row_at(i) for i in range(last_window, CASES)] == expected[last_window:]
+    assert model.row_at(last_window - 1) is None and model.row_at(400) is None
     assert table.currentIndex().data(ROW_ROLE) == expected[-1]
     assert [i.row() for i in table.selectionModel().selectedRows()] == [CASES - 1]
 
@@ -646,7 +648,7 @@ def test_sparse_model_ctrl_end_fetches_only_the_last_window(qtbot, seeded, state
     assert len(source.calls) == 1 and source.calls[0]["skip"] > 0
     loaded = [i for i in range(CASES) if model.row_at(i) is not None]
     assert all(model.row_at(i) == expected[i] for i in loaded)  # each in its place
-    assert 400 < len(loaded) < CASES
+    assert 200 + 2 * SCROLL_WINDOW <= len(loaded) < CASES
 
     # The rest, filled in from the neighbours: every case once, in order.
     assert _fetch_all(qtbot, model) == expected
@@ -690,10 +692,11 @@ def test_sparse_model_a_short_window_leaves_rows_empty_and_asks_no_more(
     model.set_total(RegisterFilter(), CASES)
     model.request_rows(200, 200)
     qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
-    assert model.row_at(200) is not None and model.row_at(399) is None
+    emptied = 200 + SCROLL_WINDOW - 1  # the window's last row: the shrunk window left it empty
+    assert model.row_at(200) is not None and model.row_at(emptied) is None
     n = len(calls)
-    model.request_rows(399, 399)
-    assert model.index(399, 0).data() is None
+    model.request_rows(emptied, emptied)
+    assert model.index(emptied, 0).data() is None
     qtbot.wait(50)
     assert len(calls) == n  # an emptied row is not asked for again
 
@@ -726,6 +729,7 @@ def test_scrolling_onto_unfetched_rows_paints_them_once_when_they_arrive(
     qtbot.waitExposed(parts.window)
     model, table = parts.model, parts.window.register.table
     hold = parts.register.paint_hold
+    hold.set_limit(WAIT)  # however slow this machine: the hold ends with the rows, not before
     assert model.total == CASES and model.first_missing() == 200
     log = _PaintLog(table, model)
     for target in (200, 400, 700):  # scrolled onto, in turn, each an unfetched row

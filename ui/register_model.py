@@ -156,6 +156,11 @@ class _Gone:
 
 
 _GONE = _Gone()
+# Rows fetched for what a view shows once the register is counted (scrolling, Ctrl+End,
+# a jump): about four screens. A window's cost grows with its rows (each row is a few
+# index seeks), and the user waits for the one that holds the rows on screen; the first
+# window of a filter, shown as the register opens, stays ``WINDOW`` rows.
+SCROLL_WINDOW = 100
 _WANTED_MAX = 400  # rows asked for and not yet fetched; older requests are forgotten
 
 
@@ -183,12 +188,14 @@ class RegisterModel(QAbstractTableModel):
         source: WindowSource,
         runner: Runner,
         window: int = WINDOW,
+        scroll_window: int = SCROLL_WINDOW,
         parent: Any = None,
     ) -> None:
         super().__init__(parent)
         self._source = source
         self._runner = runner
         self._window = window
+        self._scroll_window = scroll_window
         self._rows: list[RegisterRow | _Gone | None] = []
         # Each fetched row's 8 cell texts, made in the worker with the window: painting
         # then only indexes a tuple (None where ``_rows`` holds no RegisterRow).
@@ -354,7 +361,7 @@ class RegisterModel(QAbstractTableModel):
 
     def _plan(self, row: int) -> _Fetch:
         """The window that fills the gap around ``row`` from the nearest fetched row."""
-        n, w = len(self._rows), self._window
+        n, w = len(self._rows), self._scroll_window
         gap_start, gap_end = 0, n
         for begin, end in self._loaded:
             if end <= row:
@@ -625,6 +632,10 @@ class PaintHold(QObject):
         model.window_loaded.connect(self._on_window)
         model.modelAboutToBeReset.connect(self.release)
         model.load_failed.connect(self.release)
+
+    def set_limit(self, ms: int) -> None:
+        """The longest the table keeps its picture while its rows are fetched."""
+        self._timer.setInterval(ms)
 
     def _on_scroll(self, first: int, last: int) -> None:
         if not self._model.has_missing(first, last):
