@@ -800,3 +800,33 @@ def test_a_slow_window_shows_the_empty_rows_after_the_hold(qtbot, seeded, state,
     QTest.keyClick(parts.window.register.search, Qt.Key.Key_Return)  # a new filter: a reset
     assert not hold.held and table.viewport().updatesEnabled()
     gate.set()
+
+
+def test_a_jump_in_a_tall_table_fetches_one_window_around_the_rows_shown(
+    qtbot, seeded, state, runner
+) -> None:  # type: ignore[no-untyped-def]
+    """The window for a scroll is planned around the middle of the rows it shows, so a
+    tall table (many rows on screen) gets them all in one window."""
+    source = _Recording(_service(seeded))
+    parts = build_main_window(
+        service=source,  # type: ignore[arg-type]
+        user=demo_login(seeded, "test"),
+        state=state,
+        db_label="SQLite – test",
+        runner=runner,
+    )
+    qtbot.addWidget(parts.window)
+    _wait_loaded(qtbot, parts)
+    parts.window.resize(900, 1900)
+    parts.window.show()
+    qtbot.waitExposed(parts.window)
+    model, table = parts.model, parts.window.register.table
+    parts.register.paint_hold.set_limit(WAIT)
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    source.calls.clear()
+    table.scrollTo(model.index(600, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+    qtbot.waitUntil(lambda: model.is_loaded(600) and not model.loading, timeout=WAIT)
+    first, last = table.rowAt(0), table.rowAt(table.viewport().height() - 1)
+    assert first == 600 and last - first + 1 > SCROLL_WINDOW // 2  # a tall table
+    assert not model.has_missing(first, last)
+    assert len(source.calls) == 1 and source.calls[0]["limit"] == SCROLL_WINDOW

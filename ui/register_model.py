@@ -318,6 +318,9 @@ class RegisterModel(QAbstractTableModel):
         for row in range(max(first, 0), min(last, len(self._rows) - 1) + 1):
             if self._rows[row] is None:
                 self._want(row)
+        middle = (first + last) // 2
+        if 0 <= middle < len(self._rows) and self._rows[middle] is None:
+            self._want(middle)  # the window is planned around the latest request: the middle
         if now and self._plan_timer.isActive():
             self._plan_timer.stop()
             self._fetch_wanted()
