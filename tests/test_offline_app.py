@@ -184,12 +184,6 @@ def _session(
     def quit_app() -> bool:
         controller = state["controller"]
         controller.parent().close()
-        # Another top-level window still shown does not keep Fokus running once the
-        # main window has closed (Qt alone would wait for the last window).
-        other = QWidget()
-        other.setWindowTitle("Fokus – ett annat fönster")
-        other.show()
-        seen.setdefault("others", []).append(other)
         seen["parts"].window.close()
         return True
 

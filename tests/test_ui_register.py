@@ -800,6 +800,8 @@ def test_a_slow_window_shows_the_empty_rows_after_the_hold(qtbot, seeded, state,
     QTest.keyClick(parts.window.register.search, Qt.Key.Key_Return)  # a new filter: a reset
     assert not hold.held and table.viewport().updatesEnabled()
     gate.set()
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    runner.wait()  # no window still on its way when the widgets go
 
 
 def test_a_jump_in_a_tall_table_fetches_one_window_around_the_rows_shown(

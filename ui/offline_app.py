@@ -28,7 +28,6 @@ from ui.startup import (
     build_main_window,
     case_services,
     create_application,
-    exec_main_window,
     show_fatal,
     workstation,
 )
@@ -96,7 +95,7 @@ def run_offline_app(*, local_path: Path, central_url: str | None) -> int:
             **local_functions(db, resolve_url(central_url).url, workstation=station),
         )
         parts.window.show()
-        return exec_main_window(app, parts.window)
+        return app.exec()
     except FokusError as exc:
         show_fatal(exc.message)
         return exc.exit_code

@@ -555,30 +555,7 @@ def _main_loop(
         start_idle_lock(app, db, user, runner, parts, minutes=idle_minutes, server_url=server_url)
     parts.window.show()
     parts.window.register.search.setFocus()
-    return exec_main_window(app, parts.window)
-
-
-def exec_main_window(app: QApplication, window: MainWindow) -> int:
-    """Run the event loop until the main window closes (its close guards said yes).
-
-    Closing the main window ends Fokus even when another top-level window is
-    still shown: Qt's own rule (quit when the last window closes) would leave
-    the process running, with case data on screen, behind such a window. That
-    rule is off while this loop runs, or it would also post a quit of its own,
-    which a later event loop would then receive (``exit`` with no loop running
-    ends the next loop at once)."""
-
-    def end() -> None:
-        app.exit(0)
-
-    quit_on_last = app.quitOnLastWindowClosed()
-    app.setQuitOnLastWindowClosed(False)
-    window.closing.connect(end)
-    try:
-        return app.exec()
-    finally:
-        window.closing.disconnect(end)
-        app.setQuitOnLastWindowClosed(quit_on_last)
+    return app.exec()
 
 
 def run_app(*, url: str | None) -> int:
