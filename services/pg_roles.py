@@ -502,10 +502,17 @@ def _login_role_settings(conn: Connection) -> None:
             "DO $$ DECLARE r text; BEGIN FOR r IN SELECT DISTINCT m.rolname FROM pg_roles m "
             "JOIN pg_auth_members a ON a.member = m.oid JOIN pg_roles g ON g.oid = a.roleid "
             f"WHERE g.rolname IN ({groups}) AND m.rolname LIKE 'fokus\\_u\\_%' "
-            "AND NOT m.rolsuper LOOP "
+            "AND NOT m.rolsuper "
+            # Roles are the cluster's: only those not set yet, so databases upgraded at the
+            # same moment do not update the same role rows.
+            "AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting s WHERE s.setrole = m.oid "
+            "AND s.setdatabase = 0 AND 'jit=off' = ANY (s.setconfig)) LOOP "
             "BEGIN EXECUTE format('ALTER ROLE %I SET jit = off', r); "
-            # An owner without CREATEROLE (the DBA made the roles): left as they are.
-            "EXCEPTION WHEN insufficient_privilege THEN NULL; END; END LOOP; END $$"
+            # An owner without CREATEROLE (the DBA made the roles): left as they are. Another
+            # database's upgrade setting the same role at the same moment ("tuple
+            # concurrently updated", XX000): it sets the same value.
+            "EXCEPTION WHEN insufficient_privilege OR internal_error THEN NULL; "
+            "END; END LOOP; END $$"
         )
     )
 
