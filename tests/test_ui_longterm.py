@@ -10,6 +10,7 @@ double-click opens the case.
 from __future__ import annotations
 
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -184,6 +185,41 @@ def test_a_caseworker_sees_only_own_cases_and_protected_ones_stay_out(  # type: 
     assert workers == {worker.user_id}
     hidden = {c for c in protected if c not in set(_expected(seeded, worker))}
     assert not (listed & hidden)
+
+
+class _MineHeldBack:
+    """The real service, but "Mina ärenden" answers only after the unit list was shown."""
+
+    def __init__(self, service: LongTermService, shown: threading.Event) -> None:
+        self._service = service
+        self._shown = shown
+
+    @property
+    def window_months(self) -> int:
+        return self._service.window_months
+
+    def long_term_list(self, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("caseworker_id") is not None:
+            assert self._shown.wait(WAIT / 1000), "the unit list was never shown"
+        return self._service.long_term_list(**kwargs)
+
+
+def test_a_scope_change_is_not_overwritten_by_the_earlier_load(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    # The menu loads "Mina ärenden"; the leader switches to the unit before it answers.
+    # The runner has two threads, so the older answer may arrive last: it must be dropped.
+    leader, unit_id = _actor(seeded, Role.TEAM_LEADER)
+    shown = threading.Event()
+    service = _MineHeldBack(LongTermService(db=seeded, actor=leader), shown)
+    window, controller = _open(qtbot, service, runner, leader, unit_id, leader=True)
+    controller.loaded.connect(lambda _n: shown.set())
+    controller.load()  # Mina ärenden, held back
+    window.scope_combo.setCurrentIndex(1)  # Hela enheten
+    qtbot.waitUntil(lambda: shown.is_set() and not runner.busy, timeout=WAIT)
+    expected = _expected(seeded, leader, unit_id=unit_id)
+    mine = _expected(seeded, leader, caseworker_id=leader.user_id)  # type: ignore[arg-type]
+    assert len(expected) != len(mine)
+    assert window.proxy.rowCount() == len(expected)
+    assert window.scope_combo.currentData() == "unit"
 
 
 def test_the_menu_opens_one_window_and_raises_it(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from services.caseload import AssignOutcome, CaseloadRow, CaseToMove
 from services.errors import FokusError
 from ui.caseload_view import CaseloadWindow
 from ui.window_menu import OneWindowMenu
+from ui.worker import LatestOnly
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class CaseloadController(QObject):
         self._window = window
         self._service = service
         self._runner = runner
+        self._loads = LatestOnly(runner)
         self._unit_id = unit_id
         self._confirm = confirm
         self._connect_signals()
@@ -95,7 +97,7 @@ class CaseloadController(QObject):
     def load(self) -> None:
         self._window.status_label.setText(self.tr("Laddar …"))
         unit_id = self._unit_id
-        self._runner.run(
+        self._loads.run(
             lambda: self._service.caseload(unit_id),
             on_done=self._on_loaded,
             on_error=self._on_failed,

@@ -24,6 +24,7 @@ from services.errors import FokusError
 from ui.dashboard_export import write_csv, write_xlsx
 from ui.dashboard_view import CHART_KEYS, DashboardWindow
 from ui.window_menu import OneWindowMenu
+from ui.worker import LatestOnly
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class DashboardController(QObject):
         self._window = window
         self._service = service
         self._runner = runner
+        self._loads = LatestOnly(runner)
         self._unit_id = unit_id
         self._as_of = as_of
         self._ask_path = ask_path
@@ -98,7 +100,7 @@ class DashboardController(QObject):
         self._window.status_label.setText(self.tr("Laddar …"))
         self._window.refresh_button.setEnabled(False)
         unit_id, as_of = self._unit_id, self._as_of
-        self._runner.run(
+        self._loads.run(
             lambda: self._service.load(unit_id, as_of=as_of),
             on_done=self._on_loaded,
             on_error=self._on_failed,

@@ -14,6 +14,7 @@ from services.errors import FokusError
 from services.followup import FollowUpItem, FollowUpScope
 from ui.followup_view import FollowUpWindow
 from ui.window_menu import OneWindowMenu
+from ui.worker import LatestOnly
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class FollowUpController(QObject):
         self._window = window
         self._service = service
         self._runner = runner
+        self._loads = LatestOnly(runner)
         self._unit_id = unit_id
         self._as_of = as_of
         self._connect_signals()
@@ -72,7 +74,7 @@ class FollowUpController(QObject):
         scope = FollowUpScope(unit_id=self._unit_id) if unit else None
         horizon = int(w.horizon_combo.currentData())
         as_of = self._as_of
-        self._runner.run(
+        self._loads.run(
             lambda: self._service.items(scope, as_of=as_of, horizon_days=horizon),
             on_done=self._on_loaded,
             on_error=self._on_failed,

@@ -14,6 +14,7 @@ from services.errors import FokusError
 from services.longterm import LongTermList
 from ui.longterm_view import LongTermWindow
 from ui.window_menu import OneWindowMenu
+from ui.worker import LatestOnly
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class LongTermController(QObject):
         self._window = window
         self._service = service
         self._runner = runner
+        self._loads = LatestOnly(runner)
         self._user_id = user_id
         self._unit_id = unit_id
         self._as_of = as_of
@@ -78,7 +80,7 @@ class LongTermController(QObject):
         )
         as_of = self._as_of
         service = self._service
-        self._runner.run(
+        self._loads.run(
             lambda: service.long_term_list(as_of=as_of, **kwargs),
             on_done=self._on_loaded,
             on_error=self._on_failed,

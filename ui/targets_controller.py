@@ -14,6 +14,7 @@ from services.errors import FokusError
 from services.targets import FOCUS_TARGET_GROUPS, TargetInput, TargetProgress
 from ui.targets_view import TargetsWindow
 from ui.window_menu import OneWindowMenu
+from ui.worker import LatestOnly
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class TargetsController(QObject):
         self._window = window
         self._service = service
         self._runner = runner
+        self._loads = LatestOnly(runner)
         self._unit_id = unit_id
         self._connect_signals()
 
@@ -58,7 +60,7 @@ class TargetsController(QObject):
 
     def load(self) -> None:
         unit_id = self._unit_id
-        self._runner.run(
+        self._loads.run(
             lambda: self._service.targets(unit_id),
             on_done=self._on_loaded,
             on_error=self._on_failed,

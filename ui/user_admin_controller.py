@@ -33,6 +33,7 @@ from ui.user_admin_view import (
     UserTableModel,
     _FormDialog,
 )
+from ui.worker import LatestOnly
 
 
 class UserAdmin(Protocol):
@@ -85,6 +86,7 @@ class UserAdminController(QObject):
         self._window = window
         self._service = service
         self._runner = runner
+        self._loads = LatestOnly(runner)
         self._confirm = confirm
         self._clock = clock
         self._units: list[str] = []
@@ -120,7 +122,7 @@ class UserAdminController(QObject):
         self._window.busy.setVisible(True)
         self._window.show_status(self.tr("Hämtar användarna …"))
         service = self._service
-        self._runner.run(
+        self._loads.run(
             lambda: (service.list_users(), service.unit_names()),
             on_done=self._on_loaded,
             on_error=self._on_load_failed,

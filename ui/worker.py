@@ -156,3 +156,48 @@ class BackgroundRunner(QObject):
         cb = self._pending.get(task_id)
         if cb is not None and cb.on_progress is not None and not cb.owner_gone():
             cb.on_progress(done, total)
+
+
+class LatestOnly:
+    """Loads where only the answer to the newest request counts.
+
+    The runner has more than one thread, so two loads of the same list (the
+    user changes the scope while the first is still running, or presses
+    Uppdatera twice) may finish in either order. Without this, the older
+    answer could arrive last and overwrite the newer one: the window would
+    show "Mina ärenden" under a combo box that says "Enheten". Each
+    :meth:`run` supersedes the ones before it; their results and errors are
+    dropped (an error is logged, never lost silently).
+    """
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+        self._generation = 0
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+        owner: QObject | None = None,
+    ) -> int:
+        self._generation += 1
+        generation = self._generation
+
+        def done(result: Any) -> None:
+            if generation == self._generation:
+                on_done(result)
+
+        def failed(exc: BaseException) -> None:
+            if generation != self._generation:
+                log.info("a superseded load failed: %s", exc)
+                return
+            if on_error is not None:
+                on_error(exc)
+            elif isinstance(exc, ConnectionLostError):
+                log.warning("background load: %s", exc)
+            else:
+                raise exc
+
+        return int(self._runner.run(fn, on_done=done, on_error=failed, owner=owner))
