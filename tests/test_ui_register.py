@@ -96,9 +96,12 @@ def _open(
     state: ViewState,
     runner: BackgroundRunner,
     user: SessionUser | None = None,
+    *,
+    source: object | None = None,
 ) -> MainParts:
+    """The main window on ``db`` (or on ``source``, a stand-in for the register service)."""
     parts = build_main_window(
-        service=_service(db),
+        service=source or _service(db),  # type: ignore[arg-type]
         user=user or demo_login(db, "test"),
         state=state,
         db_label="SQLite – test",
@@ -608,15 +611,7 @@ def _all_in_order(db: Database) -> list[RegisterRow]:
 def test_sparse_model_ctrl_end_fetches_only_the_last_window(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
     expected = _all_in_order(seeded)
     source = _Recording(_service(seeded))
-    parts = build_main_window(
-        service=source,  # type: ignore[arg-type]
-        user=demo_login(seeded, "test"),
-        state=state,
-        db_label="SQLite – test",
-        runner=runner,
-    )
-    qtbot.addWidget(parts.window)
-    _wait_loaded(qtbot, parts)
+    parts = _open(qtbot, seeded, state, runner, source=source)
     model, table = parts.model, parts.window.register.table
     assert parts.register.last_count == CASES == model.rowCount() == model.total
     assert model.first_missing() == 200 and model.row_at(200) is None
@@ -767,15 +762,7 @@ def test_a_slow_window_shows_the_empty_rows_after_the_hold(qtbot, seeded, state,
         def count(self, flt: RegisterFilter) -> int:
             return service.count(flt)
 
-    parts = build_main_window(
-        service=Slow(),  # type: ignore[arg-type]
-        user=demo_login(seeded, "test"),
-        state=state,
-        db_label="SQLite – test",
-        runner=runner,
-    )
-    qtbot.addWidget(parts.window)
-    _wait_loaded(qtbot, parts)
+    parts = _open(qtbot, seeded, state, runner, source=Slow())
     parts.window.resize(900, 600)
     parts.window.show()
     qtbot.waitExposed(parts.window)
@@ -810,15 +797,7 @@ def test_a_jump_in_a_tall_table_fetches_one_window_around_the_rows_shown(
     """The window for a scroll is planned around the middle of the rows it shows, so a
     tall table (many rows on screen) gets them all in one window."""
     source = _Recording(_service(seeded))
-    parts = build_main_window(
-        service=source,  # type: ignore[arg-type]
-        user=demo_login(seeded, "test"),
-        state=state,
-        db_label="SQLite – test",
-        runner=runner,
-    )
-    qtbot.addWidget(parts.window)
-    _wait_loaded(qtbot, parts)
+    parts = _open(qtbot, seeded, state, runner, source=source)
     parts.window.resize(900, 1900)
     parts.window.show()
     qtbot.waitExposed(parts.window)
@@ -832,3 +811,49 @@ def test_a_jump_in_a_tall_table_fetches_one_window_around_the_rows_shown(
     assert first == 600 and last - first + 1 > SCROLL_WINDOW // 2  # a tall table
     assert not model.has_missing(first, last)
     assert len(source.calls) == 1 and source.calls[0]["limit"] == SCROLL_WINDOW
+
+
+def test_the_count_waits_for_the_first_window_and_a_superseded_filter_is_not_counted(
+    qtbot, seeded, state, runner
+) -> None:  # type: ignore[no-untyped-def]
+    """On two cores the count would compete with the first window the user waits for:
+    it starts when that window has arrived, and a filter replaced before its first
+    window (a search typed on) is never counted."""
+    import threading
+
+    service = _service(seeded)
+    gate = threading.Event()
+    gate.set()
+    events: list[tuple[str, str]] = []
+
+    class Ordered:
+        def window(self, flt, after_key=None, limit=200, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+            assert gate.wait(WAIT / 1000), "the test never opened the gate"
+            rows = service.window(
+                flt, after_key, limit, descending=descending, skip=skip, sort=sort
+            )
+            events.append(("window", flt.text))
+            return rows
+
+        def count(self, flt: RegisterFilter) -> int:
+            events.append(("count", flt.text))
+            return service.count(flt)
+
+    parts = _open(qtbot, seeded, state, runner, source=Ordered())
+    assert events[:2] == [("window", ""), ("count", "")]
+    search = parts.window.register.search
+    events.clear()
+    gate.clear()
+    search.setText("a")
+    QTest.keyClick(search, Qt.Key.Key_Return)
+    qtbot.wait(100)
+    assert ("count", "a") not in events  # the first window of "a" is held back
+    search.setText("an")
+    QTest.keyClick(search, Qt.Key.Key_Return)
+    gate.set()
+    qtbot.waitUntil(lambda: parts.register.last_count is not None, timeout=WAIT)
+    runner.wait()
+    QCoreApplication.processEvents()
+    assert ("count", "a") not in events
+    assert events.index(("count", "an")) > events.index(("window", "an"))
+    assert parts.register.last_count == service.count(RegisterFilter(text="an"))

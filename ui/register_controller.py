@@ -99,6 +99,7 @@ class RegisterController(QObject):
         self._auditor = auditor
         self._audited: RegisterFilter | None = None  # the last filter a count arrived for
         self._count_generation = 0
+        self._count_due: tuple[int, RegisterFilter] | None = None
         self.last_count: int | None = None
         # The restored order, applied with the first filter.
         self._descending: bool | None = None
@@ -123,6 +124,8 @@ class RegisterController(QObject):
         v.table.activated.connect(self._on_row_activated)
         v.table.horizontalHeader().sortIndicatorChanged.connect(self._on_sort_indicator_changed)
         self._model.window_loaded.connect(self._on_loading_changed)
+        self._model.window_loaded.connect(self._start_due_count)
+        self._model.load_failed.connect(self._start_due_count)
         self._model.modelReset.connect(self._on_loading_changed)
         self._model.load_failed.connect(self._on_load_failed)
 
@@ -247,9 +250,22 @@ class RegisterController(QObject):
         self._descending = self._sort = None
         self._on_loading_changed()
         self._count_generation += 1
-        generation = self._count_generation
         self.last_count = None
         self.count_started.emit()
+        # The count waits for the filter's first window: on two cores the window, the
+        # count and the GUI thread would otherwise share them, and the first screen
+        # of rows (what the user waits for) came later (30 ms instead of 16 at
+        # 100,000 cases). A filter superseded before its first window is never counted.
+        self._count_due = (self._count_generation, flt)
+
+    def _start_due_count(self, *_args: object) -> None:
+        """Count the current filter, once its first window (or its failure) has arrived."""
+        if self._count_due is None:
+            return
+        generation, flt = self._count_due
+        self._count_due = None
+        if generation != self._count_generation:
+            return
         self._runner.run(
             lambda: self._counter.count(flt),
             on_done=lambda n: self._on_count(generation, n, flt),
