@@ -15,7 +15,18 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from models import Case, HouseholdMember, Person, PersonIdentifier, User
@@ -34,9 +45,15 @@ def _prefix(col: InstrumentedAttribute[Any], prefix: str) -> ColumnElement[bool]
     return and_(col >= prefix, col < prefix + PREFIX_END)
 
 
-def _persons_with(pred: ColumnElement[bool]) -> ColumnElement[bool]:
-    members = select(HouseholdMember.case_id).join(Person, Person.id == HouseholdMember.person_id)
-    return Case.id.in_(members.where(pred))
+def _cases_of(persons: list[Select[Any]]) -> Select[Any]:
+    """Every case in which one of ``persons`` (selects of person ids) is or was a member.
+
+    One statement per kind of match, joined by UNION, rather than one person
+    condition with OR: PostgreSQL cannot seek an index for an OR across two
+    tables and walked all 100,000 cases instead (a 12-digit personnummer,
+    also looked up among earlier ones, took 540 ms; docs/performance.md)."""
+    ids = persons[0] if len(persons) == 1 else union(*persons)
+    return select(HouseholdMember.case_id).where(HouseholdMember.person_id.in_(ids))
 
 
 def name_prefix(text: str) -> str | None:
@@ -89,23 +106,40 @@ def search_predicate(text: str) -> ColumnElement[bool] | None:
 
 
 def _digits_predicate(digits: str) -> ColumnElement[bool]:
-    preds: list[ColumnElement[bool]] = []
+    persons: list[Select[Any]] = []
     n = len(digits)
     if n == 12:
-        old = select(PersonIdentifier.person_id).where(PersonIdentifier.personal_id == digits)
-        preds.append(_persons_with(or_(Person.personal_id == digits, Person.id.in_(old))))
+        persons.append(select(Person.id).where(Person.personal_id == digits))
+        persons.append(
+            select(PersonIdentifier.person_id).where(PersonIdentifier.personal_id == digits)
+        )
     elif n == 10:
-        preds.append(_persons_with(Person.personal_id_short == digits))
-    else:
-        if n >= 6 and digits[:2] in ("19", "20"):
-            preds.append(_persons_with(_prefix(Person.personal_id, digits)))
-        if n >= 6:
-            preds.append(_persons_with(_prefix(Person.personal_id_short, digits)))
+        persons.append(select(Person.id).where(Person.personal_id_short == digits))
+    elif n >= 6:
+        if digits[:2] in ("19", "20"):
+            persons.append(select(Person.id).where(_prefix(Person.personal_id, digits)))
+        persons.append(select(Person.id).where(_prefix(Person.personal_id_short, digits)))
+    number = _case_number_condition(Case, digits)
+    if not persons:
+        return number if number is not None else false()
+    if number is None:
+        return Case.id.in_(_cases_of(persons))
+    # A case number or a person: one set of case ids, so neither side is an OR to walk.
+    numbered = aliased(Case)
+    on_numbered = _case_number_condition(numbered, digits)
+    assert on_numbered is not None  # the same digits as ``number``
+    by_number = select(numbered.id).where(on_numbered)
+    return Case.id.in_(union(_cases_of(persons), by_number))
+
+
+def _case_number_condition(case: Any, digits: str) -> ColumnElement[bool] | None:
+    """Digits that may be a case number: its sequence (up to 5 digits) or year and sequence."""
+    n = len(digits)
     if n <= 5:
-        preds.append(Case.number_seq == int(digits))
-    elif n == 9 and digits[:2] in ("19", "20"):
-        preds.append(and_(Case.number_year == int(digits[:4]), Case.number_seq == int(digits[4:])))
-    return or_(*preds) if preds else false()
+        return case.number_seq == int(digits)  # type: ignore[no-any-return]
+    if n == 9 and digits[:2] in ("19", "20"):
+        return and_(case.number_year == int(digits[:4]), case.number_seq == int(digits[4:]))
+    return None
 
 
 @dataclass(frozen=True)
