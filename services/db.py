@@ -127,6 +127,10 @@ def create_db_engine(url: str, *, password: str | None = None) -> Engine:
             connect_args={
                 "connect_timeout": 5,
                 "application_name": "fokus",
+                # No JIT compilation: Fokus's statements are short, and compiling the
+                # dashboard's aggregates cost more than it saved (1,008 -> 900 ms at
+                # 100,000 cases; docs/performance.md).
+                "options": "-c jit=off",
                 "keepalives": 1,
                 "keepalives_idle": 30,
                 "keepalives_interval": 10,

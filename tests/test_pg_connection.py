@@ -185,3 +185,18 @@ def test_a_refused_reconnect_is_one_line_too(pg_url: str) -> None:
         assert err.value.message.startswith("inloggningen till databasen misslyckades")
     finally:
         db.dispose()
+
+
+def test_fokus_connections_compile_no_statements(pg_url: str) -> None:
+    """JIT is off on every Fokus connection, whichever role it logs in as and whatever the
+    server's default: compiling the dashboard's aggregates cost more than it saved."""
+    from sqlalchemy import text
+
+    db = open_database(pg_url)
+    try:
+        with db.begin() as s:
+            jit = s.execute(text("SELECT setting, source FROM pg_settings WHERE name = 'jit'"))
+            assert tuple(jit.one()) == ("off", "client")  # set by Fokus, not by the server
+            assert s.execute(text("SHOW application_name")).scalar() == "fokus"
+    finally:
+        db.dispose()
