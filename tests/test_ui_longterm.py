@@ -250,3 +250,32 @@ def test_the_menu_opens_one_window_and_raises_it(qtbot, seeded, runner) -> None:
     assert opened == [first.row_at(0).case_id]
     first.close()
     qtbot.waitUntil(lambda: menu.window is None, timeout=WAIT)
+
+
+def test_closing_the_main_window_closes_the_list_window(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    """A list window left open must not keep Fokus running after its main window closed
+    (Qt quits only when the last window has closed)."""
+    from PySide6.QtWidgets import QApplication
+
+    from ui.main_window import MainWindow
+
+    leader, unit_id = _actor(seeded, Role.TEAM_LEADER)
+    main = MainWindow(user_label="Test")
+    qtbot.addWidget(main)
+    menu = LongTermMenu(
+        main_window=main,
+        service=LongTermService(db=seeded, actor=leader),
+        runner=runner,
+        user_id=leader.user_id,
+        unit_id=unit_id,
+        leader=True,
+    )
+    main.show()
+    main.long_term_action.trigger()
+    window = menu.window
+    assert window is not None and window.isVisible() and window.isWindow()
+    qtbot.waitUntil(lambda: not runner.busy, timeout=WAIT)
+    main.close()
+    assert not main.isVisible()
+    qtbot.waitUntil(lambda: menu.window is None, timeout=WAIT)  # closed, and deleted on close
+    assert [w for w in QApplication.topLevelWidgets() if w.isVisible()] == []

@@ -135,6 +135,12 @@ class MainWindow(QMainWindow):
             return
         self.closing.emit()
         super().closeEvent(event)
+        # The list and tool windows opened from here (Översikt, Långvariga, Uppföljning …)
+        # close with it: hidden, they would keep Fokus running after its main window
+        # closed, since Qt quits only when the last window has closed.
+        for child in self.findChildren(QWidget):
+            if child.isWindow() and child.isVisible():
+                child.close()
 
 
 def run(*, url: str | None) -> int:
