@@ -503,6 +503,8 @@ def _login_role_settings(conn: Connection) -> None:
             "JOIN pg_auth_members a ON a.member = m.oid JOIN pg_roles g ON g.oid = a.roleid "
             f"WHERE g.rolname IN ({groups}) AND m.rolname LIKE 'fokus\\_u\\_%' "
             "AND NOT m.rolsuper "
+            # This database's users' roles: another database's are its own upgrade's.
+            "AND m.rolname IN (SELECT db_role FROM app_user WHERE db_role IS NOT NULL) "
             # Roles are the cluster's: only those not set yet, so databases upgraded at the
             # same moment do not update the same role rows.
             "AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting s WHERE s.setrole = m.oid "

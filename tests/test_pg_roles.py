@@ -378,3 +378,29 @@ def test_group_roles_created_by_two_databases_at_once(pg_url: str) -> None:
         with engine.begin() as conn:
             conn.execute(text(f'DROP ROLE IF EXISTS "{roles[0]}"'))
         engine.dispose()
+
+
+def test_a_downgrade_leaves_another_databases_login_roles_alone(
+    server: Server, pg_template: str
+) -> None:
+    """Login roles belong to the server, not the database: downgrading one database past
+    0017 resets JIT on its own users' roles only (it reset every Fokus role on the
+    server, and a parallel test worker's role check then failed)."""
+    from services.db import create_db_engine, downgrade, upgrade
+
+    name = f"fokus_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin(server.url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')  # type: ignore[arg-type]
+    other = make_url(server.url).set(database=name).render_as_string(hide_password=False)
+    engine = create_db_engine(other)
+    try:
+        with server.psql("anna") as conn:
+            assert conn.execute("SHOW jit").fetchone() == ("off",)
+        downgrade(engine, "0016")
+        with server.psql("anna") as conn:
+            assert conn.execute("SHOW jit").fetchone() == ("off",)  # the other database's
+        upgrade(engine)
+    finally:
+        engine.dispose()
+        with psycopg.connect(_admin(server.url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

@@ -234,11 +234,14 @@ def downgrade() -> None:
             continue
         _alter(table, policy, predicate, predicate)
     # 0017 turned JIT off for the login roles (services/pg_roles.py, LOGIN_ROLE_SETTINGS).
+    # Roles are the cluster's: only this database's users' roles, not another
+    # database's on the same server (a parallel test worker, another unit).
     op.execute(
         "DO $$ DECLARE r text; BEGIN FOR r IN SELECT DISTINCT m.rolname FROM pg_roles m "
         "JOIN pg_auth_members a ON a.member = m.oid JOIN pg_roles g ON g.oid = a.roleid "
         "WHERE g.rolname IN ('fokus_caseworker', 'fokus_team_leader', 'fokus_admin') "
-        "AND m.rolname LIKE 'fokus\\_u\\_%' AND NOT m.rolsuper LOOP "
+        "AND m.rolname LIKE 'fokus\\_u\\_%' AND NOT m.rolsuper "
+        "AND m.rolname IN (SELECT db_role FROM app_user WHERE db_role IS NOT NULL) LOOP "
         "BEGIN EXECUTE format('ALTER ROLE %I RESET jit', r); "
         "EXCEPTION WHEN insufficient_privilege THEN NULL; END; END LOOP; END $$"
     )
