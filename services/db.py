@@ -127,10 +127,18 @@ def create_db_engine(url: str, *, password: str | None = None) -> Engine:
             connect_args={
                 "connect_timeout": 5,
                 "application_name": "fokus",
-                # No JIT compilation: Fokus's statements are short, and compiling the
-                # dashboard's aggregates cost more than it saved (1,008 -> 900 ms at
-                # 100,000 cases; docs/performance.md).
-                "options": "-c jit=off",
+                # Per connection, for every role:
+                # * no JIT compilation: Fokus's statements are short, and compiling the
+                #   dashboard's aggregates cost more than it saved;
+                # * a plan for each statement's own values: psycopg prepares a statement
+                #   run five times, and PostgreSQL's generic plan for it then served
+                #   every search text alike (a rare name's window 5 -> 175 ms; the
+                #   dashboard 900 -> 660 ms with custom plans);
+                # * no parallel workers: an interactive client on a shared server; their
+                #   start-up made walks of a few thousand rows cost 50-110 ms.
+                # Measured at 100,000 cases: docs/performance.md.
+                "options": "-c jit=off -c plan_cache_mode=force_custom_plan"
+                " -c max_parallel_workers_per_gather=0",
                 "keepalives": 1,
                 "keepalives_idle": 30,
                 "keepalives_interval": 10,

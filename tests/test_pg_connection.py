@@ -187,16 +187,26 @@ def test_a_refused_reconnect_is_one_line_too(pg_url: str) -> None:
         db.dispose()
 
 
-def test_fokus_connections_compile_no_statements(pg_url: str) -> None:
-    """JIT is off on every Fokus connection, whichever role it logs in as and whatever the
-    server's default: compiling the dashboard's aggregates cost more than it saved."""
+def test_fokus_connections_set_their_planner_options(pg_url: str) -> None:
+    """Every Fokus connection, whichever role it logs in as and whatever the server's
+    defaults: no JIT, a custom plan for each statement's values, no parallel workers
+    (each measured at 100,000 cases, docs/performance.md)."""
     from sqlalchemy import text
 
     db = open_database(pg_url)
     try:
         with db.begin() as s:
-            jit = s.execute(text("SELECT setting, source FROM pg_settings WHERE name = 'jit'"))
-            assert tuple(jit.one()) == ("off", "client")  # set by Fokus, not by the server
+            rows = s.execute(
+                text(
+                    "SELECT name, setting, source FROM pg_settings WHERE name IN "
+                    "('jit', 'plan_cache_mode', 'max_parallel_workers_per_gather')"
+                )
+            )
+            assert {tuple(r) for r in rows} == {
+                ("jit", "off", "client"),
+                ("plan_cache_mode", "force_custom_plan", "client"),
+                ("max_parallel_workers_per_gather", "0", "client"),
+            }
             assert s.execute(text("SHOW application_name")).scalar() == "fokus"
     finally:
         db.dispose()
