@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -62,6 +62,7 @@ from services.search import (
     register_conditions,
     search_window_ids,
     term_window,
+    text_candidates,
 )
 from services.search import _eighteen_years_before as eighteen_years_before
 from services.text import PREFIX_END
@@ -381,23 +382,35 @@ def window_in(
         ids = search_window_ids(
             session, flt, after=after, limit=limit, today=today, descending=descending, actor=actor
         )
-    params: dict[str, Any]
-    if ids is not None:
+    # The statement is built once per filter, order, scope and day and run again with
+    # the next window's key and the moment as parameters (see _window_statement).
+    now = utcnow()
+    scope_day = now.astimezone(LOCAL_TZ).date()
+    params: dict[str, Any] = {f"{_AFTER}{i}": v for i, v in enumerate(after or ())}
+    if actor is not None and not is_unrestricted(actor):
+        params[_SCOPE_NOW] = now
+    if sort is not RegisterSort.NUMBER and flt.text.strip():
+        # A search in a name or personnummer order: the window's cases by their keys
+        # alone first, then the rows of just those. In one statement the database
+        # made every matching case's row (household, months, applicant) before
+        # sorting them: 50 ms for one case number, 220 ms for "a" (SQLite).
+        keys = _sorted_search_statement(
+            flt, actor, sort, descending, after is None, limit, today, scope_day
+        )
+        window_ids = list(session.scalars(keys, params))
+        if not window_ids:
+            return []
+        stmt = _sorted_ids_statement(today, sort, descending, limit)
+        params = {_IDS: window_ids}
+    elif ids is not None:
         if not ids:
             return []
         stmt = _ids_statement(today, descending, limit)
         params = {_IDS: ids}
     else:
-        # The statement is built once per filter, order, scope and day and run again with
-        # the next window's key and the moment as parameters (see _window_statement).
-        now = utcnow()
-        scope_day = now.astimezone(LOCAL_TZ).date()
         stmt = _window_statement(
             flt, actor, sort, descending, after is None, limit, today, scope_day
         )
-        params = {f"{_AFTER}{i}": v for i, v in enumerate(after or ())}
-        if actor is not None and not is_unrestricted(actor):
-            params[_SCOPE_NOW] = now
     # Core execution: the ORM adds nothing to plain columns but time per row.
     return [_row(r, today) for r in session.connection().execute(stmt, params).all()]
 
@@ -429,8 +442,22 @@ def _window_statement(
     scope), the order, the register's date and the real Swedish date the scope
     is computed on (a new day builds it again).
     """
+    return _windowed(
+        _base_query(flt, today, None, sort), actor, sort, descending, first, limit, scope_day
+    )
+
+
+def _windowed(
+    stmt: Select[Any],
+    actor: Actor | None,
+    sort: RegisterSort,
+    descending: bool,
+    first: bool,
+    limit: int,
+    scope_day: date,
+) -> Select[Any]:
+    """``stmt`` with the access scope, the key to continue after, the order and the limit."""
     cols = _key_columns(sort)
-    stmt = _base_query(flt, today, None, sort)
     if actor is not None:  # as register_conditions adds it, with the moment as a parameter
         moment = bindparam(_SCOPE_NOW, type_=EmergencyAccess.__table__.c.expires_at.type)
         stmt = stmt.where(case_scope_condition(actor, scope_day, now_param=moment))
@@ -441,6 +468,43 @@ def _window_statement(
         bound = tuple_(*(bindparam(f"{_AFTER}{i}", type_=c.type) for i, c in enumerate(cols)))
         stmt = stmt.where(key < bound if descending else key > bound)
     order = [c.desc() for c in cols] if descending else list(cols)
+    return stmt.order_by(*order).limit(limit)
+
+
+@lru_cache(maxsize=64)
+def _sorted_search_statement(
+    flt: RegisterFilter,
+    actor: Actor | None,
+    sort: RegisterSort,
+    descending: bool,
+    first: bool,
+    limit: int,
+    today: date,
+    scope_day: date,
+) -> Select[Any]:
+    """The case ids of a search's window in a sort-key order (not the case number's), as
+    :func:`_window_statement` with the same parameters, but selecting the key alone: the
+    text's cases are looked up by id (:func:`services.search.text_candidates`) and only
+    the window's rows are made afterwards (:func:`_sorted_ids_statement`)."""
+    candidates = text_candidates(flt.text)
+    assert candidates is not None  # only for a search
+    stmt = _ordered_from(select(CaseSortKey.case_id), sort).where(
+        CaseSortKey.case_id.in_(candidates),
+        *register_conditions(replace(flt, text=""), today=today, correlated=True),
+    )
+    return _windowed(stmt, actor, sort, descending, first, limit, scope_day)
+
+
+@lru_cache(maxsize=8)
+def _sorted_ids_statement(
+    today: date, sort: RegisterSort, descending: bool, limit: int
+) -> Select[Any]:
+    """The rows of a window whose case ids are known, in a sort-key order."""
+    cols = _key_columns(sort)
+    order = [c.desc() for c in cols] if descending else list(cols)
+    stmt = _base_query(RegisterFilter(), today, None, sort).where(
+        CaseSortKey.case_id.in_(bindparam(_IDS, expanding=True))
+    )
     return stmt.order_by(*order).limit(limit)
 
 

@@ -106,6 +106,20 @@ def search_predicate(text: str) -> ColumnElement[bool] | None:
     return name_terms_condition(search_fold(raw))
 
 
+def text_candidates(text: str) -> Select[Any] | None:
+    """The ids of every case a search text matches, as a select of its own (correlated to
+    nothing), or None for an empty text: a name's cases from its range of the search-term
+    index, a number's from :func:`search_predicate` (a handful of cases)."""
+    folded = name_prefix(text)
+    if folded is not None:
+        t = SearchTerm
+        return select(t.case_id).where(t.term >= folded, t.term < folded + PREFIX_END)
+    pred = search_predicate(text)
+    if pred is None:
+        return None
+    return select(Case.id).where(pred).correlate(None)
+
+
 def _digits_predicate(digits: str) -> ColumnElement[bool]:
     persons: list[Select[Any]] = []
     n = len(digits)

@@ -206,3 +206,53 @@ def test_every_order_walks_its_index_without_sorting(tmp_path) -> None:  # type:
         event.remove(db.engine, "before_cursor_execute", capture)
     finally:
         db.dispose()
+
+
+def test_a_search_in_a_sorted_order_is_the_sorted_register_filtered(db: Database) -> None:
+    """A search sorted by applicant or personnummer (its window's keys found first, then
+    its rows): window by window, both directions, the same rows as the whole register in
+    that order kept to the cases the search matches, as an arbetsledare and unscoped."""
+    from services.bench import bench_user
+    from services.search import search_cases
+
+    seed_demo(db, Actor.cli(), cases=120, seed=9, as_of=TODAY)
+    leader = bench_user(db).actor
+    with db.begin() as s:
+        case = s.scalars(select(Case).order_by(Case.number_seq).limit(1)).one()
+        pid = s.scalar(select(Person.personal_id).where(Person.personal_id.is_not(None)))
+        last = s.scalar(select(Person.last_name).order_by(Person.last_name).limit(1))
+    assert pid is not None and last is not None
+    texts = ["a", "m", "ö", last[:3], case.case_number, pid, pid[2:8], "zzz"]
+    for actor in (leader, None):
+        service = RegisterService(db=db, today=lambda: TODAY, actor=actor)
+        for sort in (RegisterSort.APPLICANT, RegisterSort.PERSONAL_ID):
+            for descending in (False, True):
+                whole = _walk_filtered(service, RegisterFilter(), sort, descending, size=50)
+                for text in texts:
+                    with db.begin() as s:
+                        hits = {r.id for r in search_cases(s, RegisterFilter(text=text))}
+                    expected = [r for r in whole if r.id in hits]
+                    got = _walk_filtered(
+                        service, RegisterFilter(text=text), sort, descending, size=7
+                    )
+                    assert got == expected, (text, sort, descending, actor)
+    assert any(
+        _walk_filtered(service, RegisterFilter(text=t), RegisterSort.APPLICANT, False, size=7)
+        for t in texts
+    )
+
+
+def _walk_filtered(
+    service: RegisterService,
+    flt: RegisterFilter,
+    sort: RegisterSort,
+    descending: bool,
+    *,
+    size: int,
+) -> list[RegisterRow]:
+    rows: list[RegisterRow] = []
+    key = None
+    while batch := service.window(flt, key, size, descending=descending, sort=sort):
+        rows += batch
+        key = batch[-1].key
+    return rows
