@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from models import Case, CaseSortKey, HouseholdMember, Person
@@ -208,12 +209,19 @@ def test_every_order_walks_its_index_without_sorting(tmp_path) -> None:  # type:
         db.dispose()
 
 
-def test_a_search_in_a_sorted_order_is_the_sorted_register_filtered(db: Database) -> None:
+@pytest.mark.parametrize("walk_from", [5000, 0], ids=["chosen", "walk-every-name"])
+def test_a_search_in_a_sorted_order_is_the_sorted_register_filtered(
+    db: Database, walk_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A search sorted by applicant or personnummer (its window's keys found first, then
     its rows): window by window, both directions, the same rows as the whole register in
-    that order kept to the cases the search matches, as an arbetsledare and unscoped."""
+    that order kept to the cases the search matches, as an arbetsledare and unscoped.
+    Common names walk the order's index on SQLite; at 0 every name does."""
+    from services import register
     from services.bench import bench_user
     from services.search import search_cases
+
+    monkeypatch.setattr(register, "SORTED_WALK_ENTRIES", walk_from)
 
     seed_demo(db, Actor.cli(), cases=120, seed=9, as_of=TODAY)
     leader = bench_user(db).actor
