@@ -14,6 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -148,3 +149,17 @@ def _no_windows_left_behind() -> Iterator[None]:
     for widget in QApplication.topLevelWidgets():
         if widget.isVisible():
             widget.hide()
+
+
+@pytest.fixture
+def runner(qtbot) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """The app's background runner; at the end it waits for its tasks and delivers their
+    late results to this test's widgets. A test file may define its own."""
+    from PySide6.QtCore import QCoreApplication
+
+    from ui.worker import BackgroundRunner
+
+    r = BackgroundRunner()
+    yield r
+    r.wait()
+    QCoreApplication.processEvents()

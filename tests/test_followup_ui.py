@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 from sqlalchemy import select
 
@@ -20,7 +20,6 @@ from services.demo import seed_demo
 from services.followup import FollowUpScope, FollowUpService
 from ui.followup_controller import FollowUpController
 from ui.followup_view import CASE, DUE, FollowUpWindow
-from ui.worker import BackgroundRunner
 
 AS_OF = date(2026, 11, 20)
 WAIT = 30_000
@@ -45,14 +44,6 @@ def seeded(seeded_file: Path, tmp_path: Path) -> Iterator[Database]:
     db = open_database(f"sqlite:///{path}")
     yield db
     db.dispose()
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 def test_the_list_loads_sorts_and_opens_a_case(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]

@@ -10,11 +10,9 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 from sqlalchemy import select
 
@@ -35,7 +33,6 @@ from ui.case_forms import find_data
 from ui.case_view import CaseView
 from ui.conflict_dialog import THEIRS, YOURS, ConflictDialog
 from ui.contact_dialog import ContactDialog
-from ui.worker import BackgroundRunner
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -54,14 +51,6 @@ def _no_blocking_questions(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"unexpected question box: {args[1:3]}")
 
     monkeypatch.setattr(QMessageBox, "question", refuse)
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 @pytest.fixture

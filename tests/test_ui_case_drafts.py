@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 
@@ -30,7 +30,6 @@ from services.targets import TargetService
 from tests.factories import KARIN, OSKAR, make_case
 from ui.case_controller import CaseServices, CaseWindows
 from ui.contact_dialog import ContactDialog
-from ui.worker import BackgroundRunner
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -88,14 +87,6 @@ def _no_blocking_questions(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"unexpected question box: {args[1:3]}")
 
     monkeypatch.setattr(QMessageBox, "question", refuse)
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 @pytest.fixture

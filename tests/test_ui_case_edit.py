@@ -70,14 +70,6 @@ def _no_blocking_questions(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
-
-
-@pytest.fixture
 def host(qtbot) -> QWidget:  # type: ignore[no-untyped-def]
     widget = QWidget()
     qtbot.addWidget(widget)

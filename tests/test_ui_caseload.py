@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication
 from sqlalchemy import select
 
 from models import AuditEvent, Case, Unit, User
@@ -19,7 +18,6 @@ from services.db import Database, open_database
 from services.demo import seed_demo
 from ui.caseload_controller import CaseloadController
 from ui.caseload_view import OPEN, CaseloadWindow
-from ui.worker import BackgroundRunner
 
 AS_OF = date(2026, 11, 20)
 WAIT = 30_000
@@ -44,14 +42,6 @@ def seeded(seeded_file: Path, tmp_path: Path) -> Iterator[Database]:
     db = open_database(f"sqlite:///{path}")
     yield db
     db.dispose()
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 def test_moving_a_case_past_the_cap_asks_first(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -62,14 +61,6 @@ def _no_crash_dialog(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in ("critical", "question", "warning"):
         monkeypatch.setattr(QMessageBox, name, refuse)
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 class FlakyProbe:

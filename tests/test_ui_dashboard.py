@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QColor, QImage, QPainter
 from sqlalchemy import select
 
@@ -64,14 +63,6 @@ def seeded(seeded_file: Path, tmp_path: Path) -> Iterator[Database]:
     db = open_database(f"sqlite:///{path}")
     yield db
     db.dispose()
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 def _open(qtbot, db: Database, runner: BackgroundRunner, ask=None):  # type: ignore[no-untyped-def]

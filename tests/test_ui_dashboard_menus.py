@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date
-
-import pytest
-from PySide6.QtCore import QCoreApplication
 
 from models.codes import Role
 from services.audit import Actor
@@ -21,18 +17,9 @@ from ui.dashboard_controller import DashboardMenu
 from ui.followup_controller import FollowUpMenu
 from ui.main_window import MainWindow
 from ui.targets_controller import TargetsMenu
-from ui.worker import BackgroundRunner
 
 LEADER = Actor(username="lena", role=Role.TEAM_LEADER, workstation="test")
 WAIT = 30_000
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 def test_menus_show_and_open_each_window_once(  # type: ignore[no-untyped-def]

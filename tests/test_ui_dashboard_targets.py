@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date
-
-import pytest
-from PySide6.QtCore import QCoreApplication
 
 from models.codes import Role
 from services.audit import Actor
@@ -15,18 +11,9 @@ from services.db import Database
 from services.targets import FOCUS_TARGET_GROUPS, TargetService
 from ui.targets_controller import TargetsController
 from ui.targets_view import TargetsWindow
-from ui.worker import BackgroundRunner
 
 WAIT = 30_000
 LEADER = Actor(username="lena", role=Role.TEAM_LEADER, workstation="test")
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 def test_the_focus_target_is_set_from_the_form(

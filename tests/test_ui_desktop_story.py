@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -39,7 +39,6 @@ from ui.login_dialog import LoginController, LoginDialog
 from ui.new_case_dialog import NewCaseDialog
 from ui.register_model import COL_NUMBER
 from ui.view_state import ViewState
-from ui.worker import BackgroundRunner
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -78,14 +77,6 @@ def _no_blocking_questions(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"unexpected question box: {args[1:3]}")
 
     monkeypatch.setattr(QMessageBox, "question", refuse)
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication
 from sqlalchemy import func, select
 
 from models import AuditEvent, EmergencyAccess
@@ -35,14 +34,6 @@ pytestmark = [
 ]
 
 REASON = "Klienten är på plats i receptionen och ordinarie handläggare är sjuk"
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 @pytest.fixture

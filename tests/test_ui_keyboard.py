@@ -43,7 +43,6 @@ from ui.contact_dialog import ContactDialog
 from ui.household_dialogs import MemberDialog
 from ui.new_case_dialog import NewCaseDialog
 from ui.view_state import ViewState
-from ui.worker import BackgroundRunner
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -62,14 +61,6 @@ def _no_blocking_questions(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"unexpected question box: {args[1:3]}")
 
     monkeypatch.setattr(QMessageBox, "question", refuse)
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 @pytest.fixture

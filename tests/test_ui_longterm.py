@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 from sqlalchemy import func, select
@@ -32,7 +32,6 @@ from services.demo import seed_demo
 from services.longterm import LongTermService
 from ui.longterm_controller import LongTermController, LongTermMenu
 from ui.longterm_view import CASE, MENTAL, PRIORITY, THIS_YEAR, LongTermWindow
-from ui.worker import BackgroundRunner
 
 AS_OF = date(2026, 11, 20)
 WAIT = 30_000
@@ -56,14 +55,6 @@ def seeded(seeded_file: Path, tmp_path: Path) -> Iterator[Database]:
     db = open_database(f"sqlite:///{path}")
     yield db
     db.dispose()
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 def _actor(db: Database, role: Role) -> tuple[Actor, uuid.UUID]:

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtCore import QSettings
 from PySide6.QtTest import QTest
 from sqlalchemy import select
 
@@ -46,14 +46,6 @@ def seeded(tmp_path: Path) -> Iterator[Database]:
     seed_demo(db, Actor.cli(), cases=150, seed=9, as_of=AS_OF)
     yield db
     db.dispose()
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 class SpyAudit:

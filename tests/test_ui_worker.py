@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
-import pytest
-from PySide6.QtCore import QCoreApplication
-
-from ui.worker import BackgroundRunner, LatestOnly
+from ui.worker import LatestOnly
 
 WAIT = 30_000
-
-
-@pytest.fixture
-def runner(qtbot) -> Iterator[BackgroundRunner]:  # type: ignore[no-untyped-def]
-    r = BackgroundRunner()
-    yield r
-    r.wait()
-    QCoreApplication.processEvents()
 
 
 def _held(release: threading.Event, value: object) -> object:
