@@ -21,7 +21,7 @@ from services.caseload import AssignOutcome, CaseloadRow, CaseToMove
 from services.errors import FokusError
 from ui.caseload_view import CaseloadWindow
 from ui.window_menu import OneWindowMenu
-from ui.worker import LatestOnly
+from ui.worker import LatestOnly, Runner
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,6 @@ class CaseloadSource(Protocol):
         *,
         confirm: bool = False,
     ) -> AssignOutcome: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: QObject | None = None,
-    ) -> int: ...
 
 
 Confirm = Callable[[QWidget, str], bool]

@@ -24,7 +24,7 @@ from services.errors import FokusError
 from ui.dashboard_export import write_csv, write_xlsx
 from ui.dashboard_view import CHART_KEYS, DashboardWindow
 from ui.window_menu import OneWindowMenu
-from ui.worker import LatestOnly
+from ui.worker import LatestOnly, Runner
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,6 @@ class DashboardSource(Protocol):
     def load(
         self, unit_id: uuid.UUID, *, as_of: date | None = None, year: int | None = None
     ) -> Dashboard: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: QObject | None = None,
-    ) -> int: ...
 
 
 AskPath = Callable[[QWidget, str, str, str], str]

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from services.access import CaseAccess, CaseBrief, EmergencyGrant
 from services.errors import FokusError, NotFoundError, ValidationError
+from ui.worker import Runner
 
 ERROR_STYLE = "color: #b00020;"
 
@@ -39,17 +40,6 @@ class EmergencySource(Protocol):
     def find_case(self, case_number: str) -> CaseBrief: ...
     def case_access(self, case_id: uuid.UUID) -> CaseAccess: ...
     def request_emergency_access(self, case_id: uuid.UUID, reason: str) -> EmergencyGrant: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: QObject | None = None,
-    ) -> int: ...
 
 
 def _error_label() -> QLabel:

@@ -14,7 +14,7 @@ from services.errors import FokusError
 from services.followup import FollowUpItem, FollowUpScope
 from ui.followup_view import FollowUpWindow
 from ui.window_menu import OneWindowMenu
-from ui.worker import LatestOnly
+from ui.worker import LatestOnly, Runner
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +24,6 @@ class FollowUpSource(Protocol):
         self, scope: FollowUpScope | None = None, *, as_of: date | None = None,
         horizon_days: int = 7,
     ) -> list[FollowUpItem]: ...  # fmt: skip
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: QObject | None = None,
-    ) -> int: ...
 
 
 class FollowUpController(QObject):

@@ -14,7 +14,7 @@ from services.errors import FokusError
 from services.longterm import LongTermList
 from ui.longterm_view import LongTermWindow
 from ui.window_menu import OneWindowMenu
-from ui.worker import LatestOnly
+from ui.worker import LatestOnly, Runner
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +30,6 @@ class LongTermSource(Protocol):
 
     @property
     def window_months(self) -> int: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: QObject | None = None,
-    ) -> int: ...
 
 
 class LongTermController(QObject):

@@ -14,7 +14,7 @@ from services.errors import FokusError
 from services.targets import FOCUS_TARGET_GROUPS, TargetInput, TargetProgress
 from ui.targets_view import TargetsWindow
 from ui.window_menu import OneWindowMenu
-from ui.worker import LatestOnly
+from ui.worker import LatestOnly, Runner
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +23,6 @@ class TargetSource(Protocol):
     def targets(self, unit_id: uuid.UUID) -> list[TargetProgress]: ...
 
     def create_target(self, data: TargetInput) -> uuid.UUID: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: QObject | None = None,
-    ) -> int: ...
 
 
 class TargetsController(QObject):

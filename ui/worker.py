@@ -13,7 +13,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -23,6 +23,19 @@ from services.errors import ConnectionLostError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+
+class Runner(Protocol):
+    """What a controller needs of :class:`BackgroundRunner` (tests pass stand-ins)."""
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+        owner: QObject | None = None,
+    ) -> int: ...
 
 
 class _Relay(QObject):
@@ -170,7 +183,7 @@ class LatestOnly:
     dropped (an error is logged, never lost silently).
     """
 
-    def __init__(self, runner: Any) -> None:
+    def __init__(self, runner: Runner) -> None:
         self._runner = runner
         self._generation = 0
 
