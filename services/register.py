@@ -490,10 +490,15 @@ def _sorted_search_statement(
     :func:`_window_statement` with the same parameters, but selecting the key alone; only
     the window's rows are made afterwards (:func:`_sorted_ids_statement`).
 
-    The text's cases are looked up by id (:func:`services.search.text_candidates`) and
-    sorted, or with ``walk`` the order's index is walked and each case asked whether a
-    member's name matches (:func:`_walks_sort_order` chooses)."""
+    Two plans: the text's cases are looked up by id
+    (:func:`services.search.text_candidates`) and sorted; or the order's index is walked
+    and each case asked whether it matches. PostgreSQL's planner chooses between them
+    (the IN form). SQLite is told (``walk``, chosen by :func:`_walks_sort_order`): the IN
+    form makes it sort, and a walk asks each case in a scalar subquery, which SQLite
+    cannot turn into the IN form."""
     conds = register_conditions(replace(flt, text=""), today=today, correlated=True)
+    candidates = text_candidates(flt.text)
+    assert candidates is not None  # only for a search
     if walk:
         folded = name_prefix(flt.text)
         assert folded is not None  # only for a name
@@ -503,27 +508,29 @@ def _sorted_search_statement(
             .where(t.case_id == CaseSortKey.case_id, t.term >= folded, t.term < folded + PREFIX_END)
             .scalar_subquery()
         )
-        conds.append(member > 0)  # a scalar subquery: SQLite cannot turn it into the IN form
+        conds.append(member > 0)
     else:
-        candidates = text_candidates(flt.text)
-        assert candidates is not None  # only for a search
         conds.append(CaseSortKey.case_id.in_(candidates))
     stmt = _ordered_from(select(CaseSortKey.case_id), sort).where(*conds)
     return _windowed(stmt, actor, sort, descending, first, limit, scope_day)
 
 
-# A name with at least this many search-term entries is found, in a sorted order on
-# SQLite, by walking the order's index (SQLite 3.40, 100,000 cases: "a" 1.1 ms, "lars"
-# 9.8 ms, against 114 and 32 ms by sorting its cases); a rarer one by sorting its cases
-# ("frisk", 425 entries: 9 ms, against 145 ms walking). PostgreSQL's planner chooses
-# between the two itself. Tests set it to 0 to walk every name.
-SORTED_WALK_ENTRIES = 5000
+# On SQLite a name with at least this many search-term entries (about 14 % of the
+# cases at 100,000) is found, in a sorted order, by walking the order's index; a rarer
+# one by sorting its cases. Names cluster in the applicant order (a last name is its
+# key), so a walk for a middling name can pass tens of thousands of cases before its
+# window: 100,000 cases, the key statement alone, walk against sort: "a" (47,000
+# entries) 1.2 against 49 ms, "kar" (14,400) 6.9 against 17, "lind" (11,200) 23
+# against 13, "lund" (6,700) 68 against 9 (docs/performance.md). Tests set it to 0 to
+# walk every name.
+SORTED_WALK_ENTRIES = 14_000
 
 
 def _walks_sort_order(session: Session, flt: RegisterFilter, actor: Actor | None) -> bool:
-    """Whether a search in a sorted order walks the order's index: on SQLite, for a name
-    common enough that a window's worth of its cases comes soon in any order, when no
-    other filter (or a caseworker's own few hundred cases) thins them out."""
+    """Whether a search in a sorted order walks the order's index: for a name common
+    enough that a window's worth of its cases comes soon, when no other filter (or a
+    caseworker's own few hundred cases) thins them out. SQLite only (PostgreSQL's
+    planner chooses)."""
     if session.get_bind().dialect.name != "sqlite":
         return False
     folded = name_prefix(flt.text)
