@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
-from models.codes import MemberRole
+from models.codes import MemberRole, Role
 from services.cases import CaseInput, CaseRef, CaseService, MemberInput
+from services.db import Database
 from services.persons import PersonInput
 
 KARIN = PersonInput(first_name="Karin", last_name="Nyström", personal_id="19780214-3524")
@@ -32,3 +34,40 @@ def make_case(
             **kwargs,  # type: ignore[arg-type]
         )
     )
+
+
+@dataclass(frozen=True)
+class LoginUser:
+    """A user with their own PostgreSQL login role, as ``user add`` makes them."""
+
+    username: str
+    password: str
+    role_name: str
+    user_id: uuid.UUID
+    unit_id: uuid.UUID
+
+
+def add_login_user(db: Database, name: str, role: Role, unit: str) -> LoginUser:
+    """What ``user add`` does on PostgreSQL: the user and their login role, one
+    transaction. The username gets a random tail: login roles are server-wide."""
+    from services import pg_roles
+    from services.audit import Actor
+    from services.users import UserInput, create_user_in
+
+    cli = Actor.cli()
+    password = f"Lösen-{uuid.uuid4().hex[:10]}"
+    username = f"{name}{uuid.uuid4().hex[:6]}"
+    with db.begin() as s:
+        user = create_user_in(
+            s,
+            cli,
+            UserInput(
+                username=username,
+                full_name=name.title(),
+                role=role,
+                unit_name=unit,
+                password=password,
+            ),
+        )
+        role_name = pg_roles.create_login_role(s, cli, user, password)
+        return LoginUser(username, password, role_name, user.id, user.unit_id)

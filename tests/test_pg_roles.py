@@ -37,8 +37,7 @@ from services.errors import NotFoundError
 from services.journal import JournalService, NoteInput
 from services.register import RegisterService
 from services.search import RegisterFilter
-from services.users import UserInput, create_user_in
-from tests.factories import BENGT, KARIN, MARIE, make_case
+from tests.factories import BENGT, KARIN, MARIE, add_login_user, make_case
 
 pytestmark = pytest.mark.postgres
 
@@ -80,23 +79,8 @@ class Server:
 
 def _add_user(db: Database, name: str, role: Role, unit: str) -> Staff:
     """What ``user add`` does: the user and their login role, one transaction."""
-    cli = Actor.cli()
-    password = f"Lösen-{uuid.uuid4().hex[:10]}"
-    username = f"{name}{uuid.uuid4().hex[:6]}"  # login roles are server-wide
-    with db.begin() as s:
-        user = create_user_in(
-            s,
-            cli,
-            UserInput(
-                username=username,
-                full_name=name.title(),
-                role=role,
-                unit_name=unit,
-                password=password,
-            ),
-        )
-        role_name = pg_roles.create_login_role(s, cli, user, password)
-        return Staff(username, password, role_name, user.id)
+    u = add_login_user(db, name, role, unit)
+    return Staff(u.username, u.password, u.role_name, u.user_id)
 
 
 @pytest.fixture

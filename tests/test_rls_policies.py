@@ -49,13 +49,12 @@ from models import (
     contact_entry_member,
 )
 from models.codes import Protection, Role
-from services import pg_roles
 from services.access import case_scope_condition
 from services.audit import LOCAL_TZ, Actor, record
 from services.db import Database, create_db_engine, current_revision, downgrade, open_database
 from services.db import upgrade as db_upgrade
 from services.persons import set_names
-from services.users import UserInput, create_user_in
+from tests.factories import add_login_user
 
 SNAPSHOT = Path(__file__).parent / "data" / "rls" / "access_control_0016.json"
 
@@ -101,23 +100,8 @@ def _admin_url(url: str) -> str:
 
 
 def _add_staff(db: Database, name: str, role: Role, unit: str) -> Staff:
-    cli = Actor.cli()
-    password = f"Lösen-{uuid.uuid4().hex[:10]}"
-    username = f"{name}{uuid.uuid4().hex[:6]}"  # login roles are server-wide
-    with db.begin() as s:
-        user = create_user_in(
-            s,
-            cli,
-            UserInput(
-                username=username,
-                full_name=name.title(),
-                role=role,
-                unit_name=unit,
-                password=password,
-            ),
-        )
-        role_name = pg_roles.create_login_role(s, cli, user, password)
-        return Staff(username, user.id, role, user.unit_id, role_name, password)
+    u = add_login_user(db, name, role, unit)
+    return Staff(u.username, u.user_id, role, u.unit_id, u.role_name, u.password)
 
 
 def _drop_roles(url: str, staff: list[Staff]) -> None:
