@@ -497,8 +497,6 @@ def _sorted_search_statement(
     form makes it sort, and a walk asks each case in a scalar subquery, which SQLite
     cannot turn into the IN form."""
     conds = register_conditions(replace(flt, text=""), today=today, correlated=True)
-    candidates = text_candidates(flt.text)
-    assert candidates is not None  # only for a search
     if walk:
         folded = name_prefix(flt.text)
         assert folded is not None  # only for a name
@@ -510,6 +508,8 @@ def _sorted_search_statement(
         )
         conds.append(member > 0)
     else:
+        candidates = text_candidates(flt.text)
+        assert candidates is not None  # only for a search
         conds.append(CaseSortKey.case_id.in_(candidates))
     stmt = _ordered_from(select(CaseSortKey.case_id), sort).where(*conds)
     return _windowed(stmt, actor, sort, descending, first, limit, scope_day)
