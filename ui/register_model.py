@@ -157,10 +157,12 @@ class _Gone:
 
 _GONE = _Gone()
 # Rows fetched for what a view shows once the register is counted (scrolling, Ctrl+End,
-# a jump): about four screens. A window's cost grows with its rows (each row is a few
-# index seeks), and the user waits for the one that holds the rows on screen; the first
-# window of a filter, shown as the register opens, stays ``WINDOW`` rows.
-SCROLL_WINDOW = 100
+# a jump): two screens of the view, and at least this many rows. A window's cost
+# grows with its rows (each row is a few index seeks, and the worker makes its row and
+# texts), and the user waits for the one that holds the rows on screen; the first
+# window of a filter, shown as the register opens, stays ``WINDOW`` rows. Measured at
+# 100,000 cases (docs/performance.md): SQLite 3.8 -> 1.6 ms a window for 100 -> 50 rows.
+SCROLL_WINDOW = 50
 _WANTED_MAX = 400  # rows asked for and not yet fetched; older requests are forgotten
 
 
@@ -196,6 +198,7 @@ class RegisterModel(QAbstractTableModel):
         self._runner = runner
         self._window = window
         self._scroll_window = scroll_window
+        self._shown = 0  # rows the view last said it shows (request_rows): a window holds two
         self._rows: list[RegisterRow | _Gone | None] = []
         # Each fetched row's 8 cell texts, made in the worker with the window: painting
         # then only indexes a tuple (None where ``_rows`` holds no RegisterRow).
@@ -315,6 +318,7 @@ class RegisterModel(QAbstractTableModel):
         ``now``: start the window at once instead of after the events in hand (a
         paint asks cell by cell and its requests are gathered into one window; a
         caller that knows the whole range needs no gathering)."""
+        self._shown = max(last - first + 1, 0)
         for row in range(max(first, 0), min(last, len(self._rows) - 1) + 1):
             if self._rows[row] is None:
                 self._want(row)
@@ -364,7 +368,7 @@ class RegisterModel(QAbstractTableModel):
 
     def _plan(self, row: int) -> _Fetch:
         """The window that fills the gap around ``row`` from the nearest fetched row."""
-        n, w = len(self._rows), self._scroll_window
+        n, w = len(self._rows), max(self._scroll_window, 2 * self._shown)
         gap_start, gap_end = 0, n
         for begin, end in self._loaded:
             if end <= row:
