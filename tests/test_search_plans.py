@@ -444,3 +444,49 @@ def test_the_term_window_checks_only_its_batch_of_cases_on_postgresql(pg_url: st
         assert ids == reference
     finally:
         db.dispose()
+
+
+@pytest.mark.postgres
+def test_only_the_whole_registers_window_reuses_one_plan_on_postgresql(pg_url: str) -> None:
+    """Scrolling the whole register (a team leader's unit) plans its window statement once
+    and reuses it; a quick filter and a caseworker's register keep a plan made for their
+    own values at every window (services.db sets plan_cache_mode for that)."""
+    from sqlalchemy import text as sql_text
+
+    from services.db import open_database
+
+    db = open_database(pg_url)
+    try:
+        seed_demo(db, Actor.cli(), cases=CASES, seed=23, as_of=AS_OF)
+        with db.begin() as s:
+            users = s.scalars(select(User)).all()
+            leader = next(u for u in users if u.role == Role.TEAM_LEADER.value)
+            worker = next(u for u in users if u.role == Role.CASEWORKER.value)
+        as_leader = Actor(leader.username, Role.TEAM_LEADER, leader.id, "test")
+        as_worker = Actor(worker.username, Role.CASEWORKER, worker.id, "test")
+
+        def plans(actor: Actor, flt: RegisterFilter) -> tuple[int, int, int]:
+            """(windows read, generic plans, custom plans) of 10 scrolled windows."""
+            db.engine.dispose()  # a new connection: no statement prepared yet
+            service = RegisterService(db=db, actor=actor, today=lambda: TODAY)
+            rows, windows = service.window(flt, None, 2, descending=True), 1
+            while rows and windows < 10:
+                rows = service.window(flt, rows[-1].key, 2, descending=True)
+                windows += 1
+            with db.begin() as s:  # the same (only) connection of the pool
+                generic, custom = s.execute(
+                    sql_text(
+                        "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)"
+                        " FROM pg_prepared_statements WHERE statement LIKE '%LIMIT%'"
+                    )
+                ).one()
+            return windows, int(generic), int(custom)
+
+        windows, generic, custom = plans(as_leader, RegisterFilter())
+        assert windows == 10 and generic >= 4 and custom == 0  # prepared from the fifth run on
+        windows, generic, custom = plans(as_leader, RegisterFilter(status=CaseStatus.ONGOING))
+        assert windows == 10 and generic == 0 and custom >= 4
+        windows, generic, custom = plans(as_worker, RegisterFilter())
+        assert windows >= 6 and generic == 0 and custom >= 1
+    finally:
+        db.dispose()
