@@ -40,7 +40,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, func, inspect, select, text
+from sqlalchemy import Engine, Select, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -554,6 +554,8 @@ def register_sql(
     captured: list[Any] = []
 
     def listen(_conn: Any, clause: Any, *args: Any) -> None:
+        if not isinstance(clause, Select):
+            return  # a setting for the statement (the plan's, on PostgreSQL): let it run
         captured.append(_bound(clause, args))
         raise _Captured  # compiled and about to run: enough, it need not run here
 
@@ -594,6 +596,8 @@ def search_statements(
     captured: list[Any] = []
 
     def listen(_conn: Any, clause: Any, *args: Any) -> None:
+        if not isinstance(clause, Select):
+            return  # a setting for the statement (the plan's, on PostgreSQL): let it run
         captured.append(_bound(clause, args))
 
     event.listen(db.engine, "before_execute", listen)

@@ -26,6 +26,7 @@ from models.codes import CaseStatus
 from services.errors import FokusError
 from services.register import RegisterSort
 from services.search import RegisterFilter
+from ui.register_delegate import RegisterDelegate
 from ui.register_model import (
     COL_APPLICANT,
     COL_NUMBER,
@@ -108,6 +109,8 @@ class RegisterController(QObject):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(debounce_ms)
         view.table.setModel(model)
+        self.delegate = RegisterDelegate(model, view.table)  # texts laid out once
+        view.table.setItemDelegate(self.delegate)
         self.paint_hold = PaintHold(view.table, model)
         self._restore()
         self._connect_signals()

@@ -583,6 +583,25 @@ class RegisterModel(QAbstractTableModel):
                 else:
                     slot.setData(value)
 
+    # --- for the register's delegate (ui.register_delegate): a cell as it is painted
+    def cell_texts(self, row: int) -> tuple[str, ...] | None:
+        """Every cell text of ``row``; None while it is not fetched (it is then asked for)."""
+        cells = self._cells[row] if 0 <= row < len(self._cells) else None
+        if cells is None and 0 <= row < len(self._rows) and self._rows[row] is None:
+            self._want(row)  # shown but not fetched: fetch it
+        return cells
+
+    def cell_colour(self, row: int, column: int) -> QColor | None:
+        """A cell's text colour when it is not the view's (a protected person's flags)."""
+        if column != COL_FLAGS or not 0 <= row < len(self._rows):
+            return None
+        value = self._rows[row]
+        return PROTECTED_COLOUR if isinstance(value, RegisterRow) and value.protected else None
+
+    @staticmethod
+    def right_aligned(column: int) -> bool:
+        return column == COL_MONTHS
+
     def _value(self, row: RegisterRow, col: int, role: int) -> Any:
         if role == _DISPLAY:
             return _cell(row, col)

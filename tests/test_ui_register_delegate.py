@@ -1,0 +1,162 @@
+"""The register's delegate (ui.register_delegate) against Qt's own, pixel by pixel.
+
+The table is the real register table over a real seeded SQLite file; each cell
+is painted once with Qt's QStyledItemDelegate (which reads the model's
+``multiData``) and then with the register's delegate, first with texts never
+seen (drawn directly) and again (drawn from the laid-out cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
+from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate, QStyleOptionViewItem
+
+from services.audit import Actor
+from services.db import Database, open_database
+from services.demo import seed_demo
+from services.register import RegisterService
+from services.search import RegisterFilter
+from ui.register_delegate import RegisterDelegate, TextCache
+from ui.register_model import COL_FLAGS, COL_MONTHS, RegisterModel
+from ui.register_view import RegisterView
+from ui.worker import BackgroundRunner
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("propagateSizeHints"),
+]
+
+AS_OF = date(2026, 6, 30)
+WAIT = 10_000
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Iterator[Database]:
+    db = open_database(f"sqlite:///{tmp_path / 'delegate.db'}")
+    seed_demo(db, Actor.cli(), cases=300, seed=7, as_of=AS_OF)
+    yield db
+    db.dispose()
+
+
+def _table(qtbot, db: Database, runner: BackgroundRunner) -> tuple[RegisterView, RegisterModel]:  # type: ignore[no-untyped-def]
+    view = RegisterView()
+    qtbot.addWidget(view)
+    model = RegisterModel(source=RegisterService(db=db, today=lambda: AS_OF), runner=runner)
+    view.table.setModel(model)
+    view.resize(1400, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    model.set_filter(RegisterFilter())
+    qtbot.waitUntil(lambda: model.rowCount() > 0 and not model.loading, timeout=WAIT)
+    return view, model
+
+
+def _cells(view: RegisterView, model: RegisterModel) -> list[QModelIndex]:
+    table = view.table
+    first, last = table.rowAt(0), table.rowAt(table.viewport().height() - 1)
+    return [model.index(r, c) for r in range(first, last + 1) for c in range(model.columnCount())]
+
+
+def _same(a: QImage, b: QImage, view: RegisterView, index: QModelIndex) -> bool:
+    rect = view.table.visualRect(index)
+    return a.copy(rect) == b.copy(rect)
+
+
+def _fits(view: RegisterView, index: QModelIndex) -> bool:
+    width = view.table.visualRect(index).width() - 6  # the style's text margins
+    return QFontMetricsF(view.table.font()).horizontalAdvance(index.data()) <= width
+
+
+def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    view, model = _table(qtbot, seeded, runner)
+    table = view.table
+    protected = next(r for r in range(model.rowCount()) if model.row_at(r).protected)  # type: ignore[union-attr]
+    table.scrollTo(model.index(protected, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+    table.selectRow(protected + 1)  # the selection's colours too
+    table.setFocus()
+    qtbot.waitUntil(table.hasFocus, timeout=WAIT)
+    table.setItemDelegate(QStyledItemDelegate(table))
+    theirs = table.viewport().grab().toImage()
+    ours = RegisterDelegate(model, table)
+    table.setItemDelegate(ours)
+    first = table.viewport().grab().toImage()  # texts never seen: drawn directly
+    again = table.viewport().grab().toImage()  # the same texts: from the cache
+    assert len(ours.texts) > 0
+    cells = _cells(view, model)
+    fitting = [i for i in cells if _fits(view, i)]
+    assert len(fitting) > 100 and any(i.column() == COL_MONTHS for i in fitting)
+    assert any(i.row() == protected and i.column() == COL_FLAGS for i in fitting)
+    for index in fitting:
+        assert _same(theirs, first, view, index), (index.row(), index.column(), index.data())
+        assert _same(theirs, again, view, index), (index.row(), index.column(), index.data())
+    # The comparison can fail: a cell of the same column with another text differs.
+    one = fitting[0]
+    other = next(i for i in fitting if i.column() == one.column() and i.data() != one.data())
+    assert theirs.copy(table.visualRect(one)) != first.copy(table.visualRect(other))
+
+
+def test_a_text_too_wide_is_elided_to_fit(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    view, model = _table(qtbot, seeded, runner)
+    table = view.table
+    delegate = RegisterDelegate(model, table)
+    table.setItemDelegate(delegate)
+    table.horizontalHeader().resizeSection(1, 60)  # the applicant's name
+    for _ in range(2):  # drawn directly, then laid out
+        table.viewport().grab()
+    name = model.index(table.rowAt(0), 1).data()
+    width = table.visualRect(model.index(table.rowAt(0), 1)).width() - 6
+    shown = delegate.texts.get((name, width))
+    assert shown is not None
+    text = shown if isinstance(shown, str) else shown.text()
+    assert text.endswith("…") and name.startswith(text[:-1]) and len(text) < len(name)
+    assert QFontMetricsF(table.font()).horizontalAdvance(text) <= width
+
+
+def test_a_new_font_forgets_the_laid_out_texts(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    view, model = _table(qtbot, seeded, runner)
+    table = view.table
+    delegate = RegisterDelegate(model, table)
+    table.setItemDelegate(delegate)
+    table.viewport().grab()
+    assert len(delegate.texts) > 0
+    font = QFont(table.font())
+    font.setPointSize(font.pointSize() + 4)
+    table.setFont(font)
+    assert len(delegate.texts) == 0
+
+
+def test_painting_an_unfetched_row_asks_for_it(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+    view, model = _table(qtbot, seeded, runner)
+    table = view.table
+    delegate = RegisterDelegate(model, table)
+    model.set_total(RegisterFilter(), 300)
+    assert not model.is_loaded(250)
+    option = QStyleOptionViewItem()
+    table.initViewItemOption(option)
+    option.rect = QRect(0, 0, 130, 24)
+    image = QImage(130, 24, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    delegate.paint(painter, option, model.index(250, 0))  # nothing to draw yet: asked for
+    painter.end()
+    qtbot.waitUntil(lambda: model.is_loaded(250) and not model.loading, timeout=WAIT)
+    assert model.index(250, 0).data() == model.row_at(250).case_number  # type: ignore[union-attr]
+
+
+def test_the_text_cache_keeps_two_generations() -> None:
+    cache = TextCache(limit=3)
+    for i in range(10):
+        cache.put((f"t{i}", 100), f"t{i}")
+    assert len(cache) <= 6
+    assert cache.get(("t9", 100)) == "t9" and cache.get(("t0", 100)) is None
+    found = cache.get(("t7", 100))  # in the older generation: moved to the newer
+    assert found == "t7"
+    for i in range(10, 13):
+        cache.put((f"t{i}", 100), f"t{i}")
+    assert cache.get(("t7", 100)) == "t7"  # kept, having been used
+    assert Qt.TextElideMode.ElideRight  # the mode the delegate elides with
