@@ -113,7 +113,7 @@ def test_a_text_too_wide_is_elided_to_fit(qtbot, seeded, runner) -> None:  # typ
     width = table.visualRect(model.index(table.rowAt(0), 1)).width() - 6
     shown = delegate.texts.get((name, width))
     assert shown is not None
-    text = shown if isinstance(shown, str) else shown.text()
+    text = shown[0] if isinstance(shown, tuple) else shown.text()
     assert text.endswith("…") and name.startswith(text[:-1]) and len(text) < len(name)
     assert QFontMetricsF(table.font()).horizontalAdvance(text) <= width
 

@@ -7,11 +7,15 @@ that paint was about half of what the user waits for a window of rows
 texts the worker made with the window (:meth:`RegisterModel.cell_texts
 <ui.register_model.RegisterModel.cell_texts>`), and:
 
-* a text seen for the first time (a name, a personnummer, a case number) is
-  elided if it must be and drawn directly;
-* a text seen again (a status, a household, the months, the flags, a
-  caseworker, or any row painted again) is drawn from a :class:`QStaticText`
-  laid out once and kept (:class:`TextCache`).
+* a text only ever seen in one row (a name, a personnummer, a case number) is
+  elided once if it must be and drawn directly, however often it is painted;
+* a text seen in a second row (a status, a household, the months, the flags, a
+  caseworker) is drawn from then on from a :class:`QStaticText` laid out once
+  and kept (:class:`TextCache`).
+
+Laying a text out costs more than drawing it once, so only texts that repeat
+across rows are laid out: painting a screen of search results again (as a
+search's first rows, then its count, arrive) lays out nothing new.
 
 What it draws is what Qt's item delegate draws for these cells, pixel for pixel
 where the text fits (tested): the style's item background (alternating rows,
@@ -73,22 +77,23 @@ class CellTexts(Protocol):
 
 
 _Key = tuple[str, int]  # a text and the width it is shown in
+_Once = tuple[str, int]  # a text not laid out: as shown (elided), the first row it was in
 
 
 class TextCache:
     """Texts by (text, width), elided to fit, in two generations of at most ``limit``.
 
-    :meth:`seen` tells whether a text has been asked for before; only then is it
-    laid out as a :class:`QStaticText` (:meth:`laid_out`): a text shown once
-    (a name while scrolling) costs no layout to keep. A lookup that finds the
-    older generation moves the entry into the newer; when the newer is full it
-    becomes the older. Memory stays bounded, and a lookup needs no bookkeeping.
+    An entry is a laid-out :class:`QStaticText`, or a text not laid out (as shown,
+    and the row it was first seen in; see :class:`RegisterDelegate`). A lookup
+    that finds the older generation moves the entry into the newer; when the
+    newer is full it becomes the older. Memory stays bounded, and a lookup needs
+    no bookkeeping.
     """
 
     def __init__(self, limit: int = CACHE_TEXTS) -> None:
         self._limit = max(limit, 1)
-        self._new: dict[_Key, QStaticText | str] = {}
-        self._old: dict[_Key, QStaticText | str] = {}
+        self._new: dict[_Key, QStaticText | _Once] = {}
+        self._old: dict[_Key, QStaticText | _Once] = {}
 
     def __len__(self) -> int:
         return len(self._new) + len(self._old)
@@ -97,8 +102,9 @@ class TextCache:
         self._new.clear()
         self._old.clear()
 
-    def get(self, key: _Key) -> QStaticText | str | None:
-        """The laid-out text, the elided string of a text seen once, or None if unseen."""
+    def get(self, key: _Key) -> QStaticText | _Once | None:
+        """The laid-out text, a text not laid out (its elided string and the first row it
+        was in), or None if unseen."""
         found = self._new.get(key)
         if found is None:
             found = self._old.pop(key, None)
@@ -106,10 +112,10 @@ class TextCache:
                 self._put(key, found)
         return found
 
-    def put(self, key: _Key, value: QStaticText | str) -> None:
+    def put(self, key: _Key, value: QStaticText | _Once) -> None:
         self._put(key, value)
 
-    def _put(self, key: _Key, value: QStaticText | str) -> None:
+    def _put(self, key: _Key, value: QStaticText | _Once) -> None:
         if len(self._new) >= self._limit:
             self._old, self._new = self._new, {}
         self._new[key] = value
@@ -172,16 +178,18 @@ class RegisterDelegate(QStyledItemDelegate):
             top = rect.y() + (rect.height() - self._height) // 2  # as Qt's delegate aligns it
             key = (text, width)
             found = self.texts.get(key)
-            if found is None or found.__class__ is str:  # unseen, or seen once
-                shown = found or self._metrics.elidedText(text, _ELIDE, width)
-                if found is None:
-                    self.texts.put(key, shown)  # seen once: laid out if it comes again
+            if found is None or found.__class__ is tuple:  # not laid out
+                if found is None:  # never seen: elided if it must be, drawn directly
+                    found = (self._metrics.elidedText(text, _ELIDE, width), row)
+                    self.texts.put(key, found)
+                shown, first_row = found  # type: ignore[misc]
+                if first_row == row:  # only ever in this row (a name): drawn directly
                     x = rect.x() + margin
                     if self._model.right_aligned(column):
                         x += width - self._metrics.horizontalAdvance(shown)
                     painter.drawText(QPointF(x, top + self._ascent), shown)
                     return self._focus(painter, option, state)
-                found = _static(shown, option.font)  # type: ignore[attr-defined]
+                found = _static(shown, option.font)  # in another row too: laid out, kept  # type: ignore[attr-defined]
                 self.texts.put(key, found)
             x = rect.x() + margin
             if self._model.right_aligned(column):
