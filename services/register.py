@@ -70,7 +70,12 @@ from services.search import (
 from services.search import _eighteen_years_before as eighteen_years_before
 from services.text import PREFIX_END
 
-WINDOW = 200
+# The rows a filter's first window brings, before the register is counted: a tall
+# screen's worth and some to scroll into (a taller view asks for more, in windows of
+# this size, until the count arrives; then two screens at a time). 200 until
+# 2026-12-07: a search's first rows cost 14-19 ms for 200 of them at 100,000 cases
+# on PostgreSQL, 9-16 ms for 52 (docs/performance.md).
+WINDOW = 64
 
 # The key of a row in the register's order: (number_year, number_seq) in case-number
 # order, (sort key, case id) in the applicant orders. Windows continue after a key.

@@ -22,7 +22,7 @@ from services.audit import Actor
 from services.auth import SessionUser, demo_login
 from services.db import Database, open_database
 from services.demo import seed_demo
-from services.register import RegisterRow, RegisterService, RegisterSort
+from services.register import WINDOW, RegisterRow, RegisterService, RegisterSort
 from services.search import RegisterFilter, search_cases
 from ui.i18n import format_count
 from ui.register_model import (
@@ -161,11 +161,11 @@ def test_model_holds_one_window_and_fetches_more(qtbot, seeded, runner) -> None:
     model.rowsInserted.connect(lambda *_: model.canFetchMore() and model.fetchMore())
     model.set_filter(RegisterFilter())
     qtbot.waitUntil(lambda: model.rowCount() > 0, timeout=WAIT)
-    assert model.rowCount() == 200 < CASES
+    assert model.rowCount() == WINDOW < CASES
     assert model.canFetchMore()
     with qtbot.waitSignal(model.rowsInserted, timeout=WAIT):
         model.fetchMore()
-    assert model.rowCount() == 400
+    assert model.rowCount() == 2 * WINDOW
     rows = _fetch_all(qtbot, model)
     assert len(rows) == CASES
     assert not model.canFetchMore()
@@ -337,7 +337,7 @@ def test_sorting_by_case_number_runs_in_sql(qtbot, seeded, state, runner) -> Non
     assert parts.model.row_at(0).key < newest
     # Every case has a row (the count is kept), one window of them fetched.
     assert parts.model.rowCount() == CASES
-    assert parts.model.first_missing() == 200
+    assert parts.model.first_missing() == WINDOW
     # Columns worked out per window do not sort: the indicator stays where it was.
     header.setSortIndicator(COL_HOUSEHOLD, Qt.SortOrder.AscendingOrder)
     assert header.sortIndicatorSection() == COL_NUMBER
@@ -453,8 +453,8 @@ def test_register_on_postgresql(qtbot, pg_url, state, runner) -> None:  # type: 
         from ui.startup import database_label
 
         assert database_label(db).startswith("PostgreSQL: postgresql+psycopg://")
-        assert parts.model.rowCount() == 450  # a row for every case, the first 200 fetched
-        assert parts.model.first_missing() == 200
+        assert parts.model.rowCount() == 450  # a row for every case, the first WINDOW fetched
+        assert parts.model.first_missing() == WINDOW
         rows = _fetch_all(qtbot, parts.model)
         assert len({r.key for r in rows}) == 450
         name = next(r for r in rows if any(c in r.applicant_name for c in "ÅÄÖ")).applicant_name
@@ -590,7 +590,7 @@ class _Recording:
         self.service = service
         self.calls: list[dict[str, object]] = []
 
-    def window(self, flt, after_key=None, limit=200, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+    def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
         self.calls.append({"after": after_key, "limit": limit, "desc": descending, "skip": skip})
         return self.service.window(
             flt, after_key, limit, descending=descending, skip=skip, sort=sort
@@ -614,7 +614,7 @@ def test_sparse_model_ctrl_end_fetches_only_the_last_window(qtbot, seeded, state
     parts = _open(qtbot, seeded, state, runner, source=source)
     model, table = parts.model, parts.window.register.table
     assert parts.register.last_count == CASES == model.rowCount() == model.total
-    assert model.first_missing() == 200 and model.row_at(200) is None
+    assert model.first_missing() == WINDOW and model.row_at(WINDOW) is None
     parts.window.resize(900, 600)
     parts.window.show()
     qtbot.waitExposed(parts.window)
@@ -643,7 +643,7 @@ def test_sparse_model_ctrl_end_fetches_only_the_last_window(qtbot, seeded, state
     assert len(source.calls) == 1 and source.calls[0]["skip"] > 0
     loaded = [i for i in range(CASES) if model.row_at(i) is not None]
     assert all(model.row_at(i) == expected[i] for i in loaded)  # each in its place
-    assert 200 + 2 * SCROLL_WINDOW <= len(loaded) < CASES
+    assert WINDOW + 2 * SCROLL_WINDOW <= len(loaded) < CASES
 
     # The rest, filled in from the neighbours: every case once, in order.
     assert _fetch_all(qtbot, model) == expected
@@ -675,7 +675,7 @@ def test_sparse_model_a_short_window_leaves_rows_empty_and_asks_no_more(
     calls = []
 
     class Shrinking:
-        def window(self, flt, after_key=None, limit=200, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+        def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
             calls.append(after_key)
             rows = service.window(flt, after_key, limit, descending=descending, skip=skip)
             first_window = after_key is None and descending
@@ -685,10 +685,10 @@ def test_sparse_model_a_short_window_leaves_rows_empty_and_asks_no_more(
     model.set_filter(RegisterFilter())
     qtbot.waitUntil(lambda: model.rowCount() > 0 and not model.loading, timeout=WAIT)
     model.set_total(RegisterFilter(), CASES)
-    model.request_rows(200, 200)
+    model.request_rows(WINDOW, WINDOW)
     qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
-    emptied = 200 + SCROLL_WINDOW - 1  # the window's last row: the shrunk window left it empty
-    assert model.row_at(200) is not None and model.row_at(emptied) is None
+    emptied = WINDOW + SCROLL_WINDOW - 1  # the window's last row: the shrunk window left it empty
+    assert model.row_at(WINDOW) is not None and model.row_at(emptied) is None
     n = len(calls)
     model.request_rows(emptied, emptied)
     assert model.index(emptied, 0).data() is None
@@ -725,9 +725,9 @@ def test_scrolling_onto_unfetched_rows_paints_them_once_when_they_arrive(
     model, table = parts.model, parts.window.register.table
     hold = parts.register.paint_hold
     hold.set_limit(WAIT)  # however slow this machine: the hold ends with the rows, not before
-    assert model.total == CASES and model.first_missing() == 200
+    assert model.total == CASES and model.first_missing() == WINDOW
     log = _PaintLog(table, model)
-    for target in (200, 400, 700):  # scrolled onto, in turn, each an unfetched row
+    for target in (WINDOW, 400, 700):  # scrolled onto, in turn, each an unfetched row
         qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
         log.paints.clear()
         table.scrollTo(model.index(target, 0), QAbstractItemView.ScrollHint.PositionAtTop)
@@ -752,7 +752,7 @@ def test_a_slow_window_shows_the_empty_rows_after_the_hold(qtbot, seeded, state,
     service = _service(seeded)
 
     class Slow:
-        def window(self, flt, after_key=None, limit=200, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+        def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
             if after_key is not None or skip:
                 gate.wait(WAIT / 1000)
             return service.window(
@@ -828,7 +828,7 @@ def test_the_count_waits_for_the_first_window_and_a_superseded_filter_is_not_cou
     events: list[tuple[str, str]] = []
 
     class Ordered:
-        def window(self, flt, after_key=None, limit=200, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+        def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
             assert gate.wait(WAIT / 1000), "the test never opened the gate"
             rows = service.window(
                 flt, after_key, limit, descending=descending, skip=skip, sort=sort

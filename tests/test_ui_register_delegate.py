@@ -76,7 +76,14 @@ def _fits(view: RegisterView, index: QModelIndex) -> bool:
 def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
     view, model = _table(qtbot, seeded, runner)
     table = view.table
+    while not any(model.row_at(r).protected for r in range(model.rowCount())):  # type: ignore[union-attr]
+        assert model.canFetchMore()
+        model.fetchMore()
+        qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
+    model.fetchMore()  # rows after it to fill the screen
+    qtbot.waitUntil(lambda: not model.loading, timeout=WAIT)
     protected = next(r for r in range(model.rowCount()) if model.row_at(r).protected)  # type: ignore[union-attr]
+    assert protected + 30 < model.rowCount()
     table.scrollTo(model.index(protected, 0), QAbstractItemView.ScrollHint.PositionAtTop)
     table.selectRow(protected + 1)  # the selection's colours too
     table.setFocus()

@@ -160,7 +160,7 @@ _GONE = _Gone()
 # a jump): two screens of the view, and at least this many rows. A window's cost
 # grows with its rows (each row is a few index seeks, and the worker makes its row and
 # texts), and the user waits for the one that holds the rows on screen; the first
-# window of a filter, shown as the register opens, stays ``WINDOW`` rows. Measured at
+# window of a filter, shown as the register opens, is ``WINDOW`` rows. Measured at
 # 100,000 cases (docs/performance.md): SQLite 3.8 -> 1.6 ms a window for 100 -> 50 rows.
 SCROLL_WINDOW = 50
 _WANTED_MAX = 400  # rows asked for and not yet fetched; older requests are forgotten
