@@ -48,6 +48,7 @@ _ENABLED = QStyle.StateFlag.State_Enabled.value
 _ACTIVE = QStyle.StateFlag.State_Active.value
 _HAS_FOCUS = QStyle.StateFlag.State_HasFocus.value
 _FOCUS_STATE = QStyle.StateFlag.State_KeyboardFocusChange | QStyle.StateFlag.State_Item
+_PEN_STATE = _SELECTED | _ENABLED | _ACTIVE  # what a text's colour depends on
 _PANEL = QStyle.PrimitiveElement.PE_PanelItemViewItem
 _FOCUS = QStyle.PrimitiveElement.PE_FrameFocusRect
 _FOCUS_MARGIN = QStyle.PixelMetric.PM_FocusFrameHMargin
@@ -59,7 +60,7 @@ _NORMAL, _INACTIVE, _DISABLED = (
     QPalette.ColorGroup.Disabled,
 )
 _ELIDE = Qt.TextElideMode.ElideRight
-_FORGETTING = (QEvent.Type.FontChange, QEvent.Type.StyleChange)
+_FORGETTING = (QEvent.Type.FontChange, QEvent.Type.StyleChange, QEvent.Type.PaletteChange)
 
 # Texts kept laid out: every repeated one, and a few screens of the rest. When the
 # newer generation is full the older is dropped (TextCache).
@@ -138,12 +139,15 @@ class RegisterDelegate(QStyledItemDelegate):
         self._margin = 0
         self._ascent = 0.0
         self._height = 0
+        self._right: frozenset[int] = frozenset()  # the right-aligned columns
+        self._pens: dict[int, QColor] = {}  # text colours by (selected, enabled, active)
         view.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         # Qt may ask before __init__ has set _view (QObject's own events): nothing to forget.
         if watched is getattr(self, "_view", None) and event.type() in _FORGETTING:
             self.texts.clear()
+            self._pens.clear()
             self._style = None
         return False
 
@@ -156,6 +160,10 @@ class RegisterDelegate(QStyledItemDelegate):
         self._metrics = QFontMetricsF(option.font)  # type: ignore[attr-defined]
         self._ascent = self._metrics.ascent()
         self._height = math.ceil(self._ascent + self._metrics.descent())  # as QTextLine's
+        model = self._view.model()
+        columns = model.columnCount() if model is not None else 0
+        self._right = frozenset(c for c in range(columns) if self._model.right_aligned(c))
+        self._pens.clear()
         return style
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
@@ -167,15 +175,19 @@ class RegisterDelegate(QStyledItemDelegate):
         cells = self._model.cell_texts(row)  # a row not fetched yet is asked for
         text = cells[column] if cells is not None else ""
         if text:
-            rect = option.rect  # type: ignore[attr-defined]
+            x, y, w, h = option.rect.getRect()  # type: ignore[attr-defined]
             margin = self._margin
-            width = rect.width() - 2 * margin
+            width = w - 2 * margin
             colour = None if state & _SELECTED else self._model.cell_colour(row, column)
             if colour is None:
-                role = _HIGHLIGHTED_TEXT if state & _SELECTED else _TEXT
-                colour = option.palette.color(_colour_group(state), role)  # type: ignore[attr-defined]
+                colour = self._pens.get(state & _PEN_STATE)
+                if colour is None:
+                    role = _HIGHLIGHTED_TEXT if state & _SELECTED else _TEXT
+                    colour = option.palette.color(_colour_group(state), role)  # type: ignore[attr-defined]
+                    self._pens[state & _PEN_STATE] = colour
             painter.setPen(colour)
-            top = rect.y() + (rect.height() - self._height) // 2  # as Qt's delegate aligns it
+            x += margin
+            top = y + (h - self._height) // 2  # as Qt's delegate aligns it
             key = (text, width)
             found = self.texts.get(key)
             if found is None or found.__class__ is tuple:  # not laid out
@@ -184,15 +196,13 @@ class RegisterDelegate(QStyledItemDelegate):
                     self.texts.put(key, found)
                 shown, first_row = found  # type: ignore[misc]
                 if first_row == row:  # only ever in this row (a name): drawn directly
-                    x = rect.x() + margin
-                    if self._model.right_aligned(column):
+                    if column in self._right:
                         x += width - self._metrics.horizontalAdvance(shown)
                     painter.drawText(QPointF(x, top + self._ascent), shown)
                     return self._focus(painter, option, state)
                 found = _static(shown, option.font)  # in another row too: laid out, kept  # type: ignore[attr-defined]
                 self.texts.put(key, found)
-            x = rect.x() + margin
-            if self._model.right_aligned(column):
+            if column in self._right:
                 x += width - found.size().width()  # type: ignore[union-attr]
             painter.drawStaticText(QPointF(x, top), found)  # type: ignore[arg-type]
         self._focus(painter, option, state)
