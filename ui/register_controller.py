@@ -26,7 +26,7 @@ from models.codes import CaseStatus
 from services.errors import FokusError
 from services.register import RegisterSort
 from services.search import RegisterFilter
-from ui.register_delegate import RegisterDelegate
+from ui.register_delegate import CellBackground, RegisterTexts
 from ui.register_model import (
     COL_APPLICANT,
     COL_NUMBER,
@@ -109,8 +109,10 @@ class RegisterController(QObject):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(debounce_ms)
         view.table.setModel(model)
-        self.delegate = RegisterDelegate(model, view.table)  # texts laid out once
-        view.table.setItemDelegate(self.delegate)
+        # Qt draws the cells without their data; one pass draws the texts (laid out once).
+        view.table.setItemDelegate(CellBackground(view.table))
+        self.texts = RegisterTexts(model, view.table)
+        view.table.paint_texts = self.texts.paint
         self.paint_hold = PaintHold(view.table, model)
         self._restore()
         self._connect_signals()

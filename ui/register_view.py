@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import QRect, Signal
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -23,9 +26,22 @@ from models.codes import STATUS_LABELS
 
 
 class RegisterTable(QTableView):
-    """The register's table; tells, before the rows move, which rows a scroll will show."""
+    """The register's table; tells, before the rows move, which rows a scroll will show.
+
+    ``paint_texts``, when set, draws the cells' texts after Qt has drawn the cells (of
+    the area being painted): see :mod:`ui.register_delegate`.
+    """
 
     about_to_scroll = Signal(int, int)  # first and last row shown once the scroll is done
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.paint_texts: Callable[[QRect], None] | None = None
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if self.paint_texts is not None:
+            self.paint_texts(event.rect())
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt's name
         if dy:
