@@ -3,8 +3,8 @@
 The table is the real register table over a real seeded SQLite file; each cell
 is painted once with Qt's QStyledItemDelegate (which reads the model's
 ``multiData``) and then as the register paints it (Qt's delegate without the
-data, then one pass for the texts), first with texts never seen (drawn
-directly) and again (drawn from the laid-out cache).
+data, then one pass for the texts), first with texts never seen and again
+(from the kept texts).
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner) -> No
     table.paint_texts = None
     theirs = table.viewport().grab().toImage()
     ours = _ours(view, model)
-    first = table.viewport().grab().toImage()  # texts never seen: drawn directly
-    again = table.viewport().grab().toImage()  # the same texts: from the cache
+    first = table.viewport().grab().toImage()  # texts never seen: elided, kept
+    again = table.viewport().grab().toImage()  # the same texts: as kept
     assert len(ours.texts) > 0
     cells = _cells(view, model)
     fitting = [i for i in cells if _fits(view, i)]
@@ -129,13 +129,12 @@ def test_a_text_too_wide_is_elided_to_fit(qtbot, seeded, runner) -> None:  # typ
     table = view.table
     delegate = _ours(view, model)
     table.horizontalHeader().resizeSection(1, 60)  # the applicant's name
-    for _ in range(2):  # drawn directly, then laid out
-        table.viewport().grab()
+    table.viewport().grab()
     name = model.index(table.rowAt(0), 1).data()
     width = table.visualRect(model.index(table.rowAt(0), 1)).width() - 6
     shown = delegate.texts.get((name, width))
     assert shown is not None
-    text = shown[0] if isinstance(shown, tuple) else shown.text()
+    text = shown
     assert text.endswith("…") and name.startswith(text[:-1]) and len(text) < len(name)
     assert QFontMetricsF(table.font()).horizontalAdvance(text) <= width
 

@@ -12,13 +12,8 @@ So the register's table paints in two parts:
 * :class:`RegisterTexts` then draws the texts of the cells being painted, in
   one pass over them (``RegisterTable.paintEvent``), from the texts the worker
   made with the window (:meth:`RegisterModel.cell_texts
-  <ui.register_model.RegisterModel.cell_texts>`). A text only ever seen in one
-  row (a name, a personnummer, a case number) is elided once if it must be and
-  drawn directly; a text seen in a second row (a status, a household, the
-  months, the flags, a caseworker) is drawn from then on from a
-  :class:`QStaticText` laid out once and kept (:class:`TextCache`). Laying a
-  text out costs more than drawing it once, so a screen painted again (a
-  search's rows, then its count) lays out nothing new.
+  <ui.register_model.RegisterModel.cell_texts>`), each elided once if it must
+  be and kept (:class:`TextCache`).
 
 What it shows is what Qt's item delegate shows for these cells, pixel for pixel
 where the text fits (tested): the text in the Text or HighlightedText colour of
@@ -26,6 +21,10 @@ the view's colour group (red in a protected person's flags cell), vertically
 centred in the cell, the style's text margin, the months right-aligned, a text
 too wide elided at the right. The model still answers ``data`` and
 ``multiData`` for everyone else (accessibility, tests).
+
+Texts are drawn with ``QPainter.drawText``. Kept ``QStaticText`` layouts for the
+repeated texts drew about 2 µs a cell faster, but two of eight test runs
+crashed in ``drawStaticText`` (a segmentation fault whose cause was not found).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ import math
 from typing import Protocol
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPointF, QRect, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette, QStaticText, QTransform
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -49,8 +48,8 @@ _NORMAL, _INACTIVE, _DISABLED = (
 _ELIDE = Qt.TextElideMode.ElideRight
 _FORGETTING = (QEvent.Type.FontChange, QEvent.Type.StyleChange, QEvent.Type.PaletteChange)
 
-# Texts kept laid out: every repeated one, and a few screens of the rest. When the
-# newer generation is full the older is dropped (TextCache).
+# Texts kept as shown (elided): a few screens of them. When the newer generation is
+# full the older is dropped (TextCache).
 CACHE_TEXTS = 2000
 
 
@@ -65,23 +64,21 @@ class CellTexts(Protocol):
 
 
 _Key = tuple[str, int]  # a text and the width it is shown in
-_Once = tuple[str, int]  # a text not laid out: as shown (elided), the first row it was in
 
 
 class TextCache:
-    """Texts by (text, width), elided to fit, in two generations of at most ``limit``.
+    """Texts as shown (elided to fit) by (text, width), in two generations of at most
+    ``limit``.
 
-    An entry is a laid-out :class:`QStaticText`, or a text not laid out (as shown,
-    and the row it was first seen in; see :class:`RegisterTexts`). A lookup
-    that finds the older generation moves the entry into the newer; when the
-    newer is full it becomes the older. Memory stays bounded, and a lookup needs
-    no bookkeeping.
+    A lookup that finds the older generation moves the entry into the newer;
+    when the newer is full it becomes the older. Memory stays bounded, and a
+    lookup needs no bookkeeping.
     """
 
     def __init__(self, limit: int = CACHE_TEXTS) -> None:
         self._limit = max(limit, 1)
-        self._new: dict[_Key, QStaticText | _Once] = {}
-        self._old: dict[_Key, QStaticText | _Once] = {}
+        self._new: dict[_Key, str] = {}
+        self._old: dict[_Key, str] = {}
 
     def __len__(self) -> int:
         return len(self._new) + len(self._old)
@@ -90,9 +87,8 @@ class TextCache:
         self._new.clear()
         self._old.clear()
 
-    def get(self, key: _Key) -> QStaticText | _Once | None:
-        """The laid-out text, a text not laid out (its elided string and the first row it
-        was in), or None if unseen."""
+    def get(self, key: _Key) -> str | None:
+        """The text as shown, or None if unseen."""
         found = self._new.get(key)
         if found is None:
             found = self._old.pop(key, None)
@@ -100,10 +96,10 @@ class TextCache:
                 self._put(key, found)
         return found
 
-    def put(self, key: _Key, value: QStaticText | _Once) -> None:
+    def put(self, key: _Key, value: str) -> None:
         self._put(key, value)
 
-    def _put(self, key: _Key, value: QStaticText | _Once) -> None:
+    def _put(self, key: _Key, value: str) -> None:
         if len(self._new) >= self._limit:
             self._old, self._new = self._new, {}
         self._new[key] = value
@@ -193,8 +189,10 @@ class RegisterTexts(QObject):
         selection, root = table.selectionModel(), table.rootIndex()
         vertical = table.verticalHeader()
         texts, metrics, right = self.texts, self._metrics, self._right
-        ascent, font = self._ascent, table.font()
+        ascent = self._ascent
         painter = QPainter(table.viewport())
+        if not painter.isActive():  # not in a paint of the viewport: nothing to draw on
+            return
         try:
             for row in range(first, last + 1):
                 cells = model.cell_texts(row)  # a row not fetched yet is asked for
@@ -213,34 +211,15 @@ class RegisterTexts(QObject):
                     if colour is not None:
                         painter.setPen(colour)
                     key = (text, width)
-                    found = texts.get(key)
-                    if found is None or found.__class__ is tuple:  # not laid out
-                        if found is None:  # never seen: elided if it must be
-                            found = (metrics.elidedText(text, _ELIDE, width), row)
-                            texts.put(key, found)
-                        shown, first_row = found  # type: ignore[misc]
-                        if first_row == row:  # only ever in this row (a name): drawn directly
-                            left = x
-                            if column in right:
-                                left += width - metrics.horizontalAdvance(shown)
-                            painter.drawText(QPointF(left, top + ascent), shown)
-                            if colour is not None:
-                                painter.setPen(pen)
-                            continue
-                        found = _static(shown, font)  # in another row too: laid out, kept
-                        texts.put(key, found)
+                    shown = texts.get(key)
+                    if shown is None:  # never seen: elided if it must be, and kept
+                        shown = metrics.elidedText(text, _ELIDE, width)
+                        texts.put(key, shown)
                     left = x
                     if column in right:
-                        left += width - found.size().width()  # type: ignore[union-attr]
-                    painter.drawStaticText(QPointF(left, top), found)  # type: ignore[arg-type]
+                        left += width - metrics.horizontalAdvance(shown)
+                    painter.drawText(QPointF(left, top + ascent), shown)
                     if colour is not None:
                         painter.setPen(pen)
         finally:
             painter.end()
-
-
-def _static(text: str, font: QFont) -> QStaticText:
-    static = QStaticText(text)
-    static.setTextFormat(Qt.TextFormat.PlainText)
-    static.prepare(QTransform(), font)
-    return static
