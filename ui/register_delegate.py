@@ -23,7 +23,7 @@ too wide elided at the right. The model still answers ``data`` and
 ``multiData`` for everyone else (accessibility, tests).
 
 Texts are drawn with ``QPainter.drawText``. Kept ``QStaticText`` layouts for the
-repeated texts drew about 2 µs a cell faster, but two of eight test runs
+repeated texts drew about 2 µs a cell faster, but two of seven test runs
 crashed in ``drawStaticText`` (a segmentation fault whose cause was not found).
 """
 
