@@ -55,6 +55,10 @@ JUMP_TIMEOUT_S = 150.0
 FETCH_BUDGET_S = 60.0
 SEARCH_BUDGET_S = 150.0
 SCROLL_WINDOWS = 50
+# Openings of the register (ours and the reference, alternated) for the first-rows
+# figures: each is 10-25 ms, and a median of three moved by more than the ratio's
+# margin on a 2-core machine (docs/performance.md, fourth pass).
+FIRST_ROWS_PAIRS = 7
 SIZE = (1200, 720)
 
 
@@ -356,7 +360,7 @@ class GuiBench:
 
         _say("registret: första raderna")
         ours, theirs = [], []
-        for i in range(runs + 1):  # the first pair warms up
+        for i in range(max(runs, FIRST_ROWS_PAIRS) + 1):  # the first pair warms up
             a = self.first_rows_ms()
             b = self.qt_first_rows_ms(window_sql) if self.qdb is not None else None
             if i:
