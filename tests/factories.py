@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from models.codes import MemberRole, Role
+from services.audit import Actor
 from services.cases import CaseInput, CaseRef, CaseService, MemberInput
-from services.db import Database
+from services.db import Database, open_database
+from services.demo import seed_demo
 from services.persons import PersonInput
 
 KARIN = PersonInput(first_name="Karin", last_name="Nyström", personal_id="19780214-3524")
@@ -71,3 +76,15 @@ def add_login_user(db: Database, name: str, role: Role, unit: str) -> LoginUser:
         )
         role_name = pg_roles.create_login_role(s, cli, user, password)
         return LoginUser(username, password, role_name, user.id, user.unit_id)
+
+
+@contextmanager
+def seeded_sqlite(path: Path, *, cases: int, seed: int, as_of: date) -> Iterator[Database]:
+    """A new SQLite file at ``path`` with ``cases`` demo cases (seed-demo), open until the
+    block ends."""
+    db = open_database(f"sqlite:///{path}")
+    try:
+        seed_demo(db, Actor.cli(), cases=cases, seed=seed, as_of=as_of)
+        yield db
+    finally:
+        db.dispose()

@@ -18,11 +18,10 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QImage
 from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate
 
-from services.audit import Actor
-from services.db import Database, open_database
-from services.demo import seed_demo
+from services.db import Database
 from services.register import RegisterService
 from services.search import RegisterFilter
+from tests.factories import seeded_sqlite
 from ui.register_delegate import CellBackground, RegisterTexts, TextCache
 from ui.register_model import COL_FLAGS, COL_MONTHS, RegisterModel
 from ui.register_view import RegisterView
@@ -39,10 +38,8 @@ WAIT = 10_000
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Iterator[Database]:
-    db = open_database(f"sqlite:///{tmp_path / 'delegate.db'}")
-    seed_demo(db, Actor.cli(), cases=300, seed=7, as_of=AS_OF)
-    yield db
-    db.dispose()
+    with seeded_sqlite(tmp_path / "delegate.db", cases=300, seed=7, as_of=AS_OF) as db:
+        yield db
 
 
 def _ours(view: RegisterView, model: RegisterModel) -> RegisterTexts:

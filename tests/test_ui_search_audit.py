@@ -21,12 +21,12 @@ from PySide6.QtTest import QTest
 from sqlalchemy import select
 
 from models import AuditEvent
-from services.audit import CASE_SEARCH, Actor
+from services.audit import CASE_SEARCH
 from services.auth import demo_login
-from services.db import Database, open_database
-from services.demo import seed_demo
+from services.db import Database
 from services.register import RegisterService
 from services.search import RegisterFilter, SearchAuditService, filter_names, search_cases
+from tests.factories import seeded_sqlite
 from ui.startup import MainParts, build_main_window
 from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
@@ -42,10 +42,8 @@ WAIT = 10_000
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Iterator[Database]:
-    db = open_database(f"sqlite:///{tmp_path / 'audit.db'}")
-    seed_demo(db, Actor.cli(), cases=150, seed=9, as_of=AS_OF)
-    yield db
-    db.dispose()
+    with seeded_sqlite(tmp_path / "audit.db", cases=150, seed=9, as_of=AS_OF) as db:
+        yield db
 
 
 class SpyAudit:
