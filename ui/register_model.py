@@ -535,9 +535,10 @@ class RegisterModel(QAbstractTableModel):
 
     # flags(): Qt's own (enabled, selectable, no children), with no Python call per cell.
 
-    # A painted cell asks for 7 roles (font, alignment, colours, check state, icon, text):
-    # thousands of calls per window, so both paths below compare plain ints and return
-    # early for rows not fetched yet. An invalid index has row -1.
+    # A cell painted by Qt's delegate asks for 7 roles (font, alignment, colours, check
+    # state, icon, text): thousands of calls per window, so both paths below compare
+    # plain ints and return early for rows not fetched yet. An invalid index has row -1.
+    # The register's own table paints without them (ui.register_delegate: cell_texts).
     def data(self, index: ModelIndex, role: int = _DISPLAY) -> Any:
         r = index.row()
         if not 0 <= r < len(self._rows):
