@@ -109,7 +109,7 @@ class RegisterController(QObject):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(debounce_ms)
         view.table.setModel(model)
-        # Qt draws the cells without their data; one pass draws the texts (laid out once).
+        # Qt draws the cells without their data; one pass draws the texts (each elided once).
         view.table.setItemDelegate(CellBackground(view.table))
         self.texts = RegisterTexts(model, view.table)
         view.table.paint_texts = self.texts.paint
