@@ -24,7 +24,7 @@ from services.audit_review import CaseLog
 from services.errors import FokusError
 from ui.audit_review_view import AuditReviewWindow, edit_date
 from ui.i18n import format_count
-from ui.login_dialog import Runner
+from ui.worker import Runner
 
 
 class AuditReview(Protocol):

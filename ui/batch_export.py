@@ -25,6 +25,7 @@ from services.errors import FokusError
 from services.search import RegisterFilter
 from services.summary import BatchExportError, BatchPlan, BatchResult, SummaryOptions
 from ui.i18n import format_count
+from ui.worker import Runner
 
 TITLE = "Fokus – exportera sammanfattningar"
 
@@ -46,17 +47,6 @@ class BatchBackend(Protocol):
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> BatchResult: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: Any = None,
-    ) -> int: ...
 
     def run_with_progress(
         self,

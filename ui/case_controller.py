@@ -46,6 +46,7 @@ from ui.case_view import CaseView
 from ui.conflict_dialog import THEIRS, YOURS, ConflictDialog, ConflictField
 from ui.contact_dialog import CORRECT, EDIT, NEW, ContactDialog
 from ui.household_dialogs import ConsentDialog, EndMemberDialog, MemberDialog, ReasonDialog
+from ui.worker import Runner
 
 TITLE_PREFIX = "Fokus – ärende"
 HOUSING_FIELDS = ("adress", "postnummer", "ort", "boendekostnad")
@@ -53,17 +54,6 @@ HOUSING_FIELDS = ("adress", "postnummer", "ort", "boendekostnad")
 
 class CaseSource(Protocol):
     def load(self, case_id: uuid.UUID) -> CaseDetail: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: Any = None,
-    ) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 from services.auth import SessionUser
 from services.errors import FokusError
 from services.users import PASSWORD_MIN
-from ui.login_dialog import ERROR_STYLE, Runner, busy_bar
+from ui.login_dialog import ERROR_STYLE, busy_bar
+from ui.worker import Runner
 
 # (username, full name, password, unit name) → the logged-in administrator
 CreateAdmin = Callable[[str, str, str, str], SessionUser]

@@ -41,7 +41,8 @@ from PySide6.QtWidgets import (
 
 from services.auth import SessionUser
 from services.errors import FokusError
-from ui.login_dialog import ERROR_STYLE, Runner, busy_bar
+from ui.login_dialog import ERROR_STYLE, busy_bar
+from ui.worker import Runner
 
 log = logging.getLogger(__name__)
 

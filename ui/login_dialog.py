@@ -11,7 +11,6 @@ window keeps repainting.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
@@ -28,21 +27,9 @@ from PySide6.QtWidgets import (
 from services.auth import SessionUser
 from services.errors import FokusError
 from ui.view_state import ViewState
+from ui.worker import Runner
 
 ERROR_STYLE = "color: #a40000; font-weight: bold;"
-
-
-class Runner(Protocol):
-    """What the dialogs need of :class:`ui.worker.BackgroundRunner`."""
-
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: Any = None,
-    ) -> int: ...
 
 
 class BusyIndicator(QLabel):

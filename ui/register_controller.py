@@ -17,8 +17,7 @@ write nothing; a refresh of the same search writes nothing new.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 
@@ -37,6 +36,7 @@ from ui.register_model import (
 )
 from ui.register_view import RegisterView
 from ui.view_state import SavedFilter, ViewState
+from ui.worker import Runner
 
 DEBOUNCE_MS = 250
 DEFAULT_WIDTHS = (120, 200, 120, 70, 100, 160, 80)
@@ -55,17 +55,6 @@ class CountSource(Protocol):
 
 class SearchAudit(Protocol):
     def record_search(self, flt: RegisterFilter, rows: int) -> None: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: Any = None,
-    ) -> int: ...
 
 
 class RegisterController(QObject):

@@ -18,7 +18,6 @@ still on its way for the old filter is dropped when it arrives.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
@@ -41,6 +40,7 @@ from services.errors import FokusError
 from services.register import WINDOW, RegisterKey, RegisterRow, RegisterSort
 from services.search import RegisterFilter
 from ui.register_view import RegisterTable
+from ui.worker import Runner
 
 log = logging.getLogger(__name__)
 
@@ -136,19 +136,6 @@ class WindowSource(Protocol):
         skip: int = 0,
         sort: RegisterSort = RegisterSort.NUMBER,
     ) -> list[RegisterRow]: ...
-
-
-class Runner(Protocol):
-    """What the model needs from :class:`ui.worker.BackgroundRunner`."""
-
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: Any = None,
-    ) -> int: ...
 
 
 class _Gone:

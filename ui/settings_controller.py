@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from services.connection_settings import CheckResult, ConnectionChoice
 from services.db import ResolvedUrl, describe_url
 from services.errors import FokusError, ValidationError
-from ui.login_dialog import Runner
 from ui.settings_dialog import SettingsDialog
+from ui.worker import Runner
 
 TESTING = "Testar anslutningen …"
 

@@ -16,7 +16,6 @@ saving through the service's export, which writes the file itself.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import date
 from functools import partial
 from html import escape
@@ -50,6 +49,7 @@ from services.summary import (
     SummaryOptions,
 )
 from ui.summary_dialog import SummaryDialog
+from ui.worker import Runner
 
 TITLE_PREFIX = "Fokus – sammanfattning"
 DEBOUNCE_MS = 350
@@ -69,17 +69,6 @@ class SummaryBackend(Protocol):
     def record_printed(
         self, case_id: uuid.UUID, options: SummaryOptions, *, printer: str
     ) -> uuid.UUID | None: ...
-
-
-class Runner(Protocol):
-    def run(
-        self,
-        fn: Callable[[], Any],
-        *,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        owner: Any = None,
-    ) -> int: ...
 
 
 def _qdate(d: QDate) -> date:

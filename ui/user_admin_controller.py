@@ -22,7 +22,6 @@ from services.audit import LOCAL_TZ
 from services.errors import ConflictError, FokusError, ValidationError
 from services.user_admin import UserChanges, UserRow
 from services.users import UserInput
-from ui.login_dialog import Runner
 from ui.user_admin_view import (
     COL_USERNAME,
     ROW_ROLE,
@@ -33,7 +32,7 @@ from ui.user_admin_view import (
     UserTableModel,
     _FormDialog,
 )
-from ui.worker import LatestOnly
+from ui.worker import LatestOnly, Runner
 
 
 class UserAdmin(Protocol):
