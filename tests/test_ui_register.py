@@ -858,3 +858,105 @@ def test_the_count_waits_for_the_first_window_and_a_superseded_filter_is_not_cou
     assert ("count", "a") not in events
     assert events.index(("count", "an")) > events.index(("window", "an"))
     assert parts.register.last_count == service.count(RegisterFilter(text="an"))
+
+
+class _FirstPaints(QObject):
+    """Records the register's rows at each paint of the table's viewport."""
+
+    def __init__(self, table: RegisterTable) -> None:
+        super().__init__()
+        self.table = table
+        self.rows: list[int] = []
+        table.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint:
+            self.rows.append(self.table.model().rowCount())
+        return False
+
+
+def test_the_main_window_is_first_painted_with_its_first_rows(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    """Shown before the first window arrives, the window keeps from painting (an empty
+    register and then the same window again with rows) until the rows are in; the count
+    starts only once they are painted."""
+    import threading
+
+    service = _service(seeded)
+    gate = threading.Event()
+    events: list[str] = []
+
+    class Gated:
+        def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+            assert gate.wait(WAIT / 1000), "the test never opened the gate"
+            return service.window(
+                flt, after_key, limit, descending=descending, skip=skip, sort=sort
+            )
+
+        def count(self, flt: RegisterFilter) -> int:
+            events.append("count")
+            return service.count(flt)
+
+    parts = build_main_window(
+        service=Gated(),  # type: ignore[arg-type]
+        user=demo_login(seeded, "test"),
+        state=state,
+        db_label="SQLite – test",
+        runner=runner,
+    )
+    qtbot.addWidget(parts.window)
+    table = parts.window.register.table
+    paints = _FirstPaints(table)
+    table.painted.connect(lambda: events.append("painted"))
+    parts.window.show()
+    qtbot.wait(30)  # shown, its first window held back: nothing painted
+    assert paints.rows == [] and not parts.window.updatesEnabled()
+    gate.set()
+    qtbot.waitUntil(lambda: parts.register.last_count is not None, timeout=WAIT)
+    assert paints.rows and paints.rows[0] == WINDOW  # the first paint had the rows
+    assert parts.window.updatesEnabled()
+    assert events.index("painted") < events.index("count")
+    runner.wait()
+
+
+def test_a_slow_first_window_shows_the_empty_register_after_the_hold(
+    qtbot, seeded, state, runner
+) -> None:  # type: ignore[no-untyped-def]
+    """A first window slower than ``FIRST_HOLD_MS`` (a slow server): the window is
+    painted without rows, and again with them; a hidden register is counted anyway."""
+    import threading
+
+    service = _service(seeded)
+    gate = threading.Event()
+
+    class Slow:
+        def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+            gate.wait(WAIT / 1000)
+            return service.window(
+                flt, after_key, limit, descending=descending, skip=skip, sort=sort
+            )
+
+        def count(self, flt: RegisterFilter) -> int:
+            return service.count(flt)
+
+    parts = build_main_window(
+        service=Slow(),  # type: ignore[arg-type]
+        user=demo_login(seeded, "test"),
+        state=state,
+        db_label="SQLite – test",
+        runner=runner,
+    )
+    qtbot.addWidget(parts.window)
+    paints = _FirstPaints(parts.window.register.table)
+    parts.window.show()
+    try:
+        qtbot.waitUntil(lambda: bool(paints.rows), timeout=WAIT)  # FIRST_HOLD_MS later
+        assert paints.rows[0] == 0 and parts.model.loading
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: paints.rows[-1] > 0, timeout=WAIT)
+    parts.window.hide()
+    parts.register.refresh()  # not painted while hidden: counted after COUNT_AFTER_MS
+    qtbot.waitUntil(
+        lambda: not parts.model.loading and parts.register.last_count is not None, timeout=WAIT
+    )
+    runner.wait()

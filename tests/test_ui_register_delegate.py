@@ -14,15 +14,21 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QFont, QFontMetricsF, QImage
-from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate
+from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
+from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate, QStyleFactory
 
 from services.db import Database
 from services.register import RegisterService
 from services.search import RegisterFilter
 from tests.factories import seeded_sqlite
-from ui.register_delegate import CellBackground, RegisterTexts, TextCache
+from ui.register_delegate import (
+    PLAIN_STYLES,
+    CellBackground,
+    PlainCells,
+    RegisterTexts,
+    TextCache,
+)
 from ui.register_model import COL_FLAGS, COL_MONTHS, RegisterModel
 from ui.register_view import RegisterView
 from ui.worker import BackgroundRunner
@@ -46,6 +52,7 @@ def _ours(view: RegisterView, model: RegisterModel) -> RegisterTexts:
     """The table painted as the register controller sets it up."""
     table = view.table
     table.setItemDelegate(CellBackground(table))
+    table.paint_plain = PlainCells(table)
     texts = RegisterTexts(model, table)
     table.paint_texts = texts.paint
     return texts
@@ -80,9 +87,23 @@ def _fits(view: RegisterView, index: QModelIndex) -> bool:
     return QFontMetricsF(view.table.font()).horizontalAdvance(index.data()) <= width
 
 
-def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner) -> None:  # type: ignore[no-untyped-def]
+def _masked(image: QImage, rects: list[QRect]) -> QImage:
+    """``image`` with ``rects`` painted over in one colour."""
+    copy = image.copy()
+    painter = QPainter(copy)
+    for rect in rects:
+        painter.fillRect(rect, Qt.GlobalColor.magenta)
+    painter.end()
+    return copy
+
+
+@pytest.mark.parametrize("style", ["Fusion", "Windows"])
+def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner, style) -> None:  # type: ignore[no-untyped-def]
     view, model = _table(qtbot, seeded, runner)
     table = view.table
+    chosen = QStyleFactory.create(style)
+    assert chosen is not None and chosen.name().lower() in PLAIN_STYLES
+    table.setStyle(chosen)
     while not any(model.row_at(r).protected for r in range(model.rowCount())):  # type: ignore[union-attr]
         assert model.canFetchMore()
         model.fetchMore()
@@ -96,6 +117,7 @@ def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner) -> No
     table.setFocus()
     qtbot.waitUntil(table.hasFocus, timeout=WAIT)
     table.setItemDelegate(QStyledItemDelegate(table))
+    table.paint_plain = None
     table.paint_texts = None
     theirs = table.viewport().grab().toImage()
     ours = _ours(view, model)
@@ -115,6 +137,12 @@ def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner) -> No
             continue
         assert _same(theirs, first, view, index), (index.row(), index.column(), index.data())
         assert _same(theirs, again, view, index), (index.row(), index.column(), index.data())
+    # The whole picture (backgrounds, grid, the selected row, the empty space below the
+    # last column), but for the texts that do not fit and the focused cell:
+    others = [table.visualRect(i).adjusted(0, 0, 1, 1) for i in cells if i not in fitting]
+    others.append(table.visualRect(current).adjusted(0, 0, 1, 1))
+    assert _masked(theirs, others) == _masked(first, others)
+    assert _masked(theirs, others) == _masked(again, others)
     # The comparison can fail: a cell of the same column with another text differs.
     one = fitting[0]
     other = next(i for i in fitting if i.column() == one.column() and i.data() != one.data())

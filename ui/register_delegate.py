@@ -1,4 +1,4 @@
-"""How the register's cells are painted: Qt draws the cells, one pass draws their texts.
+"""How the register's cells are painted: backgrounds in a few calls, one pass for the texts.
 
 Qt's item delegate asks the model for a cell role by role and lays its text out
 twice per paint (once to elide it, once to draw it), and every call into
@@ -6,9 +6,16 @@ Python costs microseconds per cell. Scrolling 100,000 cases, that paint was
 about half of what the user waits for a window of rows (docs/performance.md).
 So the register's table paints in two parts:
 
+* :class:`PlainCells` paints, with the styles whose item views it knows
+  (Fusion, Windows), the cells that are neither selected nor the focused
+  current cell: all the style draws there is the alternate rows' colour, and
+  the table draws its grid. That is a fill per row and a line per row and
+  column, where Qt asks the model for an index, its flags and its selection
+  and calls the delegate, cell by cell (a Python call each);
 * :class:`CellBackground`, Qt's own delegate told nothing about the cell's
-  data, draws what the style draws for an item: the background (alternating
-  rows, selection, hover) and the focus frame;
+  data, draws what the style draws for the rest (every cell, with another
+  style): the background (alternating rows, selection, hover) and the focus
+  frame;
 * :class:`RegisterTexts` then draws the texts of the cells being painted, in
   one pass over them (``RegisterTable.paintEvent``), from the texts the worker
   made with the window (:meth:`RegisterModel.cell_texts
@@ -32,14 +39,37 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPointF, QRect, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette
+from PySide6.QtCore import (
+    QEvent,
+    QLineF,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    Qt,
+)
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFontMetricsF,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QRegion,
+)
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 _FOCUS_MARGIN = QStyle.PixelMetric.PM_FocusFrameHMargin
 _TEXT, _HIGHLIGHTED_TEXT = QPalette.ColorRole.Text, QPalette.ColorRole.HighlightedText
+_ALTERNATE_BASE = QPalette.ColorRole.AlternateBase
+_GRID_COLOUR = QStyle.StyleHint.SH_Table_GridLineColor
+# Styles whose item views draw nothing on a cell that is neither selected nor focused
+# but the alternate rows' colour (QCommonStyle's PE_PanelItemViewRow and item panel).
+PLAIN_STYLES = frozenset({"fusion", "windows"})
 _NORMAL, _INACTIVE, _DISABLED = (
     QPalette.ColorGroup.Normal,
     QPalette.ColorGroup.Inactive,
@@ -116,6 +146,123 @@ class CellBackground(QStyledItemDelegate):
         return
 
 
+def colour_group(table: QTableView) -> QPalette.ColorGroup:
+    """The palette's group Qt's item views paint with: Normal in the active window when
+    the view has focus (they clear State_Active otherwise), Disabled when disabled."""
+    if not table.isEnabled():
+        return _DISABLED
+    return _NORMAL if table.isActiveWindow() and table.hasFocus() else _INACTIVE
+
+
+class PlainCells:
+    """Paints a table's plain cells: alternate rows' colour and grid, as Qt would.
+
+    Called with the table's paint event; returns the part of it still to be
+    painted by Qt (the selected rows and the focused current cell, or all of it
+    with a style not in :data:`PLAIN_STYLES`, right to left, hidden rows or
+    a translucent grid). What it paints is what ``QTableView.paintEvent`` and
+    the style paint there, pixel for pixel (tested).
+    """
+
+    def __init__(self, table: QTableView) -> None:
+        self._table = table
+
+    def __call__(self, event: QPaintEvent) -> QRegion:
+        table = self._table
+        region = event.region()
+        vertical, header = table.verticalHeader(), table.horizontalHeader()
+        if (
+            table.style().name().lower() not in PLAIN_STYLES
+            or table.isRightToLeft()
+            or vertical.sectionsHidden()
+            or header.sectionsHidden()
+            or header.count() == 0
+            or vertical.count() == 0
+        ):
+            return region
+        option = QStyleOptionViewItem()
+        option.initFrom(table)
+        grid = QColor.fromRgba(table.style().styleHint(_GRID_COLOUR, option, table) & 0xFFFFFFFF)
+        if grid.alpha() != 255:
+            return region  # lines over a filled row would blend otherwise
+        viewport = table.viewport()
+        special = QRegion()
+        selection = table.selectionModel()
+        if selection is not None:
+            width = viewport.width()
+            for span in selection.selection():
+                for row in range(span.top(), span.bottom() + 1):
+                    y = table.rowViewportPosition(row)
+                    special += QRect(0, y, width, table.rowHeight(row))
+        current = table.currentIndex()
+        if current.isValid() and (table.hasFocus() or viewport.hasFocus()):
+            special += table.visualRect(current).adjusted(0, 0, 1, 1)  # with its grid
+        plain = region - special
+        if plain.isEmpty():
+            return special & region
+        self._paint(plain, grid)
+        return special & region
+
+    def _paint(self, plain: QRegion, grid: QColor) -> None:
+        table = self._table
+        vertical, header = table.verticalHeader(), table.horizontalHeader()
+        show_grid = table.showGrid()
+        gap = 1 if show_grid else 0
+        # Where Qt stops painting: the last row's and column's far edges.
+        right = header.length() - header.offset() - 1
+        bottom = vertical.length() - vertical.offset() - 1
+        alternate = table.alternatingRowColors()
+        brush = table.palette().brush(colour_group(table), _ALTERNATE_BASE)
+        pen = QPen(grid, 1, table.gridStyle())
+        painter = QPainter(table.viewport())
+        if not painter.isActive():
+            return
+        try:
+            painter.setClipRegion(plain)
+            for area in plain:
+                area.setBottom(min(area.bottom(), bottom))
+                area.setRight(min(area.right(), right))
+                if area.isValid():
+                    self._paint_area(
+                        painter, area, gap, brush if alternate else None, pen if show_grid else None
+                    )
+        finally:
+            painter.end()
+
+    def _paint_area(
+        self, painter: QPainter, area: QRect, gap: int, brush: QBrush | None, pen: QPen | None
+    ) -> None:
+        """One rectangle of the plain region: the odd rows' fill (``brush``), then the grid
+        (``pen``), both as ``QTableView.paintEvent`` draws them."""
+        table = self._table
+        vertical, header = table.verticalHeader(), table.horizontalHeader()
+        top, last = vertical.visualIndexAt(area.top()), vertical.visualIndexAt(area.bottom())
+        if last == -1:
+            last = vertical.count() - 1
+        if top == -1 or top > last:
+            return
+        rows = range(top, last + 1)  # no hidden rows: visual and logical are the same
+        spans = [(table.rowViewportPosition(r), table.rowHeight(r) - gap) for r in rows]
+        if brush is not None:
+            for row, (y, height) in zip(rows, spans, strict=True):
+                if row & 1:
+                    painter.fillRect(QRect(area.left(), y, area.width(), height), brush)
+        if pen is None:
+            return
+        left, right = header.visualIndexAt(area.left()), header.visualIndexAt(area.right())
+        left = 0 if left == -1 else left
+        right = header.count() - 1 if right == -1 else right
+        x0, x1 = area.left() + 0.5, area.right() + 0.5
+        lines = [QLineF(x0, y + h + 0.5, x1, y + h + 0.5) for y, h in spans]
+        y0, y1 = area.top() + 0.5, area.bottom() + 0.5
+        for visual in range(left, right + 1):
+            column = header.logicalIndex(visual)
+            x = table.columnViewportPosition(column) + table.columnWidth(column) - gap + 0.5
+            lines.append(QLineF(x, y0, x, y1))
+        painter.setPen(pen)
+        painter.drawLines(lines)
+
+
 class RegisterTexts(QObject):
     """Draws the texts of a table's cells (see the module's text) after Qt has drawn them.
 
@@ -180,11 +327,8 @@ class RegisterTexts(QObject):
                 columns.append((column, x + margin, size - grid - 2 * margin))
         if not columns:
             return
-        # As Qt's item views set State_Active: an active window, and the view has focus.
-        group = _NORMAL if table.isActiveWindow() and table.hasFocus() else _INACTIVE
+        group = colour_group(table)
         palette = table.palette()
-        if not table.isEnabled():
-            group = _DISABLED
         plain, selected = palette.color(group, _TEXT), palette.color(group, _HIGHLIGHTED_TEXT)
         selection, root = table.selectionModel(), table.rootIndex()
         vertical = table.verticalHeader()
@@ -213,7 +357,9 @@ class RegisterTexts(QObject):
                     key = (text, width)
                     shown = texts.get(key)
                     if shown is None:  # never seen: elided if it must be, and kept
-                        shown = metrics.elidedText(text, _ELIDE, width)
+                        # Measuring is half the cost of eliding, and most texts fit.
+                        fits = metrics.horizontalAdvance(text) <= width
+                        shown = text if fits else metrics.elidedText(text, _ELIDE, width)
                         texts.put(key, shown)
                     left = x
                     if column in right:

@@ -35,6 +35,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QWidget
 
 from services.errors import FokusError
 from services.register import WINDOW, RegisterKey, RegisterRow, RegisterSort
@@ -617,6 +618,7 @@ class RegisterModel(QAbstractTableModel):
 
 
 HOLD_MS = 60  # longest a scrolled table keeps its last picture while its rows are fetched
+FIRST_HOLD_MS = 100  # longest a new window waits for the register's first rows to paint
 
 
 class PaintHold(QObject):
@@ -671,3 +673,36 @@ class PaintHold(QObject):
         if self.held:
             self.held = False
             self._view.viewport().setUpdatesEnabled(True)  # repaints the whole viewport
+
+
+class FirstPicture(QObject):
+    """A window showing the register is first painted with its first rows in it.
+
+    Shown before they arrive, the window would be painted whole with an empty
+    table, and then the table again with the rows: an extra paint and flush on
+    the GUI thread, which the worker fetching the rows waits for (one thread runs
+    Python at a time). Updates of ``window`` stay off until the model's first
+    window (or its error) arrives, at most ``hold_ms``; a slower database shows
+    the empty register, as before, until the rows come.
+    """
+
+    def __init__(self, window: QWidget, model: RegisterModel, hold_ms: int = FIRST_HOLD_MS) -> None:
+        super().__init__(window)
+        self._window = window
+        self.held = model.loading
+        if not self.held:
+            return
+        window.setUpdatesEnabled(False)
+        self._model = model
+        QTimer.singleShot(hold_ms, self, self.release)
+        model.window_loaded.connect(self.release)
+        model.load_failed.connect(self.release)
+
+    def release(self) -> None:
+        """Paint (now, with whatever rows are there); only once."""
+        if not self.held:
+            return
+        self.held = False
+        self._model.window_loaded.disconnect(self.release)
+        self._model.load_failed.disconnect(self.release)
+        self._window.setUpdatesEnabled(True)  # paints the whole window

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QRect, Signal
-from PySide6.QtGui import QPaintEvent
+from PySide6.QtGui import QPaintEvent, QRegion
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -28,20 +28,29 @@ from models.codes import STATUS_LABELS
 class RegisterTable(QTableView):
     """The register's table; tells, before the rows move, which rows a scroll will show.
 
-    ``paint_texts``, when set, draws the cells' texts after Qt has drawn the cells (of
-    the area being painted): see :mod:`ui.register_delegate`.
+    ``paint_plain``, when set, paints the plain cells of a paint event first and
+    returns the part still to be painted by Qt; ``paint_texts``, when set, then draws
+    the cells' texts (of the area being painted): see :mod:`ui.register_delegate`.
     """
 
     about_to_scroll = Signal(int, int)  # first and last row shown once the scroll is done
+    painted = Signal()  # after each paint of the viewport
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.paint_plain: Callable[[QPaintEvent], QRegion] | None = None
         self.paint_texts: Callable[[QRect], None] | None = None
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
-        super().paintEvent(event)
+        if self.paint_plain is None:
+            super().paintEvent(event)
+        else:
+            rest = self.paint_plain(event)
+            if not rest.isEmpty():
+                super().paintEvent(QPaintEvent(rest))
         if self.paint_texts is not None:
             self.paint_texts(event.rect())
+        self.painted.emit()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt's name
         if dy:

@@ -257,7 +257,7 @@ def build_main_window(
     from ui.main_controller import MainWindowController
     from ui.main_window import MainWindow
     from ui.register_controller import RegisterController
-    from ui.register_model import RegisterModel
+    from ui.register_model import FirstPicture, RegisterModel
     from ui.summary_controller import SummaryDialogs
 
     who = f"{user.full_name} ({user.role_label})"
@@ -305,6 +305,7 @@ def build_main_window(
         summaries=summaries,
         batch_export=batch,
     )
+    FirstPicture(window, model)  # shown, the window is painted once its first rows are in
     return MainParts(window, controller, register, model, runner, summaries, cases)
 
 
