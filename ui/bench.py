@@ -7,10 +7,13 @@ and case window (:class:`ui.case_controller.CaseWindows`) on the bench
 database and times them against Qt's C++ ``QSqlQueryModel`` in a
 ``QTableView``, given the SQL the register itself runs.
 
-"Shown" means: the rows are in the model and the events they caused
-(layout, paint) have been processed. Waiting is done in a ``QEventLoop``
-that a signal ends, never by spinning, so the worker thread that fetches the
-rows is not starved of the GIL.
+"Shown" means painted: the rows are in the model, and the widget that shows
+them (the table's viewport; the case window) has then been painted. A
+:class:`PaintWatch` sees the paint event; the clock stops when the paint has
+run. (One pass of the event loop after the rows arrived was not enough: the
+register's rows were often painted only later, outside the time.) Waiting is
+done in a ``QEventLoop`` that a signal ends, never by spinning, so the worker
+thread that fetches the rows is not starved of the GIL.
 
 The start-up hook (``FOKUS_BENCH_EXIT_AT=login``) is :mod:`ui.bench_hook`.
 """
@@ -27,7 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer, SignalInstance
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QEventLoop,
+    QObject,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+    SignalInstance,
+)
 from PySide6.QtSql import QSqlDatabase, QSqlDriver, QSqlQuery, QSqlQueryModel
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QTableView, QWidget
@@ -51,6 +64,7 @@ from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
 
 TIMEOUT_MS = 120_000
+PAINT_TIMEOUT_MS = 10_000
 JUMP_TIMEOUT_S = 150.0
 FETCH_BUDGET_S = 60.0
 SEARCH_BUDGET_S = 150.0
@@ -95,8 +109,61 @@ def wait_for(
 
 
 def settle() -> None:
-    """Process what the last change caused (layout, paint): the rows are now shown."""
+    """Process what the last change caused (layout, paint), outside any timed span."""
     QApplication.processEvents()
+
+
+class PaintWatch(QObject):
+    """Counts the paint events of one widget and, with ``model``, when the model last changed.
+
+    The filter sees a paint event before the widget paints; a :func:`wait_for`
+    that ``painted`` ends returns only after the paint has run, since its loop
+    quits when control comes back to it.
+    """
+
+    painted = Signal()
+
+    def __init__(self, widget: QWidget, model: QAbstractItemModel | None = None) -> None:
+        super().__init__(widget)
+        self.count = 0
+        self._changed = -1  # the paints counted when the model last changed
+        self._widget = widget
+        widget.installEventFilter(self)
+        if model is not None:
+            for signal in (
+                model.modelReset,
+                model.rowsInserted,
+                model.rowsRemoved,
+                model.dataChanged,
+                model.layoutChanged,
+            ):
+                signal.connect(self._on_change)
+
+    def _on_change(self, *_args: object) -> None:
+        self._changed = self.count
+
+    def wait_shown(self, timeout_ms: int = PAINT_TIMEOUT_MS) -> None:
+        """Run the event loop until the widget has painted since the model last changed
+        (at once if it has: a search with no cases changes nothing after its reset)."""
+        if not wait_for(self.painted, lambda: self.count > self._changed, timeout_ms):
+            raise RuntimeError("det som visas ritades inte om")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self._widget and event.type() == QEvent.Type.Paint:
+            self.count += 1
+            self.painted.emit()
+        return False
+
+    def wait_next(self, seen: int | None = None, timeout_ms: int = PAINT_TIMEOUT_MS) -> None:
+        """Run the event loop until the widget has painted once more than ``seen``
+        times (by default: once more from now)."""
+        seen = self.count if seen is None else seen
+        if not wait_for(self.painted, lambda: self.count > seen, timeout_ms):
+            raise RuntimeError("det som visas ritades inte om")
+
+    def remove(self) -> None:
+        if shiboken6.isValid(self._widget):
+            self._widget.removeEventFilter(self)
 
 
 def destroy(obj: QObject) -> None:
@@ -152,6 +219,13 @@ class GuiBench:
         parts.window.show()
         return parts
 
+    def wait_counted(self, parts: MainParts) -> None:
+        """Until the register's filter is counted (after its first rows were painted)."""
+        register = parts.register
+        if not wait_for(register.count_changed, lambda: register.last_count is not None):
+            raise RuntimeError("the register was not counted")
+        wait_idle(self.runner)
+
     def close(self, parts: MainParts) -> None:
         wait_idle(self.runner)
         destroy(parts.window)
@@ -160,10 +234,12 @@ class GuiBench:
         start = time.perf_counter()
         parts = self.build()
         model = parts.model
+        watch = PaintWatch(parts.window.register.table.viewport(), model)  # not painted yet
         if not wait_for(model.window_loaded, lambda: model.rowCount() > 0 or model.exhausted):
             raise RuntimeError("the register showed no rows")
-        settle()
+        watch.wait_shown()
         elapsed = (time.perf_counter() - start) * 1000
+        watch.remove()
         self.close(parts)
         return elapsed
 
@@ -175,6 +251,7 @@ class GuiBench:
         model for them (the worker, the service, ``dataChanged``, the repaint).
         """
         table, model = parts.window.register.table, parts.model
+        watch = PaintWatch(table.viewport(), model)
         times: list[float] = []
         deadline = time.monotonic() + FETCH_BUDGET_S
         for _ in range(SCROLL_WINDOWS):
@@ -190,8 +267,9 @@ class GuiBench:
                 model.window_loaded, lambda t=target: model.is_loaded(t) and not model.loading
             ):
                 raise RuntimeError("a window did not arrive")
-            settle()
+            watch.wait_shown()
             times.append((time.perf_counter() - start) * 1000)
+        watch.remove()
         return times
 
     def jump_to_end_ms(self, parts: MainParts) -> float | None:
@@ -209,6 +287,7 @@ class GuiBench:
         table.setCurrentIndex(model.index(0, 0))
         settle()
         last = model.rowCount() - 1
+        watch = PaintWatch(table.viewport(), model)
         start = time.perf_counter()
         QTest.keyClick(table, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
         if not wait_for(
@@ -216,21 +295,24 @@ class GuiBench:
             lambda: table.currentIndex().row() == last and model.is_loaded(last),
             int(JUMP_TIMEOUT_S * 1000),
         ):
+            watch.remove()
             return None
-        settle()
+        watch.wait_shown()
         elapsed = (time.perf_counter() - start) * 1000
+        watch.remove()
         if table.currentIndex().data(ROW_ROLE) is None:
             raise RuntimeError("the last row was not shown")
         return elapsed
 
     def search_ms(self, parts: MainParts, queries: list[str]) -> list[float]:
         view, model = parts.window.register, parts.model
+        watch = PaintWatch(view.table.viewport(), model)
         times: list[float] = []
         deadline = time.monotonic() + SEARCH_BUDGET_S
         for q in queries:
             if time.monotonic() > deadline:
                 break
-            wait_idle(self.runner)
+            self.wait_counted(parts)  # the last search's count (and audit) are done
             start = time.perf_counter()
             view.search.setText(q)
             QTest.keyClick(view.search, Qt.Key.Key_Return)  # Enter: no typing pause
@@ -239,11 +321,13 @@ class GuiBench:
                 lambda q=q: model.current_filter.text == q and not model.loading,
             ):
                 raise RuntimeError("a search did not finish")
-            settle()
+            watch.wait_shown()
             times.append((time.perf_counter() - start) * 1000)
+        watch.remove()
         view.search.clear()
         QTest.keyClick(view.search, Qt.Key.Key_Return)
         wait_for(model.window_loaded, lambda: not model.loading)
+        self.wait_counted(parts)
         return times
 
     def open_case_ms(self, parts: MainParts, case_id: uuid.UUID) -> float:
@@ -252,11 +336,14 @@ class GuiBench:
         cases = CaseWindows(source=source, runner=self.runner, parent_window=parts.window)
         start = time.perf_counter()
         controller = cases.open(case_id)
+        view = controller.parent()
+        assert isinstance(view, QWidget)
+        watch = PaintWatch(view)  # show() has not painted it yet
         if not wait_for(controller.loaded, lambda: controller.detail is not None):
             raise RuntimeError("the case window was not filled")
-        settle()
+        watch.wait_next()
         elapsed = (time.perf_counter() - start) * 1000
-        view = controller.parent()
+        watch.remove()
         wait_idle(self.runner)
         if isinstance(view, QWidget):
             destroy(view)
@@ -283,7 +370,8 @@ class GuiBench:
             return None
         return qdb
 
-    def qt_table(self, sql: str) -> tuple[QTableView, QSqlQueryModel]:
+    def qt_table(self, sql: str) -> tuple[QTableView, QSqlQueryModel, PaintWatch]:
+        """The reference: ``sql`` in a QSqlQueryModel, shown in a QTableView (not painted yet)."""
         assert self.qdb is not None
         view = QTableView()
         model = QSqlQueryModel(view)
@@ -292,13 +380,14 @@ class GuiBench:
             raise RuntimeError(f"QSqlQueryModel: {model.lastError().text()}")
         view.setModel(model)
         view.resize(*SIZE)
+        watch = PaintWatch(view.viewport())
         view.show()
-        return view, model
+        return view, model, watch
 
     def qt_first_rows_ms(self, sql: str) -> float:
         start = time.perf_counter()
-        view, _model = self.qt_table(sql)
-        settle()
+        view, _model, watch = self.qt_table(sql)
+        watch.wait_next(seen=0)
         elapsed = (time.perf_counter() - start) * 1000
         destroy(view)
         return elapsed
@@ -314,8 +403,8 @@ class GuiBench:
                 raise RuntimeError(f"QSqlQuery: {query.lastError().text()}")
             while query.next():
                 pass
-        view, _model = self.qt_table(statements[-1])
-        settle()
+        view, _model, watch = self.qt_table(statements[-1])
+        watch.wait_next(seen=0)
         elapsed = (time.perf_counter() - start) * 1000
         destroy(view)
         return elapsed
@@ -332,8 +421,8 @@ class GuiBench:
             QSqlDriver.DriverFeature.QuerySize
         )
         start = time.perf_counter()
-        view, model = self.qt_table(sql)
-        settle()
+        view, model, watch = self.qt_table(sql)
+        watch.wait_next(seen=0)
         view.setFocus()
         view.setCurrentIndex(model.index(0, 0))
         if not prefetched:
@@ -344,7 +433,7 @@ class GuiBench:
                 model.fetchMore()
             elif view.currentIndex().row() == model.rowCount() - 1:
                 break
-        settle()
+        watch.wait_next()
         elapsed = (time.perf_counter() - start) * 1000
         destroy(view)
         return elapsed
@@ -374,6 +463,7 @@ class GuiBench:
 
         parts = self.build()
         wait_for(parts.model.window_loaded, lambda: parts.model.rowCount() > 0)
+        self.wait_counted(parts)  # counted once its first rows are painted: a row per case
         _say("registret: rullning fönster för fönster")
         fetches = self.window_fetches_ms(parts)
         if fetches:
