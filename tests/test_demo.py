@@ -726,3 +726,26 @@ def test_seeding_leaves_planner_statistics(sqlite_url: str) -> None:
     finally:
         db.dispose()
     assert {"fs_case", "person", "household_member", "support_month"} <= tables
+
+
+@pytest.mark.postgres
+def test_seeding_vacuums_postgresql(pg_url: str) -> None:
+    """After the bulk load PostgreSQL is vacuumed as well as analysed: no dead rows left
+    by the load (the follow-up dates are rebuilt), and the visibility map that lets
+    index-only scans skip the table, even where autovacuum is off."""
+    db = open_database(pg_url)
+    try:
+        seed_demo(db, Actor.cli(), cases=200, seed=1, as_of=date(2026, 11, 1))
+        with db.engine.connect() as conn:
+            pages = conn.exec_driver_sql(
+                "SELECT relname, relpages, relallvisible FROM pg_class "
+                "WHERE relname IN ('fs_case', 'case_follow_up', 'household_member')"
+            ).all()
+            analysed = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stats WHERE tablename = 'fs_case'"
+            ).scalar_one()
+    finally:
+        db.dispose()
+    assert len(pages) == 3 and analysed > 0
+    for name, relpages, all_visible in pages:
+        assert relpages > 0 and all_visible == relpages, (name, relpages, all_visible)
