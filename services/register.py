@@ -188,7 +188,8 @@ def _years_packed(today: date) -> ScalarSelect[Any]:
                 0,
             )
         )
-        .where(sy.case_id == Case.id, sy.year.in_((today.year - 1, today.year)))
+        # BETWEEN, not IN: two plain parameters, where IN is rendered again on every run.
+        .where(sy.case_id == Case.id, sy.year.between(today.year - 1, today.year))
         .scalar_subquery()
     )
 

@@ -88,7 +88,7 @@ class CellTexts(Protocol):
 
     def cell_texts(self, row: int) -> tuple[str, ...] | None: ...
 
-    def cell_colour(self, row: int, column: int) -> QColor | None: ...
+    def row_colours(self, row: int) -> dict[int, QColor] | None: ...
 
     def right_aligned(self, column: int) -> bool: ...
 
@@ -331,6 +331,14 @@ class RegisterTexts(QObject):
         palette = table.palette()
         plain, selected = palette.color(group, _TEXT), palette.color(group, _HIGHLIGHTED_TEXT)
         selection, root = table.selectionModel(), table.rootIndex()
+        # The selected rows once, not isRowSelected a row (which asks the model's counts).
+        whole: set[int] = set()
+        part: set[int] = set()
+        if selection is not None:
+            last_column = header.count() - 1
+            for span in selection.selection():
+                rows = range(span.top(), span.bottom() + 1)
+                (whole if span.left() <= 0 and span.right() >= last_column else part).update(rows)
         vertical = table.verticalHeader()
         texts, metrics, right = self.texts, self._metrics, self._right
         ascent = self._ascent
@@ -344,14 +352,17 @@ class RegisterTexts(QObject):
                     continue
                 height = vertical.sectionSize(row) - grid
                 top = vertical.sectionViewportPosition(row) + (height - self._height) // 2
-                chosen = selection is not None and selection.isRowSelected(row, root)
+                chosen = row in whole or (
+                    row in part and selection is not None and selection.isRowSelected(row, root)
+                )
                 pen = selected if chosen else plain
                 painter.setPen(pen)
+                colours = None if chosen else model.row_colours(row)
                 for column, x, width in columns:
                     text = cells[column]
                     if not text:
                         continue
-                    colour = None if chosen else model.cell_colour(row, column)
+                    colour = None if colours is None else colours.get(column)
                     if colour is not None:
                         painter.setPen(colour)
                     key = (text, width)

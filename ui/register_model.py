@@ -83,6 +83,7 @@ _DISPLAY = Qt.ItemDataRole.DisplayRole.value
 _ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_HORIZONTAL = Qt.Orientation.Horizontal
 _ROW = int(ROW_ROLE)
 _SORT = int(SORT_ROLE)
 _RIGHT = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value
@@ -122,6 +123,9 @@ def _cell(row: RegisterRow, col: int) -> str | None:
 def _cells(row: RegisterRow) -> tuple[str, ...]:
     """Every cell's text of ``row`` (made in the worker, with the window)."""
     return tuple(_cell(row, col) or "" for col in range(len(HEADERS)))
+
+
+_PROTECTED_COLOURS = {COL_FLAGS: PROTECTED_COLOUR}
 
 
 class WindowSource(Protocol):
@@ -201,6 +205,7 @@ class RegisterModel(QAbstractTableModel):
         self._first_full = False  # the first window was a whole window: there may be more
         self._exhausted = True  # nothing to fetch until a filter is set
         self._wanted: dict[int, None] = {}  # rows a view asked for, oldest first
+        self._headers = [_tr(h) for h in HEADERS]
         self._plan_timer = QTimer(self)
         self._plan_timer.setSingleShot(True)
         self._plan_timer.setInterval(0)  # after the paint that asked: one window for all of it
@@ -267,7 +272,11 @@ class RegisterModel(QAbstractTableModel):
         the number of matching cases when already known (a new order of the
         same filter), else it comes later through :meth:`set_total`.
         """
-        self.beginResetModel()
+        # A model without rows has nothing for a view to forget: no reset, which would
+        # make the header lay its sections out again (most of an opening's header work).
+        empty = not self._rows
+        if not empty:
+            self.beginResetModel()
         self._filter = flt
         if descending is not None:
             self._descending = descending
@@ -283,7 +292,8 @@ class RegisterModel(QAbstractTableModel):
         self._total = total
         self._first_full = False
         self._exhausted = False
-        self.endResetModel()
+        if not empty:
+            self.endResetModel()
         self._start(_Fetch(0, None, self._window, False, 0, append=True))
 
     def refresh(self) -> None:
@@ -513,11 +523,13 @@ class RegisterModel(QAbstractTableModel):
     def headerData(  # noqa: N802
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(HEADERS):
+        # Asked for about 200 times as a window opens (the header's size and paint, role
+        # by role): plain ints first, the texts translated once.
+        if role == _DISPLAY:
+            if orientation == _HORIZONTAL and 0 <= section < len(self._headers):
+                return self._headers[section]
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _tr(HEADERS[section])
-        if role == Qt.ItemDataRole.ToolTipRole and section in HEADER_TIPS:
+        if role == _TOOLTIP and orientation == _HORIZONTAL and section in HEADER_TIPS:
             return _tr(HEADER_TIPS[section])
         return None
 
@@ -580,12 +592,13 @@ class RegisterModel(QAbstractTableModel):
             self._want(row)  # shown but not fetched: fetch it
         return cells
 
-    def cell_colour(self, row: int, column: int) -> QColor | None:
-        """A cell's text colour when it is not the view's (a protected person's flags)."""
-        if column != COL_FLAGS or not 0 <= row < len(self._rows):
-            return None
-        value = self._rows[row]
-        return PROTECTED_COLOUR if isinstance(value, RegisterRow) and value.protected else None
+    def row_colours(self, row: int) -> dict[int, QColor] | None:
+        """The text colours of ``row``'s cells that are not the view's, by column (a
+        protected person's flags); None for none, as for most rows."""
+        value = self._rows[row] if 0 <= row < len(self._rows) else None
+        if isinstance(value, RegisterRow) and value.protected:
+            return _PROTECTED_COLOURS
+        return None
 
     @staticmethod
     def right_aligned(column: int) -> bool:
