@@ -97,13 +97,21 @@ def _masked(image: QImage, rects: list[QRect]) -> QImage:
     return copy
 
 
-@pytest.mark.parametrize("style", ["Fusion", "Windows"])
-def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner, style) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("style", "grid"),
+    [
+        ("Fusion", Qt.PenStyle.SolidLine),  # the grid filled as one-pixel rectangles
+        ("Windows", Qt.PenStyle.SolidLine),
+        ("Fusion", Qt.PenStyle.DashLine),  # left to Qt
+    ],
+)
+def test_cells_look_as_qts_own_delegate_paints_them(qtbot, seeded, runner, style, grid) -> None:  # type: ignore[no-untyped-def]
     view, model = _table(qtbot, seeded, runner)
     table = view.table
     chosen = QStyleFactory.create(style)
     assert chosen is not None and chosen.name().lower() in PLAIN_STYLES
     table.setStyle(chosen)
+    table.setGridStyle(grid)
     while not any(model.row_at(r).protected for r in range(model.rowCount())):  # type: ignore[union-attr]
         assert model.canFetchMore()
         model.fetchMore()

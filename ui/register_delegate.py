@@ -41,7 +41,6 @@ from typing import Protocol
 
 from PySide6.QtCore import (
     QEvent,
-    QLineF,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -56,7 +55,6 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
-    QPen,
     QRegion,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView
@@ -160,7 +158,7 @@ class PlainCells:
     Called with the table's paint event; returns the part of it still to be
     painted by Qt (the selected rows and the focused current cell, or all of it
     with a style not in :data:`PLAIN_STYLES`, right to left, hidden rows or
-    a translucent grid). What it paints is what ``QTableView.paintEvent`` and
+    a translucent or dashed grid). What it paints is what ``QTableView.paintEvent`` and
     the style paint there, pixel for pixel (tested).
     """
 
@@ -183,8 +181,10 @@ class PlainCells:
         option = QStyleOptionViewItem()
         option.initFrom(table)
         grid = QColor.fromRgba(table.style().styleHint(_GRID_COLOUR, option, table) & 0xFFFFFFFF)
-        if grid.alpha() != 255:
-            return region  # lines over a filled row would blend otherwise
+        if grid.alpha() != 255 or table.gridStyle() != Qt.PenStyle.SolidLine:
+            # Lines over a filled row would blend; a dashed line's dashes start where Qt
+            # starts the line (the whole dirty area), not where a plain part starts.
+            return region
         viewport = table.viewport()
         special = QRegion()
         selection = table.selectionModel()
@@ -213,7 +213,8 @@ class PlainCells:
         bottom = vertical.length() - vertical.offset() - 1
         alternate = table.alternatingRowColors()
         brush = table.palette().brush(colour_group(table), _ALTERNATE_BASE)
-        pen = QPen(grid, 1, table.gridStyle())
+        fill = brush if alternate else None
+        lines = grid if show_grid else None
         painter = QPainter(table.viewport())
         if not painter.isActive():
             return
@@ -223,17 +224,15 @@ class PlainCells:
                 area.setBottom(min(area.bottom(), bottom))
                 area.setRight(min(area.right(), right))
                 if area.isValid():
-                    self._paint_area(
-                        painter, area, gap, brush if alternate else None, pen if show_grid else None
-                    )
+                    self._paint_area(painter, area, gap, fill, lines)
         finally:
             painter.end()
 
     def _paint_area(
-        self, painter: QPainter, area: QRect, gap: int, brush: QBrush | None, pen: QPen | None
+        self, painter: QPainter, area: QRect, gap: int, brush: QBrush | None, colour: QColor | None
     ) -> None:
         """One rectangle of the plain region: the odd rows' fill (``brush``), then the grid
-        (``pen``), both as ``QTableView.paintEvent`` draws them."""
+        (in ``colour``), both as ``QTableView.paintEvent`` draws them."""
         table = self._table
         vertical, header = table.verticalHeader(), table.horizontalHeader()
         top, last = vertical.visualIndexAt(area.top()), vertical.visualIndexAt(area.bottom())
@@ -247,20 +246,19 @@ class PlainCells:
             for row, (y, height) in zip(rows, spans, strict=True):
                 if row & 1:
                     painter.fillRect(QRect(area.left(), y, area.width(), height), brush)
-        if pen is None:
+        if colour is None:
             return
         left, right = header.visualIndexAt(area.left()), header.visualIndexAt(area.right())
         left = 0 if left == -1 else left
         right = header.count() - 1 if right == -1 else right
-        x0, x1 = area.left() + 0.5, area.right() + 0.5
-        lines = [QLineF(x0, y + h + 0.5, x1, y + h + 0.5) for y, h in spans]
-        y0, y1 = area.top() + 0.5, area.bottom() + 0.5
+        # The solid one-pixel lines Qt strokes, as one-pixel rectangles: the same pixels,
+        # filled in a sixth of the time (36 lines of a 1200 x 720 view: 37 vs 245 us).
+        for y, h in spans:
+            painter.fillRect(QRect(area.left(), y + h, area.width(), 1), colour)
         for visual in range(left, right + 1):
             column = header.logicalIndex(visual)
-            x = table.columnViewportPosition(column) + table.columnWidth(column) - gap + 0.5
-            lines.append(QLineF(x, y0, x, y1))
-        painter.setPen(pen)
-        painter.drawLines(lines)
+            x = table.columnViewportPosition(column) + table.columnWidth(column) - gap
+            painter.fillRect(QRect(x, area.top(), 1, area.height()), colour)
 
 
 class RegisterTexts(QObject):
