@@ -49,7 +49,7 @@ from models.codes import CaseStatus, MemberRole
 from services.audit import Actor
 from services.db import Database, create_db_engine, migrate, open_database, sqlite_path
 from services.errors import DatabaseUnavailableError, FokusError, ValidationError
-from services.register import WINDOW, RegisterService
+from services.register import WINDOW, RegisterService, through_sqlalchemy
 from services.search import RegisterFilter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -561,7 +561,8 @@ def register_sql(
 
     event.listen(db.engine, "before_execute", listen)
     try:
-        RegisterService(db=db, actor=actor).window(flt, None, WINDOW, descending=descending)
+        with through_sqlalchemy():  # the statement as SQLAlchemy runs it: the same SQL
+            RegisterService(db=db, actor=actor).window(flt, None, WINDOW, descending=descending)
     except _Captured:
         pass
     finally:
@@ -602,7 +603,8 @@ def search_statements(
 
     event.listen(db.engine, "before_execute", listen)
     try:
-        RegisterService(db=db, actor=actor).window(flt, None, WINDOW, descending=descending)
+        with through_sqlalchemy():  # the statements as SQLAlchemy runs them: the same SQL
+            RegisterService(db=db, actor=actor).window(flt, None, WINDOW, descending=descending)
     finally:
         event.remove(db.engine, "before_execute", listen)
     literal = {"literal_binds": True}

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -341,14 +341,36 @@ class Database:
             with self.sessions.begin() as session:
                 yield session
         except Exception as exc:
-            if is_connection_error(exc):
-                log.warning("database connection lost: %s", type(exc).__name__)
-                raise ConnectionLostError() from exc
-            if isinstance(exc, OperationalError) and exc.statement is None:
-                # A new connection was refused for another reason (the account's login
-                # was disabled or its password changed meanwhile, the server is full).
-                raise DatabaseUnavailableError(explain_db_error(exc, self.url)) from exc
+            self._raise_for(exc)
             raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A Core connection for reads that need no ORM (the register's hot windows).
+
+        No session. The transaction the driver began is committed, not rolled
+        back: it wrote nothing, and after a rollback the statements psycopg had
+        prepared in it were gone from ``pg_prepared_statements`` (the register's
+        window reuses its plan, see services.register; tested). Errors as with
+        :meth:`begin`.
+        """
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+                conn.commit()
+        except Exception as exc:
+            self._raise_for(exc)
+            raise
+
+    def _raise_for(self, exc: Exception) -> None:
+        """Raise the one-line error a broken or refused connection means (else nothing)."""
+        if is_connection_error(exc):
+            log.warning("database connection lost: %s", type(exc).__name__)
+            raise ConnectionLostError() from exc
+        if isinstance(exc, OperationalError) and exc.statement is None:
+            # A new connection was refused for another reason (the account's login
+            # was disabled or its password changed meanwhile, the server is full).
+            raise DatabaseUnavailableError(explain_db_error(exc, self.url)) from exc
 
     @contextmanager
     def action(self, what: str = "posten") -> Iterator[Session]:

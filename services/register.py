@@ -23,7 +23,9 @@ with no session shared across threads.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -32,6 +34,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
+    Dialect,
     ScalarSelect,
     Select,
     and_,
@@ -194,31 +198,41 @@ def _years_packed(today: date) -> ScalarSelect[Any]:
     )
 
 
-def _row(r: Any, today: date) -> RegisterRow:
-    first, last, pid = r[6], r[7], r[8]
-    household, years = int(r[10] or 0), int(r[11] or 0)
-    mask, previous = years & 0xFFF, years >> 12
+_STATUSES = {status.value: status for status in CaseStatus}
+
+
+def _rows(raw: Iterable[Any], today: date) -> list[RegisterRow]:
+    """Register rows from the window statement's columns (what depends on the day only
+    is worked out once, not once a row)."""
     ref = reference_month(today)
     up_to_today = (1 << today.month) - 1
     up_to_ref = (1 << ref.month) - 1 if ref.year == today.year else 0
-    long_term = max(previous, (mask & up_to_ref).bit_count()) >= LONG_TERM_MONTHS_PER_YEAR
-    counts = household & _COUNTS
-    return RegisterRow(
-        id=r[0],
-        key=tuple(r[12:]),
-        case_number=str(r[3]),
-        applicant_name=f"{first} {last}" if first is not None else "",
-        personal_id=format_personal_id(pid) if pid else "",
-        status=CaseStatus(r[4]),
-        caseworker_name=r[9] or "",
-        is_focus=bool(r[5]),
-        protected=bool(household & _PROTECTED),
-        adults=counts >> 10,
-        children=counts & (_ADULT - 1),
-        months_this_year=(mask & up_to_today).bit_count(),
-        child_family=bool(household & _CHILD_FAMILY),
-        long_term=long_term,
-    )
+    out = []
+    for r in raw:
+        first, last, pid = r[6], r[7], r[8]
+        household, years = int(r[10] or 0), int(r[11] or 0)
+        mask, previous = years & 0xFFF, years >> 12
+        long_term = max(previous, (mask & up_to_ref).bit_count()) >= LONG_TERM_MONTHS_PER_YEAR
+        counts = household & _COUNTS
+        out.append(
+            RegisterRow(
+                id=r[0],
+                key=tuple(r[12:]),
+                case_number=str(r[3]),
+                applicant_name=f"{first} {last}" if first is not None else "",
+                personal_id=format_personal_id(pid) if pid else "",
+                status=_STATUSES[r[4]],
+                caseworker_name=r[9] or "",
+                is_focus=bool(r[5]),
+                protected=bool(household & _PROTECTED),
+                adults=counts >> 10,
+                children=counts & (_ADULT - 1),
+                months_this_year=(mask & up_to_today).bit_count(),
+                child_family=bool(household & _CHILD_FAMILY),
+                long_term=long_term,
+            )
+        )
+    return out
 
 
 def _key_columns(sort: RegisterSort) -> list[Any]:
@@ -385,7 +399,7 @@ def window_in(
             stmt = _base_query(RegisterFilter(), today, None, cases=chosen)
             by = [chosen.c.number_year, chosen.c.number_seq]
             stmt = stmt.order_by(*(c.desc() for c in by) if descending else by).limit(limit)
-            rows = [_row(r, today) for r in session.connection().execute(stmt)]
+            rows = _rows(session.connection().execute(stmt), today)
             if window.complete(session, len(rows), limit):
                 return rows
         ids = search_window_ids(
@@ -418,13 +432,135 @@ def window_in(
         stmt = _ids_statement(today, descending, limit)
         params = {_IDS: ids}
     else:
-        stmt = _window_statement(
-            flt, actor, sort, descending, after is None, limit, today, scope_day
+        return plain_window(
+            session.connection(),
+            flt,
+            after=after,
+            limit=limit,
+            today=today,
+            descending=descending,
+            actor=actor,
+            sort=sort,
         )
-        if _plans_once(session, flt, actor):
-            session.connection().execute(_GENERIC_PLAN)
     # Core execution: the ORM adds nothing to plain columns but time per row.
-    return [_row(r, today) for r in session.connection().execute(stmt, params).all()]
+    return _rows(session.connection().execute(stmt, params).all(), today)
+
+
+def plain_window(
+    conn: Connection,
+    flt: RegisterFilter,
+    *,
+    after: RegisterKey | None,
+    limit: int,
+    today: date,
+    descending: bool = False,
+    actor: Actor | None = None,
+    sort: RegisterSort = RegisterSort.NUMBER,
+) -> list[RegisterRow]:
+    """A window read in one statement (:func:`window_in` without a name search or a skip:
+    the whole register, quick filters, a case number or personnummer), built once per
+    filter, order, scope and day (:func:`_window_statement`) and run through the driver
+    as compiled once (:class:`_DriverStatement`)."""
+    if sees_no_cases(actor):
+        return []
+    now = utcnow()
+    scope_day = now.astimezone(LOCAL_TZ).date()
+    params: dict[str, Any] = {f"{_AFTER}{i}": v for i, v in enumerate(after or ())}
+    if actor is not None and not is_unrestricted(actor):
+        params[_SCOPE_NOW] = now
+    stmt = _window_statement(flt, actor, sort, descending, after is None, limit, today, scope_day)
+    if _plans_once(conn, flt, actor):
+        conn.execute(_GENERIC_PLAN)
+    driver = _driver_statement(stmt, conn.dialect) if _THROUGH_DRIVER.get() else None
+    if driver is None:
+        rows: Sequence[Any] = conn.execute(stmt, params).all()
+    else:
+        rows = driver.rows(conn.exec_driver_sql(driver.sql, driver.parameters(params)).all())
+    return _rows(rows, today)
+
+
+# Off while the bench captures the statements the register runs (services.bench): it
+# reads them as SQLAlchemy executes them. The SQL is the same either way.
+_THROUGH_DRIVER: ContextVar[bool] = ContextVar("register_through_driver", default=True)
+
+
+@contextmanager
+def through_sqlalchemy() -> Iterator[None]:
+    """Run the register's windows through SQLAlchemy's execution (to capture them)."""
+    token = _THROUGH_DRIVER.set(False)
+    try:
+        yield
+    finally:
+        _THROUGH_DRIVER.reset(token)
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    """A built statement compiled once for the driver, run with ``exec_driver_sql``.
+
+    SQLAlchemy's own execution looks the statement up in its compiled cache,
+    processes every parameter and wraps every row on each run: with a cold
+    processor cache (the register's first window, after the window was built)
+    that was 1.7 ms of the 16 the register took to show its first rows
+    (docs/performance.md). Here the parameters the statement was built with
+    are processed once, and only the window's key and the moment on each run;
+    of the rows' values only those of columns whose type converts them (the
+    ids and keys as UUIDs, SQLite's booleans).
+    """
+
+    sql: str
+    names: tuple[str, ...] | None  # positional parameters in order; None: by name
+    fixed: dict[str, Any]  # processed values of the parameters the statement holds
+    processors: dict[str, Callable[[Any], Any] | None]
+    columns: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, result processor)
+
+    def rows(self, raw: Sequence[Any]) -> Sequence[Any]:
+        """The driver's rows with the columns' types applied (as SQLAlchemy would)."""
+        if not self.columns:
+            return raw
+        out = []
+        for row in raw:
+            values = list(row)
+            for i, process in self.columns:
+                values[i] = process(values[i])
+            out.append(values)
+        return out
+
+    def parameters(self, given: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = dict(self.fixed)
+        for name, value in given.items():
+            process = self.processors[name]
+            values[name] = value if process is None else process(value)
+        if self.names is None:
+            return values
+        return tuple(values[name] for name in self.names)
+
+
+@lru_cache(maxsize=64)
+def _driver_statement(stmt: Select[Any], dialect: Dialect) -> _DriverStatement | None:
+    """``stmt`` compiled for ``dialect``'s driver; None where it would need SQLAlchemy at
+    run time (parameters rendered per run, or names the driver cannot take as they are)."""
+    compiled = stmt.compile(dialect=dialect)
+    if compiled.post_compile_params or getattr(compiled, "escaped_bind_names", None):
+        return None
+    processors: dict[str, Callable[[Any], Any] | None] = {
+        name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+        for name, bind in compiled.binds.items()
+    }
+    given = {name for name, bind in compiled.binds.items() if bind.required}
+    fixed: dict[str, Any] = {}
+    for name, value in compiled.construct_params({n: None for n in given}).items():
+        if name in given:
+            continue
+        process = processors[name]
+        fixed[name] = value if process is None else process(value)
+    names = tuple(compiled.positiontup or ()) if compiled.positional else None
+    columns = []
+    for i, column in enumerate(stmt.selected_columns):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if process is not None:
+            columns.append((i, process))
+    return _DriverStatement(compiled.string, names, fixed, processors, tuple(columns))
 
 
 # PostgreSQL plans a statement for each run's values (services.db: plan_cache_mode), so
@@ -435,12 +571,12 @@ def window_in(
 _GENERIC_PLAN = text("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
-def _plans_once(session: Session, flt: RegisterFilter, actor: Actor | None) -> bool:
+def _plans_once(conn: Connection, flt: RegisterFilter, actor: Actor | None) -> bool:
     """Whether a window of ``flt`` may reuse one plan (PostgreSQL, whose psycopg prepares a
     statement run five times): the whole register, no quick filter, for a user who sees
     the unit or everything. A caseworker's scope and every filter are left to a plan of
     their own values (a caseworker's few cases, a rare status)."""
-    if flt != RegisterFilter() or session.get_bind().dialect.name != "postgresql":
+    if flt != RegisterFilter() or conn.dialect.name != "postgresql":
         return False
     return actor is None or is_unrestricted(actor) or actor.role is Role.TEAM_LEADER
 
@@ -640,6 +776,20 @@ class RegisterService:
     ) -> list[RegisterRow]:
         """The next cases after ``after_key`` (None: from the start), oldest or newest
         first, in the ``sort`` order; ``skip`` matching cases are left out first."""
+        if not flt.text.strip() and not skip:
+            # The whole register or its quick filters (opening it, scrolling it): one
+            # statement on a plain connection, no session (plain_window).
+            with self._db.read() as conn:
+                return plain_window(
+                    conn,
+                    flt,
+                    after=after_key,
+                    limit=limit,
+                    today=self._today(),
+                    descending=descending,
+                    actor=self._actor,
+                    sort=sort,
+                )
         with self._db.begin() as s:
             return window_in(
                 s,

@@ -28,6 +28,8 @@ from services.cases import CaseChanges, CaseService
 from services.db import Database, create_db_engine, is_connection_error, open_database
 from services.errors import ConnectionLostError, DatabaseUnavailableError, FokusError
 from services.journal import JournalService, NoteInput
+from services.register import RegisterService
+from services.search import RegisterFilter
 from tests.factories import KARIN, make_case
 
 pytestmark = pytest.mark.postgres
@@ -158,6 +160,8 @@ def test_an_unreachable_server_is_a_connection_error_not_a_driver_exception(pg_u
             CaseService(db=db, actor=Actor.cli()).count()
         with pytest.raises(ConnectionLostError, match=r"databasen kan inte nås \(postgresql"):
             db.ping()
+        with pytest.raises(ConnectionLostError):  # the register's reads (Database.read) too
+            RegisterService(db=db, actor=Actor.cli()).window(RegisterFilter())
     finally:
         db.dispose()
 
@@ -183,6 +187,9 @@ def test_a_refused_reconnect_is_one_line_too(pg_url: str) -> None:
             CaseService(db=db, actor=Actor.cli()).count()
         assert not isinstance(err.value, ConnectionLostError)
         assert err.value.message.startswith("inloggningen till databasen misslyckades")
+        with pytest.raises(DatabaseUnavailableError) as err:
+            RegisterService(db=db, actor=Actor.cli()).window(RegisterFilter())
+        assert not isinstance(err.value, ConnectionLostError)
     finally:
         db.dispose()
 
