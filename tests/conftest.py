@@ -7,6 +7,7 @@ when the server is unreachable; elsewhere they skip with the reason.
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -130,6 +131,14 @@ def unit_id(db: Database, actor: Actor) -> uuid.UUID:
 
     with db.begin() as s:
         return get_or_create_unit(s, actor, "Försörjningsstöd Södertälje").id
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_frozen() -> Iterator[None]:
+    """The app freezes start-up's objects out of garbage collection (ui.startup); in a test
+    process that would keep every later test's leftovers of them from being collected."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ by a list so the test can read the line it would show.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -298,6 +299,7 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
 
     db = open_database(sqlite_url)
     first_run(db, "admin", "Ada Admin", "rätt-lösenord-1", "Söder", workstation="t")
+    gc.unfreeze()
     before = set(QApplication.topLevelWidgets())  # windows earlier tests left are not ours
     for leftover in before:
         leftover.hide()  # hidden, they cannot veto the app's quit
@@ -333,6 +335,7 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
             QTimer.singleShot(30, lock_when_shown)
             return
         w = windows[0]
+        seen["frozen"] = gc.get_freeze_count()  # start-up's objects left out of collections
         seen["admin_menu"] = w.admin_menu.menuAction().isVisible()
         locks = w.findChildren(IdleLock)
         seen["locks"] = len(locks)
@@ -363,6 +366,7 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
     assert shown == [] and "problem" not in seen, seen
     assert code == 0
     assert seen["admin_menu"] is True and seen["locks"] == 1
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000
     assert seen["interval"] == 10 * 60_000 and seen["title"] == "Fokus – låst"
     db = open_database(sqlite_url)
     try:

@@ -59,7 +59,12 @@ from services.register import RegisterService
 from services.search import RegisterFilter, SearchAuditService
 from ui.case_controller import CaseWindows
 from ui.register_model import ROW_ROLE
-from ui.startup import MainParts, build_main_window, create_application
+from ui.startup import (
+    MainParts,
+    build_main_window,
+    create_application,
+    freeze_startup_objects,
+)
 from ui.view_state import ViewState
 from ui.worker import BackgroundRunner
 
@@ -203,6 +208,7 @@ class GuiBench:
         self.figures: dict[str, Any] = {"notes": {}}
         self.references: dict[str, Any] = {}
         self.qdb = self._open_qt_database()
+        freeze_startup_objects()  # as the app does once started (ui.startup)
 
     # --- the Fokus side
     def build(self) -> MainParts:

@@ -28,6 +28,7 @@ from ui.startup import (
     build_main_window,
     case_services,
     create_application,
+    freeze_startup_objects,
     show_fatal,
     workstation,
 )
@@ -95,6 +96,7 @@ def run_offline_app(*, local_path: Path, central_url: str | None) -> int:
             **local_functions(db, resolve_url(central_url).url, workstation=station),
         )
         parts.window.show()
+        freeze_startup_objects()
         return app.exec()
     except FokusError as exc:
         show_fatal(exc.message)
