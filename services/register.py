@@ -471,7 +471,13 @@ def plain_window(
     stmt = _window_statement(flt, actor, sort, descending, after is None, limit, today, scope_day)
     if _plans_once(conn, flt, actor):
         conn.execute(_GENERIC_PLAN)
-    driver = _driver_statement(stmt, conn.dialect) if _THROUGH_DRIVER.get() else None
+    # Through the driver only without search text: a statement for the whole register or
+    # its quick filters is built once and run again for every window, while each number
+    # searched for is a statement of its own, whose compiling SQLAlchemy's cache (by the
+    # statement's shape, not its values) spares (the bench's median search took 9.2-10.3
+    # ms compiled here, 7.1 ms without).
+    reused = not flt.text.strip()
+    driver = _driver_statement(stmt, conn.dialect) if reused and _THROUGH_DRIVER.get() else None
     if driver is None:
         rows: Sequence[Any] = conn.execute(stmt, params).all()
     else:

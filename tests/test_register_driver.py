@@ -80,3 +80,19 @@ def test_driver_windows_equal_sqlalchemys(db: Database) -> None:
         assert all(isinstance(r.key[-1], uuid.UUID) for r in rows)
     finally:
         event.remove(db.engine, "before_execute", count)
+
+
+def test_a_number_search_is_left_to_sqlalchemys_cache(db: Database) -> None:
+    """Each case number searched for is a statement of its own: compiled for the driver
+    it would be compiled at every search, where SQLAlchemy's cache knows its shape."""
+    from services.register import _driver_statement
+
+    seed_demo(db, Actor.cli(), cases=30, seed=5, as_of=AS_OF)
+    service = RegisterService(db=db, today=lambda: AS_OF)
+    number = service.window(RegisterFilter(), None, 1)[0].case_number
+    compiled = _driver_statement.cache_info().misses
+    found = service.window(RegisterFilter(text=number), None, 10)
+    assert [r.case_number for r in found] == [number]
+    assert _driver_statement.cache_info().misses == compiled
+    service.window(RegisterFilter(focus_only=True), None, 13)  # a quick filter: compiled
+    assert _driver_statement.cache_info().misses == compiled + 1
