@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 
@@ -300,6 +301,7 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
     db = open_database(sqlite_url)
     first_run(db, "admin", "Ada Admin", "rätt-lösenord-1", "Söder", workstation="t")
     gc.unfreeze()
+    sys.setswitchinterval(0.005)  # Python's default: the app sets its own
     before = set(QApplication.topLevelWidgets())  # windows earlier tests left are not ours
     for leftover in before:
         leftover.hide()  # hidden, they cannot veto the app's quit
@@ -336,6 +338,7 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
             return
         w = windows[0]
         seen["frozen"] = gc.get_freeze_count()  # start-up's objects left out of collections
+        seen["switch"] = sys.getswitchinterval()
         seen["admin_menu"] = w.admin_menu.menuAction().isVisible()
         locks = w.findChildren(IdleLock)
         seen["locks"] = len(locks)
@@ -367,6 +370,7 @@ def test_run_app_login_lock_and_logout_end_to_end(qtbot, shown, sqlite_url) -> N
     assert code == 0
     assert seen["admin_menu"] is True and seen["locks"] == 1
     assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000
+    assert seen["switch"] == ui.startup.SWITCH_INTERVAL_S
     assert seen["interval"] == 10 * 60_000 and seen["title"] == "Fokus – låst"
     db = open_database(sqlite_url)
     try:
