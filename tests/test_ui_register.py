@@ -7,6 +7,7 @@ these tests; the PostgreSQL test seeds its own database.
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -875,46 +876,56 @@ class _FirstPaints(QObject):
         return False
 
 
-def test_the_main_window_is_first_painted_with_its_first_rows(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
-    """Shown before the first window arrives, the window keeps from painting (an empty
-    register and then the same window again with rows) until the rows are in; the count
-    starts only once they are painted."""
-    import threading
+class _Gated:
+    """The register service with its windows held until ``gate`` is set; counts logged."""
 
-    service = _service(seeded)
-    gate = threading.Event()
-    events: list[str] = []
+    def __init__(self, service: RegisterService, gate: threading.Event) -> None:
+        self.service, self.gate = service, gate
+        self.events: list[str] = []
 
-    class Gated:
-        def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
-            assert gate.wait(WAIT / 1000), "the test never opened the gate"
-            return service.window(
-                flt, after_key, limit, descending=descending, skip=skip, sort=sort
-            )
+    def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
+        assert self.gate.wait(WAIT / 1000), "the test never opened the gate"
+        return self.service.window(
+            flt, after_key, limit, descending=descending, skip=skip, sort=sort
+        )
 
-        def count(self, flt: RegisterFilter) -> int:
-            events.append("count")
-            return service.count(flt)
+    def count(self, flt: RegisterFilter) -> int:
+        self.events.append("count")
+        return self.service.count(flt)
 
+
+def _built(  # type: ignore[no-untyped-def]
+    qtbot, db: Database, state: ViewState, runner: BackgroundRunner, source: _Gated
+) -> MainParts:
+    """The main window on ``source``, built and not yet shown (nothing waited for)."""
     parts = build_main_window(
-        service=Gated(),  # type: ignore[arg-type]
-        user=demo_login(seeded, "test"),
+        service=source,  # type: ignore[arg-type]
+        user=demo_login(db, "test"),
         state=state,
         db_label="SQLite – test",
         runner=runner,
     )
     qtbot.addWidget(parts.window)
+    return parts
+
+
+def test_the_main_window_is_first_painted_with_its_first_rows(qtbot, seeded, state, runner) -> None:  # type: ignore[no-untyped-def]
+    """Shown before the first window arrives, the window keeps from painting (an empty
+    register and then the same window again with rows) until the rows are in; the count
+    starts only once they are painted."""
+    source = _Gated(_service(seeded), threading.Event())
+    parts = _built(qtbot, seeded, state, runner, source)
     table = parts.window.register.table
     paints = _FirstPaints(table)
-    table.painted.connect(lambda: events.append("painted"))
+    table.painted.connect(lambda: source.events.append("painted"))
     parts.window.show()
     qtbot.wait(30)  # shown, its first window held back: nothing painted
     assert paints.rows == [] and not parts.window.updatesEnabled()
-    gate.set()
+    source.gate.set()
     qtbot.waitUntil(lambda: parts.register.last_count is not None, timeout=WAIT)
     assert paints.rows and paints.rows[0] == WINDOW  # the first paint had the rows
     assert parts.window.updatesEnabled()
-    assert events.index("painted") < events.index("count")
+    assert source.events.index("painted") < source.events.index("count")
     runner.wait()
 
 
@@ -923,36 +934,15 @@ def test_a_slow_first_window_shows_the_empty_register_after_the_hold(
 ) -> None:  # type: ignore[no-untyped-def]
     """A first window slower than ``FIRST_HOLD_MS`` (a slow server): the window is
     painted without rows, and again with them; a hidden register is counted anyway."""
-    import threading
-
-    service = _service(seeded)
-    gate = threading.Event()
-
-    class Slow:
-        def window(self, flt, after_key=None, limit=WINDOW, *, descending=False, skip=0, sort=None):  # type: ignore[no-untyped-def]
-            gate.wait(WAIT / 1000)
-            return service.window(
-                flt, after_key, limit, descending=descending, skip=skip, sort=sort
-            )
-
-        def count(self, flt: RegisterFilter) -> int:
-            return service.count(flt)
-
-    parts = build_main_window(
-        service=Slow(),  # type: ignore[arg-type]
-        user=demo_login(seeded, "test"),
-        state=state,
-        db_label="SQLite – test",
-        runner=runner,
-    )
-    qtbot.addWidget(parts.window)
+    source = _Gated(_service(seeded), threading.Event())
+    parts = _built(qtbot, seeded, state, runner, source)
     paints = _FirstPaints(parts.window.register.table)
     parts.window.show()
     try:
         qtbot.waitUntil(lambda: bool(paints.rows), timeout=WAIT)  # FIRST_HOLD_MS later
         assert paints.rows[0] == 0 and parts.model.loading
     finally:
-        gate.set()
+        source.gate.set()
     qtbot.waitUntil(lambda: paints.rows[-1] > 0, timeout=WAIT)
     parts.window.hide()
     parts.register.refresh()  # not painted while hidden: counted after COUNT_AFTER_MS
