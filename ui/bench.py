@@ -76,8 +76,10 @@ SEARCH_BUDGET_S = 150.0
 SCROLL_WINDOWS = 50
 # Openings of the register (ours and the reference, alternated) for the first-rows
 # figures: each is 10-25 ms, and a median of three moved by more than the ratio's
-# margin on a 2-core machine (docs/performance.md, fourth pass).
-FIRST_ROWS_PAIRS = 7
+# margin on a 2-core machine (docs/performance.md, fourth pass); seven took less
+# than half a second, and one burst of the machine's own noise could move their
+# median (a run at 1.95 among ratios of 1.36-1.49, fifth pass). 21 take about 1 s.
+FIRST_ROWS_PAIRS = 21
 SIZE = (1200, 720)
 
 
