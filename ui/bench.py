@@ -285,10 +285,8 @@ class GuiBench:
         table, model = parts.window.register.table, parts.model
         model.set_filter(RegisterFilter(), descending=True)
         parts.register.refresh()  # counted again, as the app does for a new filter
-        register = parts.register
         wait_for(model.window_loaded, lambda: not model.loading)
-        wait_for(register.count_changed, lambda: register.last_count is not None)  # after it
-        wait_idle(self.runner)
+        self.wait_counted(parts)  # after it
         if model.total is None:
             raise RuntimeError("the register was not counted")
         table.setFocus()

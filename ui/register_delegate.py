@@ -152,6 +152,21 @@ def colour_group(table: QTableView) -> QPalette.ColorGroup:
     return _NORMAL if table.isActiveWindow() and table.hasFocus() else _INACTIVE
 
 
+def selected_rows(table: QTableView) -> tuple[set[int], set[int]]:
+    """The rows with every column selected, and the rows with only some, from the
+    selection's ranges (one pass, where ``isRowSelected`` asks the model per row)."""
+    whole: set[int] = set()
+    part: set[int] = set()
+    selection = table.selectionModel()
+    if selection is None:
+        return whole, part
+    last_column = table.horizontalHeader().count() - 1
+    for span in selection.selection():
+        rows = range(span.top(), span.bottom() + 1)
+        (whole if span.left() <= 0 and span.right() >= last_column else part).update(rows)
+    return whole, part
+
+
 class PlainCells:
     """Paints a table's plain cells: alternate rows' colour and grid, as Qt would.
 
@@ -187,13 +202,11 @@ class PlainCells:
             return region
         viewport = table.viewport()
         special = QRegion()
-        selection = table.selectionModel()
-        if selection is not None:
-            width = viewport.width()
-            for span in selection.selection():
-                for row in range(span.top(), span.bottom() + 1):
-                    y = table.rowViewportPosition(row)
-                    special += QRect(0, y, width, table.rowHeight(row))
+        whole, part = selected_rows(table)
+        for row in whole | part:  # any selected cell: Qt paints the row
+            special += QRect(
+                0, table.rowViewportPosition(row), viewport.width(), table.rowHeight(row)
+            )
         current = table.currentIndex()
         if current.isValid() and (table.hasFocus() or viewport.hasFocus()):
             special += table.visualRect(current).adjusted(0, 0, 1, 1)  # with its grid
@@ -330,13 +343,7 @@ class RegisterTexts(QObject):
         plain, selected = palette.color(group, _TEXT), palette.color(group, _HIGHLIGHTED_TEXT)
         selection, root = table.selectionModel(), table.rootIndex()
         # The selected rows once, not isRowSelected a row (which asks the model's counts).
-        whole: set[int] = set()
-        part: set[int] = set()
-        if selection is not None:
-            last_column = header.count() - 1
-            for span in selection.selection():
-                rows = range(span.top(), span.bottom() + 1)
-                (whole if span.left() <= 0 and span.right() >= last_column else part).update(rows)
+        whole, part = selected_rows(table)
         vertical = table.verticalHeader()
         texts, metrics, right = self.texts, self._metrics, self._right
         ascent = self._ascent
